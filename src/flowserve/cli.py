@@ -1,0 +1,116 @@
+"""The `flowserve` command: thin wrappers that parse flags and call the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import FlowserveError
+
+__all__ = ["main"]
+
+
+def _json_arg(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+
+
+def _add_process_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grace", type=float, default=10.0,
+                   help="seconds to finish in-flight requests on SIGTERM (default 10)")
+    p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--die-with-parent", action="store_true", help=argparse.SUPPRESS)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowserve", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    flow = sub.add_parser("flow", help="serve a Flow (gateway + executors) on this machine")
+    flow.add_argument("--uses", required=True, type=Path, help="the Flow YAML file")
+
+    ex = sub.add_parser("executor", help="serve one executor replica over gRPC")
+    ex.add_argument("--uses", default=None,
+                    help="module:Class, module.Class, file.py:Class or an executor YAML")
+    ex.add_argument("--name", default=None, help="executor name (default: the class name)")
+    ex.add_argument("--host", default="0.0.0.0")
+    ex.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ex.add_argument("--uses-with", type=_json_arg, default={}, help="constructor kwargs (JSON)")
+    ex.add_argument("--uses-metas", type=_json_arg, default={}, help="metas (JSON)")
+    ex.add_argument("--py-modules", nargs="*", default=[])
+    ex.add_argument("--base-dir", type=Path, default=Path.cwd(),
+                    help="where modules named in --uses/--py-modules are looked up first")
+    ex.add_argument("--replica-id", type=int, default=0)
+    ex.add_argument("--workspace", default=None)
+    _add_process_flags(ex)
+
+    gw = sub.add_parser("gateway", help="serve a gateway for executors running elsewhere")
+    gw.add_argument("--graph", type=_json_arg, default={},
+                    help='JSON {"executor": ["needs", ...]}; "gateway" is the start')
+    gw.add_argument("--deployments", type=_json_arg, default={},
+                    help='JSON {"executor": ["host:port", ...]}, one address per replica')
+    gw.add_argument("--protocol", nargs="+", default=["grpc"], choices=["grpc", "http"])
+    gw.add_argument("--port", nargs="+", type=int, default=None)
+    gw.add_argument("--host", default="0.0.0.0")
+    gw.add_argument("--prefetch", type=int, default=1000)
+    gw.add_argument("--name", default="gateway")
+    _add_process_flags(gw)
+    return parser
+
+
+def _cmd_executor(args: argparse.Namespace) -> int:
+    from .worker.serve import WorkerOptions, run_worker
+
+    run_worker(WorkerOptions(
+        uses=args.uses, name=args.name or (args.uses or "executor").split(":")[-1].split(".")[-1],
+        port=args.port, host=args.host, uses_with=args.uses_with, uses_metas=args.uses_metas,
+        py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
+        workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
+    ))
+    return 0
+
+
+def _cmd_gateway(args: argparse.Namespace) -> int:
+    from .gateway.serve import GatewayOptions, run_gateway
+    from .graph import graph_from_mapping
+
+    ports = args.port or [0] * len(args.protocol)
+    if len(ports) != len(args.protocol):
+        raise SystemExit("flowserve gateway: give one --port per --protocol")
+    run_gateway(GatewayOptions(
+        graph=graph_from_mapping(args.graph), deployments=args.deployments,
+        protocols=args.protocol, ports=ports, host=args.host, prefetch=args.prefetch,
+        name=args.name, grace=args.grace, ready_fd=args.ready_fd,
+    ))
+    return 0
+
+
+def _cmd_flow(args: argparse.Namespace) -> int:
+    from .flow import Flow
+
+    Flow.load_config(args.uses).block()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "die_with_parent", False):
+        from ._parent import die_with_parent
+
+        die_with_parent()
+    commands = {"flow": _cmd_flow, "executor": _cmd_executor, "gateway": _cmd_gateway}
+    try:
+        return commands[args.command](args)
+    except FlowserveError as exc:
+        print(f"flowserve {args.command}: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,168 @@
+"""The client's gRPC transport: one ``/jina.JinaRPC/Call`` stream per post, one channel reused.
+
+gRPC status codes become flowserve errors here and nowhere else (`error_from_rpc`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import grpc
+from google.protobuf import empty_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ..errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    OverloadedError,
+    RequestError,
+    UnavailableError,
+)
+from ..proto import jina_pb2, jina_pb2_grpc
+from ..request import DataRequest
+from ._address import Address
+from ._engine import StreamBroken
+
+__all__ = ["GrpcStream", "GrpcTransport", "error_from_rpc"]
+
+# Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
+_CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+]
+_READY_TIMEOUT = 5.0
+
+
+def _retry_after(exc: grpc.RpcError) -> float:
+    trailing = getattr(exc, "trailing_metadata", None)
+    for key, value in (trailing() if callable(trailing) else None) or ():
+        if key.lower() == "retry-after":
+            with contextlib.suppress(TypeError, ValueError):
+                return float(value)
+    return 1.0
+
+
+def _join(prefix: str, details: str) -> str:
+    return f"{prefix}: {details}" if details else prefix
+
+
+def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
+    """The one place gRPC status codes become flowserve errors.
+
+    The message is the server's own (``details``); UNAVAILABLE always names `address`.
+    A ``retry-after`` trailing metadata value (seconds) fills OverloadedError.retry_after.
+    """
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if callable(getattr(exc, "details", None)) else "") or ""
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceededError(details or f"deadline exceeded waiting for {address}")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return BadRequestError(details or f"{address} rejected the request as invalid")
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return UnavailableError(_join(f"{address} does not serve this method", details))
+    name = code.name if code is not None else "UNKNOWN"
+    return RequestError(_join(f"{address} failed the request with {name}", details))
+
+
+class GrpcStream:
+    """One ``Call`` stream, seen through the engine's `Stream` interface."""
+
+    __slots__ = ("_address", "_answered", "_call")
+
+    def __init__(self, call: grpc.aio.StreamStreamCall, address: Address) -> None:
+        self._call = call
+        self._address = address
+        self._answered = False
+
+    async def write(self, request: DataRequest) -> bool:
+        try:
+            await self._call.write(request.proto)
+        except (grpc.RpcError, asyncio.InvalidStateError):
+            return False
+        return True
+
+    async def done_writing(self) -> None:
+        with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError):
+            await self._call.done_writing()
+
+    async def read(self) -> DataRequest | None:
+        try:
+            message = await self._call.read()
+        except grpc.aio.AioRpcError as exc:
+            # UNAVAILABLE before any answer: nobody is listening. Fail the post fast and plainly
+            # instead of reporting each request as failed.
+            fatal = exc.code() == grpc.StatusCode.UNAVAILABLE and not self._answered
+            raise StreamBroken(error_from_rpc(exc, self._address), fatal=fatal) from exc
+        if message is grpc.aio.EOF:
+            return None
+        self._answered = True
+        return DataRequest(message)
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+class GrpcTransport:
+    """A lazily created channel to `address`, recreated if used from another event loop."""
+
+    def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = ()) -> None:
+        self.address = address
+        self._options = [*_CHANNEL_OPTIONS, *options]
+        self._channel: grpc.aio.Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._call: grpc.aio.StreamStreamMultiCallable | None = None
+
+    def _ensure_channel(self) -> grpc.aio.Channel:
+        loop = asyncio.get_running_loop()
+        if self._channel is None or self._loop is not loop:
+            # A grpc.aio channel belongs to the loop it was made on; an old one is dropped.
+            target = self.address.target
+            if self.address.tls:
+                creds = grpc.ssl_channel_credentials()
+                self._channel = grpc.aio.secure_channel(target, creds, options=self._options)
+            else:
+                self._channel = grpc.aio.insecure_channel(target, options=self._options)
+            self._loop = loop
+            self._call = jina_pb2_grpc.JinaRPCStub(self._channel).Call
+        return self._channel
+
+    async def open_stream(
+        self, metadata: Sequence[tuple[str, str]], timeout: float | None
+    ) -> GrpcStream:
+        """Start a ``Call`` stream (no wait_for_ready: an absent server fails at once)."""
+        self._ensure_channel()
+        assert self._call is not None
+        call = self._call(metadata=tuple(metadata) or None, timeout=timeout)
+        return GrpcStream(call, self.address)
+
+    async def dry_run(self, timeout: float | None = None) -> bool:
+        """``JinaGatewayDryRunRPC/dry_run``: True when the gateway reports SUCCESS."""
+        stub = jina_pb2_grpc.JinaGatewayDryRunRPCStub(self._ensure_channel())
+        try:
+            status = await stub.dry_run(empty_pb2.Empty(), timeout=timeout or _READY_TIMEOUT)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(status.code == jina_pb2.StatusProto.SUCCESS)
+
+    async def is_ready(self, timeout: float | None = None) -> bool:
+        """grpc.health.v1 check of service ``''``: True when SERVING."""
+        stub = health_pb2_grpc.HealthStub(self._ensure_channel())
+        try:
+            reply = await stub.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout or _READY_TIMEOUT
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def close(self) -> None:
+        channel, loop = self._channel, self._loop
+        self._channel = self._call = self._loop = None
+        if channel is not None and loop is asyncio.get_running_loop():
+            await channel.close()

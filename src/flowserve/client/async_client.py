@@ -1,0 +1,192 @@
+"""`AsyncClient`: send documents to a flowserve (or Jina 3) gateway from async code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Self
+
+import httpx
+
+from ..docarray import DocumentArray
+from ..request import DataRequest
+from ._address import Address, parse_address
+from ._batching import InputType, count_requests, iter_requests
+from ._callbacks import Callback, ResultSink
+from ._engine import Stream, run_post
+from ._grpc import GrpcTransport
+from ._http import HttpTransport
+from ._inflight import InFlight
+from ._reporter import ProgressReporter
+
+__all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
+
+DEFAULT_PREFETCH = 1000  # as in Jina: requests in flight per post; 0 means unlimited
+
+Metadata = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _pairs(metadata: Metadata | None) -> list[tuple[str, str]]:
+    if not metadata:
+        return []
+    items = metadata.items() if isinstance(metadata, Mapping) else metadata
+    return [(str(k), str(v)) for k, v in items]
+
+
+class AsyncClient:
+    """A client for a gateway at ``host`` (``grpc://h:p``, ``http://h:p``, ``h:p`` or ``h``).
+
+    The constructor does no I/O; the gRPC channel or HTTP connection pool is opened on first
+    use and reused by every post until `close`. ``http_transport`` replaces the network for
+    HTTP (e.g. ``httpx.ASGITransport(app)``); ``grpc_options`` are extra channel options.
+    """
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int | str | None = None,
+        protocol: str | None = None,
+        *,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        grpc_options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self.address: Address = parse_address(host, port, protocol)
+        self._transport: GrpcTransport | HttpTransport
+        if self.address.protocol == "grpc":
+            self._transport = GrpcTransport(self.address, options=grpc_options)
+        else:
+            self._transport = HttpTransport(self.address, transport=http_transport)
+        self._closed = False
+
+    @property
+    def host(self) -> str:
+        return self.address.host
+
+    @property
+    def port(self) -> int:
+        return self.address.port
+
+    @property
+    def protocol(self) -> str:
+        return self.address.protocol
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.address}>"
+
+    async def post(
+        self,
+        on: str = "/",
+        inputs: InputType = None,
+        *,
+        request_size: int = 100,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_always: Callback | None = None,
+        parameters: dict[str, Any] | None = None,
+        target_executor: str | None = None,
+        prefetch: int | None = None,
+        continue_on_error: bool = False,
+        results_in_order: bool = False,
+        show_progress: bool = False,
+        timeout: float | None = None,
+        return_responses: bool = False,
+        metadata: Metadata | None = None,
+    ) -> DocumentArray | list[DataRequest] | None:
+        """Send `inputs` to endpoint `on`, in requests of `request_size` docs.
+
+        `inputs` is a Document, a DocumentArray, any iterable or generator of Documents
+        (taken lazily: at most `prefetch` batches exist at once), or None for one request
+        without docs. At most `prefetch` requests are in flight (None: 1000, 0: unlimited).
+
+        Each answer goes to ``on_done`` (success) or ``on_error`` (status ERROR, or a
+        per-request transport failure such as overload or deadline, turned into an error
+        response named after the flowserve error), then ``on_always``. Callbacks may be
+        functions or coroutine functions. Without ``on_error`` an error raises the matching
+        flowserve error (ExecutorError for executor failures), unless `continue_on_error`,
+        which logs it and goes on.
+
+        Returns the response docs as one DocumentArray (arrival order; request order with
+        `results_in_order`), or the responses with `return_responses`; None when any callback
+        is given. `timeout` (seconds) is the gRPC deadline of the whole post and, on HTTP,
+        each request's timeout; it is also sent as each request's ``header.timeout``.
+        `metadata` is extra gRPC metadata (HTTP headers for HTTP). Raises UnavailableError
+        at once when nothing listens at the address.
+        """
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        if not isinstance(on, str):
+            raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
+        limit = DEFAULT_PREFETCH if prefetch is None else prefetch
+        inflight = InFlight(limit, ordered=results_in_order)
+        progress: ProgressReporter | None = None
+        if show_progress:
+            from ._progress import RichProgress  # rich is slow to import; only when asked
+
+            progress = RichProgress(on, count_requests(inputs, request_size))
+        sink = ResultSink(
+            on_done=on_done,
+            on_error=on_error,
+            on_always=on_always,
+            continue_on_error=continue_on_error,
+            return_responses=return_responses,
+            progress=progress,
+        )
+        requests = iter_requests(
+            inputs,
+            endpoint=on,
+            request_size=request_size,
+            parameters=parameters,
+            target_executor=target_executor,
+            timeout_ms=None if timeout is None else max(1, round(timeout * 1000)),
+        )
+        stream_metadata = self._metadata(prefetch, results_in_order, metadata)
+        transport = self._transport
+
+        async def open_stream(remaining: float | None) -> Stream:
+            return await transport.open_stream(stream_metadata, remaining)
+
+        if progress is not None:
+            progress.start()
+        try:
+            await run_post(
+                open_stream, requests, sink, inflight, timeout=timeout, where=str(self.address)
+            )
+        finally:
+            if progress is not None:
+                progress.stop()
+        return sink.result()
+
+    def _metadata(
+        self, prefetch: int | None, results_in_order: bool, metadata: Metadata | None
+    ) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = []
+        if self.address.protocol == "grpc":
+            # The keys a Jina gateway reads (see PROTOCOL.md).
+            if prefetch is not None:
+                pairs.append(("__prefetch__", str(prefetch)))
+            if results_in_order:
+                pairs.append(("__results_in_order__", "true"))
+        pairs.extend(_pairs(metadata))
+        return pairs
+
+    async def dry_run(self, timeout: float | None = None) -> bool:
+        """True when the gateway reports every executor reachable (False if unreachable)."""
+        return await self._transport.dry_run(timeout)
+
+    async def is_flow_ready(self, timeout: float | None = None) -> bool:
+        """True when the gateway answers its health check (False if unreachable)."""
+        return await self._transport.is_ready(timeout)
+
+    async def close(self) -> None:
+        """Close the channel / connection pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._transport.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -1,0 +1,138 @@
+"""Executors: user classes whose ``@requests`` methods process a DocumentArray.
+
+``@requests`` only tags a method; :func:`discover_endpoints` builds the plain map
+endpoint -> :class:`Handler` that the worker runtime uses. Nothing here knows about transports.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, TypeVar, overload
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_ENDPOINT", "Executor", "Handler", "discover_endpoints", "requests"]
+
+DEFAULT_ENDPOINT = "/default"
+_TAG = "__flowserve_endpoints__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def requests(func: F, /) -> F: ...
+@overload
+def requests(*, on: str | Sequence[str] | None = None) -> Callable[[F], F]: ...
+def requests(func: Any = None, /, *, on: str | Sequence[str] | None = None) -> Any:
+    """Mark an Executor method as a request handler.
+
+    ``@requests`` binds the method to ``/default``; ``@requests(on='/index')`` or
+    ``on=['/a', '/b']`` binds it to those endpoints. The method is returned unchanged apart
+    from the tag, so it stays callable as a normal method.
+    """
+    if on is None:
+        endpoints: tuple[str, ...] = (DEFAULT_ENDPOINT,)
+    elif isinstance(on, str):
+        endpoints = (on,)
+    else:
+        endpoints = tuple(on)
+    for endpoint in endpoints:
+        if not isinstance(endpoint, str) or not endpoint:
+            raise ConfigError(f"@requests(on=...) takes endpoint strings, got {endpoint!r}")
+
+    def tag(f: F) -> F:
+        setattr(f, _TAG, endpoints)
+        return f
+
+    return tag(func) if func is not None else tag
+
+
+class Executor:
+    """Base class of user executors.
+
+    Subclasses take their own constructor arguments (from ``uses_with``) and must pass the rest
+    on: ``super().__init__(*args, **kwargs)``. ``metas`` come from ``uses_metas``;
+    ``runtime_args`` are set by the runtime (``name``, ``replica_id``, ``workspace``).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        metas: dict[str, Any] | None = None,
+        runtime_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        runtime = dict(runtime_args or {})
+        name = runtime.get("name") or (metas or {}).get("name") or type(self).__name__
+        if args or kwargs:
+            unexpected = ", ".join([*(repr(a) for a in args), *kwargs])
+            raise ConfigError(
+                f"executor {name!r} ({type(self).__name__}): unexpected constructor "
+                f"argument(s) {unexpected}; check its uses_with"
+            )
+        self.metas = SimpleNamespace(name=name, **{k: v for k, v in (metas or {}).items() if k != "name"})
+        runtime.setdefault("name", name)
+        runtime.setdefault("replica_id", 0)
+        runtime.setdefault("workspace", None)
+        self.runtime_args = SimpleNamespace(**runtime)
+
+    @property
+    def name(self) -> str:
+        """The executor's name in the Flow."""
+        return str(self.runtime_args.name)
+
+    @property
+    def workspace(self) -> str | None:
+        """A directory the executor may write to, if the Flow gave one."""
+        return self.runtime_args.workspace
+
+    def close(self) -> None:
+        """Called once when the executor's process stops; override to release resources."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A bound request handler and how to call it."""
+
+    endpoint: str
+    fn: Callable[..., Any]
+    is_async: bool
+    accepts: frozenset[str] | None  # keyword names it takes; None = it takes **kwargs
+
+    def call_kwargs(self, available: dict[str, Any]) -> dict[str, Any]:
+        """The subset of `available` keyword arguments this handler's signature accepts."""
+        if self.accepts is None:
+            return available
+        return {k: v for k, v in available.items() if k in self.accepts}
+
+
+def discover_endpoints(executor: Executor) -> dict[str, Handler]:
+    """Map each endpoint to its handler, walking the class MRO so subclasses override bases."""
+    found: dict[str, Handler] = {}
+    for klass in reversed(type(executor).__mro__):
+        for attr, value in vars(klass).items():
+            endpoints = getattr(value, _TAG, None)
+            if endpoints is None:
+                continue
+            bound = getattr(executor, attr)
+            for endpoint in endpoints:
+                found[endpoint] = _make_handler(endpoint, bound)
+    return found
+
+
+def _make_handler(endpoint: str, bound: Callable[..., Any]) -> Handler:
+    params = inspect.signature(bound).parameters.values()
+    takes_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    accepts = None if takes_var_kw else frozenset(
+        p.name for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
+    return Handler(
+        endpoint=endpoint,
+        fn=bound,
+        is_async=inspect.iscoroutinefunction(bound),
+        accepts=accepts,
+    )

@@ -1,0 +1,143 @@
+"""The Python API of a Flow: build it (or load YAML), run it locally, post to it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .errors import ConfigError
+from .spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow
+
+__all__ = ["Flow"]
+
+
+class Flow:
+    """A pipeline of executors behind a gateway.
+
+    ``Flow(port=8080, protocol='grpc', prefetch=...)`` takes the keys of a Flow YAML's ``with:``
+    block; ``.add(name=..., uses=MyExecutor, ...)`` the keys of one ``executors:`` entry.
+    ``with flow:`` starts every process locally and stops them on exit.
+    """
+
+    def __init__(self, **with_: Any) -> None:
+        self._with = dict(with_)
+        self._executors: list[dict[str, Any]] = []
+        self._source: Path | None = None
+        self._spec: FlowSpec | None = flow_from_dict({"with": self._with})
+        self._runtime: Any = None
+        self._client: Any = None
+
+    @classmethod
+    def load_config(cls, path: str | Path) -> Flow:
+        """A Flow from a YAML file (errors name the file, line and key)."""
+        spec = load_flow(path)
+        flow = cls.__new__(cls)
+        flow._with, flow._executors, flow._source = {}, [], spec.source
+        flow._spec, flow._runtime, flow._client = spec, None, None
+        return flow
+
+    def add(self, **executor: Any) -> Flow:
+        """Append an executor; `name` defaults to `executor<N>`. Returns the Flow, for chaining."""
+        executor.setdefault("name", f"executor{len(self.spec.executors)}")
+        spec = self.spec
+        try:
+            new = ExecutorSpec.model_validate(executor)
+        except Exception as exc:  # pydantic's message names the key; add which executor
+            raise ConfigError(f"Flow.add(name={executor['name']!r}): {exc}") from exc
+        data = spec.model_copy(update={"executors": [*spec.executors, new]})
+        self._spec = flow_from_dict(_as_dict(data), source=spec.source)
+        return self
+
+    @property
+    def spec(self) -> FlowSpec:
+        assert self._spec is not None
+        return self._spec
+
+    # -- running ---------------------------------------------------------------------------
+    def start(self) -> Flow:
+        """Start the gateway and one process per executor replica; returns when all are ready."""
+        from .local.runtime import LocalFlow
+
+        if self._runtime is None:
+            runtime = LocalFlow(self.spec)
+            runtime.start()
+            self._runtime = runtime
+        return self
+
+    def close(self) -> None:
+        """Stop every process of the Flow (gateway first, draining in-flight requests)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._runtime is not None:
+            runtime, self._runtime = self._runtime, None
+            runtime.stop()
+
+    def __enter__(self) -> Flow:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def addresses(self) -> Any:
+        """Where the running Flow listens (`FlowAddresses`), or None when not started."""
+        return self._runtime.addresses if self._runtime is not None else None
+
+    @property
+    def port(self) -> int:
+        """The gateway's first port."""
+        return next(iter(self._require_running().gateway_ports.values()))
+
+    @property
+    def protocol(self) -> str:
+        return next(iter(self._require_running().gateway_ports))
+
+    def _require_running(self) -> Any:
+        if self._runtime is None or self._runtime.addresses is None:
+            raise RuntimeError("the Flow is not running: use `with flow:` or flow.start()")
+        return self._runtime.addresses
+
+    def client(self, protocol: str | None = None) -> Any:
+        """A Client connected to this Flow's gateway."""
+        from .client import Client
+
+        return Client(host=self._require_running().gateway_url(protocol))
+
+    def post(self, on: str = "/", inputs: Any = None, **kwargs: Any) -> Any:
+        """`Client.post` against this Flow's gateway."""
+        if self._client is None:
+            self._client = self.client()
+        return self._client.post(on, inputs, **kwargs)
+
+    def block(self, stop_event: threading.Event | None = None) -> None:
+        """Serve until Ctrl-C / SIGTERM (or `stop_event` is set), then stop the Flow."""
+        from .local.table import print_addresses
+
+        self.start()
+        print_addresses(self.spec, self._require_running())
+        stop = stop_event or threading.Event()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {s: signal.signal(s, lambda *_: stop.set())
+                        for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not stop.wait(1.0):
+                self._runtime.check_alive()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
+
+
+def _as_dict(spec: FlowSpec) -> dict[str, Any]:
+    """A FlowSpec as input for flow_from_dict, keeping Python classes given as `uses`."""
+    data = spec.model_dump(by_alias=True, exclude={"source"})
+    data["executors"] = [
+        {**e, "uses": ex.uses} for e, ex in zip(data["executors"], spec.executors, strict=True)
+    ]
+    return data

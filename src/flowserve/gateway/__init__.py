@@ -1,0 +1,1 @@
+"""The gateway: a transport-free core (routing, merging) plus thin gRPC and HTTP adapters."""

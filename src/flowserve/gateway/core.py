@@ -1,0 +1,189 @@
+"""The gateway core: walks a request through the Flow's DAG. Knows nothing of gRPC or HTTP.
+
+Each executor node runs once all the nodes it `needs` are done; where branches join their
+outputs are merged (docs by id). The response carries the merged output of the sink nodes and
+one route per executor visited, after the gateway's own route. An executor error stops the
+request there and comes back in the response status; transport failures (unreachable executor,
+deadline) raise the matching `flowserve.errors.RequestError` for the adapter to map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from .._version import __version__
+from ..errors import DeadlineExceededError
+from ..executor import DEFAULT_ENDPOINT
+from ..graph import FlowGraph
+from ..proto import jina_pb2
+from ..request import DataRequest
+from .deployment import Deployment
+from .merge import merge_requests
+
+__all__ = ["GatewayCore", "error_response"]
+
+START = "gateway"
+
+
+class _ExecutorFailed(Exception):
+    """Internal: an executor replied with an error status; carries that reply."""
+
+    def __init__(self, reply: DataRequest) -> None:
+        self.reply = reply
+
+
+@lru_cache(maxsize=256)
+def _target_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _stamp(ts: Any, seconds: float) -> None:
+    ts.FromNanoseconds(int(seconds * 1e9))
+
+
+class _Walk:
+    """The state of one request's walk through the DAG."""
+
+    def __init__(self, core: GatewayCore, request: DataRequest, deadline: float | None) -> None:
+        self.core = core
+        self.request = request
+        self.endpoint = request.endpoint or DEFAULT_ENDPOINT
+        target = request.target_executor
+        self.target = _target_regex(target) if target else None
+        self.deadline = deadline
+        self.routes: list[jina_pb2.RouteProto] = []
+        self.tasks: dict[str, asyncio.Task[DataRequest]] = {}
+
+    def node(self, name: str) -> asyncio.Future[DataRequest] | asyncio.Task[DataRequest]:
+        if name == START:
+            done: asyncio.Future[DataRequest] = asyncio.get_running_loop().create_future()
+            done.set_result(self.request)
+            return done
+        task = self.tasks.get(name)
+        if task is None:
+            task = self.tasks[name] = asyncio.create_task(self._run(name))
+        return task
+
+    async def _run(self, name: str) -> DataRequest:
+        inputs = [await self.node(n) for n in self.core.graph.needs[name]]
+        request = merge_requests(inputs)
+        if self.target is not None and not self.target.match(name):
+            return request
+        timeout = None
+        now = self.core.clock()
+        if self.deadline is not None:
+            timeout = self.deadline - now
+            if timeout <= 0:
+                raise DeadlineExceededError(
+                    f"deadline exceeded at the gateway before sending to executor {name!r}"
+                )
+        route = jina_pb2.RouteProto(executor=name)
+        _stamp(route.start_time, now)
+        reply_pb = await self.core.deployments[name].process(
+            request.proto, endpoint=self.endpoint, timeout=timeout
+        )
+        _stamp(route.end_time, self.core.clock())
+        reply = DataRequest(reply_pb)
+        if reply.is_error:
+            route.status.CopyFrom(reply.status)
+            self.routes.append(route)
+            raise _ExecutorFailed(reply)
+        self.routes.append(route)
+        return reply
+
+    def cancel_pending(self) -> None:
+        for task in self.tasks.values():
+            if not task.done():
+                task.cancel()
+
+
+def error_response(request: DataRequest, exc: Exception) -> DataRequest:
+    """A reply for `request` that failed in the gateway (overload, deadline, unreachable)."""
+    reply = DataRequest()
+    reply.proto.header.CopyFrom(request.proto.header)
+    reply.set_error(str(exc), name=type(exc).__name__)
+    return reply
+
+
+class GatewayCore:
+    """Routes requests through executor deployments along a FlowGraph."""
+
+    def __init__(
+        self,
+        graph: FlowGraph,
+        deployments: Mapping[str, Deployment],
+        *,
+        name: str = START,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        missing = [n for n in graph.order if n not in deployments]
+        if missing:
+            raise ValueError(f"no addresses given for executor(s) {', '.join(missing)}")
+        self.graph = graph
+        self.deployments = dict(deployments)
+        self.name = name
+        self.clock = clock
+
+    async def process(self, request: DataRequest, *, timeout: float | None = None) -> DataRequest:
+        """Serve one request; `timeout` (seconds) bounds the whole walk."""
+        started = self.clock()
+        deadline = started + timeout if timeout is not None else None
+        walk = _Walk(self, request, deadline)
+        try:
+            sinks = self.graph.sinks
+            outputs = [await walk.node(s) for s in sinks] if sinks else [request]
+            response = merge_requests(outputs)
+        except _ExecutorFailed as failed:
+            response = failed.reply
+        finally:
+            walk.cancel_pending()
+        return self._finish(response, request, walk, started)
+
+    def _finish(
+        self, response: DataRequest, request: DataRequest, walk: _Walk, started: float
+    ) -> DataRequest:
+        pb = response.proto
+        status = jina_pb2.StatusProto()
+        status.CopyFrom(pb.header.status)
+        pb.header.CopyFrom(request.proto.header)
+        pb.header.status.CopyFrom(status)
+        gateway_route = jina_pb2.RouteProto(executor=self.name)
+        _stamp(gateway_route.start_time, started)
+        _stamp(gateway_route.end_time, self.clock())
+        del pb.routes[:]
+        pb.routes.append(gateway_route)
+        pb.routes.extend(walk.routes)
+        return response
+
+    async def dry_run(self, timeout: float = 5.0) -> list[str]:
+        """Check every replica is reachable; returns the problems found (empty when healthy)."""
+        problems: list[str] = []
+        for name, deployment in self.deployments.items():
+            for replica in deployment.replicas:
+                if not await replica.is_ready(timeout):
+                    problems.append(f"executor {name!r} replica at {replica.address} is not ready")
+        return problems
+
+    async def endpoints(self, timeout: float = 5.0) -> list[str]:
+        """The union of all executors' endpoints (asks one replica of each)."""
+        found: set[str] = set()
+        for deployment in self.deployments.values():
+            found.update(await deployment.replicas[0].endpoints(timeout))
+        return sorted(found)
+
+    def info(self) -> dict[str, str]:
+        """Versions and topology, for `_status` and `GET /status`."""
+        return {
+            "flowserve": __version__,
+            "role": "gateway",
+            "executors": ",".join(self.graph.order),
+        }
+
+    async def close(self) -> None:
+        for deployment in self.deployments.values():
+            await deployment.close()

@@ -1,0 +1,75 @@
+"""The gateway's HTTP adapter: a FastAPI app over a GatewayCore."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .._httpjson import request_from_post_body, response_to_json
+from .._version import __version__
+from ..errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    OverloadedError,
+    RequestError,
+    UnavailableError,
+)
+from .core import GatewayCore
+
+__all__ = ["create_app", "http_error"]
+
+
+def http_error(exc: RequestError) -> JSONResponse:
+    """The one place gateway errors map to HTTP status codes."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, OverloadedError):
+        status = 429
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    elif isinstance(exc, DeadlineExceededError):
+        status = 504
+    elif isinstance(exc, UnavailableError):
+        status = 503
+    elif isinstance(exc, BadRequestError):
+        status = 400
+    else:
+        status = 500
+    body = {"detail": str(exc), "error": type(exc).__name__}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(core: GatewayCore) -> FastAPI:
+    """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`."""
+    app = FastAPI(title="flowserve gateway", version=__version__)
+
+    @app.get("/", summary="Health check")
+    async def health() -> dict[str, Any]:
+        return {}
+
+    @app.get("/status", summary="Gateway information")
+    async def status() -> dict[str, Any]:
+        return {"jina": core.info(), "envs": {}}
+
+    @app.get("/dry_run", summary="Check that every executor is reachable")
+    async def dry_run() -> dict[str, Any]:
+        problems = await core.dry_run()
+        code = 0 if not problems else 1
+        return {"code": code, "description": "; ".join(problems)}
+
+    @app.post("/post", summary="Send documents through the Flow")
+    async def post(request: Request) -> Any:
+        try:
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except ValueError as exc:
+                raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
+            data_request = request_from_post_body(body)
+            timeout = data_request.proto.header.timeout / 1000 or None
+            response = await core.process(data_request, timeout=timeout)
+        except RequestError as exc:
+            return http_error(exc)
+        return JSONResponse(response_to_json(response))
+
+    return app

@@ -1,0 +1,128 @@
+"""Composition root of a gateway process: addresses -> deployments -> core -> servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from .._lifecycle import install_stop_signals, notify_ready
+from ..graph import FlowGraph
+from ..transport.executor_channel import GrpcReplicaClient
+from ..transport.grpc_common import Health, new_server
+from .core import GatewayCore
+from .deployment import Deployment
+from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
+from .http_app import create_app
+
+__all__ = ["GatewayOptions", "build_core", "run_gateway", "serve_gateway"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayOptions:
+    """Everything a gateway process needs (mirrors `flowserve gateway` flags)."""
+
+    graph: FlowGraph
+    deployments: Mapping[str, Sequence[str]]  # executor name -> replica addresses host:port
+    protocols: Sequence[str] = ("grpc",)
+    ports: Sequence[int] = (0,)
+    host: str = "0.0.0.0"
+    prefetch: int = 1000
+    name: str = "gateway"
+    grace: float = 10.0
+    ready_fd: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def build_core(opts: GatewayOptions) -> GatewayCore:
+    deployments = {
+        name: Deployment(name, [GrpcReplicaClient(a, executor=name) for a in addresses])
+        for name, addresses in opts.deployments.items()
+    }
+    return GatewayCore(opts.graph, deployments, name=opts.name)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"gateway: cannot listen on {host}:{port} (http): {exc}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class _UvicornServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the composition root owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_gateway(opts: GatewayOptions, stop: asyncio.Event) -> None:
+    """Serve every protocol until `stop` is set, then drain within `opts.grace` seconds."""
+    if len(opts.protocols) != len(opts.ports):
+        raise ValueError("gateway: give one port per protocol")
+    core = build_core(opts)
+    health = Health(SERVICE_NAMES)
+    grpc_servers = []
+    http_servers: list[tuple[_UvicornServer, asyncio.Task[None]]] = []
+    bound: dict[str, int] = {}
+    try:
+        for protocol, port in zip(opts.protocols, opts.ports, strict=True):
+            if protocol == "grpc":
+                server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
+                add_gateway_services(GatewayServicer(core, prefetch=opts.prefetch), server)
+                await server.start()
+                grpc_servers.append(server)
+                bound["grpc"] = bound_port
+            elif protocol == "http":
+                sock = _listen(opts.host, port)
+                config = uvicorn.Config(
+                    create_app(core), log_level="warning", lifespan="off",
+                    timeout_graceful_shutdown=int(opts.grace),
+                )
+                http = _UvicornServer(config)
+                # A socket bound here is listening at once, so the port is known and
+                # connections queue until uvicorn accepts: no need to wait for it to start.
+                http_servers.append((http, asyncio.create_task(http.serve(sockets=[sock]))))
+                bound["http"] = sock.getsockname()[1]
+            else:
+                raise ValueError(f"gateway: unknown protocol {protocol!r}")
+        await health.set_serving(True)
+        log.info("gateway listening: %s", bound)
+        notify_ready(opts.ready_fd, {"name": opts.name, "ports": bound})
+        await stop.wait()
+    finally:
+        await health.set_serving(False)
+        for http, _ in http_servers:
+            http.should_exit = True
+        for server in grpc_servers:
+            await server.stop(opts.grace)
+        for _, task in http_servers:
+            with contextlib.suppress(Exception):
+                await task
+        await core.close()
+
+
+def run_gateway(opts: GatewayOptions) -> None:
+    """Blocking entry point of `flowserve gateway`."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await serve_gateway(opts, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Running a whole Flow on one machine: one process per executor replica plus a gateway."""

@@ -1,0 +1,167 @@
+"""Start, supervise and stop all processes of a Flow on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ..errors import ConfigError
+from ..graph import FlowGraph, build_graph
+from ..loader import ResolvedExecutor, resolve_executor
+from ..spec import ExecutorSpec, FlowSpec
+from .process import ChildProcess, wait_all_ready
+
+__all__ = ["FlowAddresses", "LocalFlow"]
+
+EXECUTOR_HOST = "127.0.0.1"  # executors of a local Flow are internal: loopback only
+
+
+@dataclass
+class FlowAddresses:
+    """Where the parts of a running local Flow listen."""
+
+    gateway_host: str
+    gateway_ports: dict[str, int]  # protocol -> port
+    executors: dict[str, list[str]] = field(default_factory=dict)  # name -> host:port per replica
+
+    def gateway_url(self, protocol: str | None = None) -> str:
+        protocol = protocol or next(iter(self.gateway_ports))
+        host = "127.0.0.1" if self.gateway_host in ("0.0.0.0", "::", "") else self.gateway_host
+        return f"{protocol}://{host}:{self.gateway_ports[protocol]}"
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    # Children import whatever this process can import (tests' fixture modules, user code).
+    paths = [p or os.getcwd() for p in sys.path]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.update(extra)
+    return env
+
+
+def _base_argv(command: str) -> list[str]:
+    return [sys.executable, "-m", "flowserve", command, "--die-with-parent"]
+
+
+def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: int,
+                  port: int) -> list[str]:
+    """The `flowserve executor` command line for one replica."""
+    argv = _base_argv("executor") + [
+        "--uses", resolved.ref, "--name", ex.name, "--host", EXECUTOR_HOST, "--port", str(port),
+        "--replica-id", str(replica_id), "--base-dir", str(resolved.base_dir),
+    ]
+    try:
+        if resolved.uses_with:
+            argv += ["--uses-with", json.dumps(resolved.uses_with)]
+        if resolved.uses_metas:
+            argv += ["--uses-metas", json.dumps(resolved.uses_metas)]
+    except TypeError as exc:
+        raise ConfigError(
+            f"executor {ex.name!r}: uses_with/uses_metas must be JSON-serialisable to reach "
+            f"its process: {exc}"
+        ) from exc
+    if resolved.py_modules:
+        argv += ["--py-modules", *resolved.py_modules]
+    if ex.workspace:
+        argv += ["--workspace", ex.workspace]
+    return argv
+
+
+def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str]]) -> list[str]:
+    """The `flowserve gateway` command line for a Flow whose executors are at `addresses`."""
+    opts = spec.with_
+    ports = opts.port or [0] * len(opts.protocol)
+    return _base_argv("gateway") + [
+        "--graph", json.dumps({k: list(v) for k, v in graph.needs.items()}),
+        "--deployments", json.dumps(addresses),
+        "--protocol", *opts.protocol, "--port", *map(str, ports),
+        "--host", opts.host, "--prefetch", str(opts.prefetch), "--name", opts.name,
+    ]
+
+
+class LocalFlow:
+    """The processes of one Flow. `start()` returns once everything is ready."""
+
+    def __init__(self, spec: FlowSpec, *, log_to: TextIO | None = None, grace: float = 10.0):
+        self.spec = spec
+        self.graph = build_graph(spec)
+        self.grace = grace
+        self._log_to = log_to
+        self.children: list[ChildProcess] = []
+        self.addresses: FlowAddresses | None = None
+        # Resolve every `uses` now, in this process: a bad import fails before anything starts.
+        self._resolved = {
+            ex.name: resolve_executor(ex, spec.base_dir) for ex in spec.executors if not ex.external
+        }
+
+    def _spawn(self, role: str, name: str, argv: list[str], env: dict[str, str]) -> ChildProcess:
+        child = ChildProcess(name, argv, _child_env(env), role=role, log_to=self._log_to)
+        self.children.append(child)
+        child.start()
+        return child
+
+    def start(self) -> FlowAddresses:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> FlowAddresses:
+        spec = self.spec
+        timeout = spec.with_.timeout_ready
+        replicas: dict[str, list[ChildProcess]] = {}
+        addresses: dict[str, list[str]] = {}
+        for ex in spec.executors:
+            if ex.external:
+                addresses[ex.name] = [f"{ex.host}:{ex.port}"]
+                continue
+            resolved = self._resolved[ex.name]
+            env = {**spec.with_.env, **ex.env}
+            replicas[ex.name] = [
+                self._spawn(
+                    "executor",
+                    ex.name if ex.replicas == 1 else f"{ex.name}/{i}",
+                    executor_argv(ex, resolved, replica_id=i,
+                                  port=(ex.port + i) if ex.port else 0),
+                    env,
+                )
+                for i in range(ex.replicas)
+            ]
+        wait_all_ready([c for cs in replicas.values() for c in cs], timeout)
+        for name, children in replicas.items():
+            addresses[name] = [f"{EXECUTOR_HOST}:{c.info['port']}" for c in children if c.info]
+        gateway = self._spawn("gateway", spec.with_.name, gateway_argv(spec, self.graph, addresses),
+                              dict(spec.with_.env))
+        wait_all_ready([gateway], timeout)
+        assert gateway.info is not None
+        self.addresses = FlowAddresses(spec.with_.host, dict(gateway.info["ports"]), addresses)
+        return self.addresses
+
+    def check_alive(self) -> None:
+        """Raise FlowStartError if a process of the Flow has exited."""
+        for child in self.children:
+            if child.returncode() is not None:
+                raise child.start_error("exited")
+
+    def stop(self) -> None:
+        """Gateway first (it drains in-flight requests), then executors; no orphans left."""
+        gateways = [c for c in self.children if c.role == "gateway"]
+        executors = [c for c in self.children if c.role != "gateway"]
+        for group in (gateways, executors):
+            self._stop_group(group)
+        for child in self.children:
+            child.close()
+        self.children.clear()
+
+    def _stop_group(self, group: Sequence[ChildProcess]) -> None:
+        for child in group:
+            child.terminate()
+        for child in group:
+            if child.wait(self.grace + 5) is None:
+                child.kill()
+                child.wait(5)

@@ -1,0 +1,27 @@
+"""The address table printed when a local Flow is ready."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..spec import FlowSpec
+from .runtime import FlowAddresses
+
+__all__ = ["print_addresses"]
+
+
+def print_addresses(spec: FlowSpec, addresses: FlowAddresses, console: Console | None = None) -> None:
+    """Print where the gateway and each executor replica listen."""
+    console = console or Console()
+    table = Table(title="🔗 Flow is ready to serve", title_justify="left")
+    table.add_column("Role")
+    table.add_column("Name")
+    table.add_column("Address")
+    for protocol in addresses.gateway_ports:
+        table.add_row("gateway", f"{spec.with_.name} ({protocol})", addresses.gateway_url(protocol))
+    for name, replicas in addresses.executors.items():
+        for i, address in enumerate(replicas):
+            label = name if len(replicas) == 1 else f"{name} [{i}]"
+            table.add_row("executor", label, address)
+    console.print(table)

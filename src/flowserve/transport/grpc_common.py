@@ -1,0 +1,56 @@
+"""gRPC server/channel options, health and reflection shared by every flowserve server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+__all__ = ["CHANNEL_OPTIONS", "Health", "new_server"]
+
+# Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
+CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+]
+
+
+class Health:
+    """grpc.health.v1 servicer with readiness: NOT_SERVING until started and while draining."""
+
+    def __init__(self, services: Sequence[str]) -> None:
+        self.servicer = health.aio.HealthServicer()
+        self._services = ["", *services]
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in self._services:
+            await self.servicer.set(name, status)
+
+
+def new_server(
+    service_names: Sequence[str], health_state: Health, *, bind: str
+) -> tuple[grpc.aio.Server, int]:
+    """A grpc.aio server with health + reflection registered, bound to `bind` (host:port).
+
+    Returns the server and the bound port (useful with port 0). Raises OSError naming the
+    address if it cannot bind.
+    """
+    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    health_pb2_grpc.add_HealthServicer_to_server(health_state.servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    try:
+        port = server.add_insecure_port(bind)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {bind}: {exc}") from exc
+    if port == 0 and not bind.endswith(":0"):
+        raise OSError(f"cannot listen on {bind}: address in use or not available")
+    return server, port

@@ -1,0 +1,1 @@
+"""The executor runtime: serves one Executor instance (a replica) behind a transport."""

@@ -1,0 +1,74 @@
+"""The worker's gRPC adapter: Jina's executor-side services over an ExecutorRuntime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+
+from .._version import __version__
+from ..proto import jina_pb2, jina_pb2_grpc
+from ..request import DataRequest
+from .runtime import ExecutorRuntime
+
+__all__ = ["SERVICE_NAMES", "WorkerServicer", "add_worker_services"]
+
+SERVICE_NAMES = [
+    "jina.JinaSingleDataRequestRPC",
+    "jina.JinaRPC",
+    "jina.JinaDiscoverEndpointsRPC",
+    "jina.JinaInfoRPC",
+]
+
+
+def _endpoint_from(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "endpoint":
+            return str(value)
+    return None
+
+
+class WorkerServicer(
+    jina_pb2_grpc.JinaSingleDataRequestRPCServicer,
+    jina_pb2_grpc.JinaRPCServicer,
+    jina_pb2_grpc.JinaDiscoverEndpointsRPCServicer,
+    jina_pb2_grpc.JinaInfoRPCServicer,
+):
+    """Serves `process_single_data`, `Call`, `endpoint_discovery` and `_status`."""
+
+    def __init__(self, runtime: ExecutorRuntime) -> None:
+        self.runtime = runtime
+
+    async def process_single_data(
+        self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.DataRequestProto:
+        result = await self.runtime.handle(DataRequest(request), _endpoint_from(context))
+        return result.proto
+
+    async def Call(  # noqa: N802 - the wire name
+        self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
+    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        async for request in request_iterator:
+            result = await self.runtime.handle(DataRequest(request))
+            yield result.proto
+
+    async def endpoint_discovery(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.EndpointsProto:
+        return jina_pb2.EndpointsProto(endpoints=self.runtime.endpoints)
+
+    async def _status(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.JinaInfoProto:
+        return jina_pb2.JinaInfoProto(
+            jina={"flowserve": __version__, "executor": self.runtime.name, "role": "executor"}
+        )
+
+
+def add_worker_services(servicer: WorkerServicer, server: grpc.aio.Server) -> None:
+    jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(servicer, server)
+    jina_pb2_grpc.add_JinaRPCServicer_to_server(servicer, server)
+    jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server)
+    jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(servicer, server)

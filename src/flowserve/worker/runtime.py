@@ -1,0 +1,89 @@
+"""Calling an executor's handlers for requests: the transport-free core of a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..docarray import DocumentArray
+from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
+from ..request import DataRequest
+
+__all__ = ["ExecutorRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+class ExecutorRuntime:
+    """Dispatches requests to one executor's handlers.
+
+    Sync handlers run on a dedicated thread so the event loop keeps answering health checks while
+    a handler works (the seed's executor sleeps for a second). At most `concurrency` handler calls
+    run at once (default 1: executors need not be thread-safe).
+    """
+
+    def __init__(self, executor: Executor, *, concurrency: int = 1) -> None:
+        self.executor = executor
+        self.name = executor.name
+        self.handlers: Mapping[str, Handler] = discover_endpoints(executor)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name)
+
+    @property
+    def endpoints(self) -> list[str]:
+        return sorted(self.handlers)
+
+    def handler_for(self, endpoint: str | None) -> Handler | None:
+        """The handler bound to `endpoint`, else the `/default` one, else None (pass through)."""
+        if endpoint is not None and endpoint in self.handlers:
+            return self.handlers[endpoint]
+        return self.handlers.get(DEFAULT_ENDPOINT)
+
+    async def handle(self, request: DataRequest, endpoint: str | None = None) -> DataRequest:
+        """Run the handler for the request's endpoint; executor errors go into the status."""
+        endpoint = endpoint if endpoint is not None else request.endpoint
+        handler = self.handler_for(endpoint)
+        if handler is None:
+            return request
+        try:
+            async with self._slots:
+                result = await self._call(handler, request)
+            self._apply(result, request, handler)
+        except Exception as exc:  # executor code failed: report it, keep serving
+            log.debug("executor %s raised on %s", self.name, endpoint, exc_info=True)
+            request.set_exception(exc, executor=self.name)
+        return request
+
+    async def _call(self, handler: Handler, request: DataRequest) -> Any:
+        docs = request.docs
+        kwargs = handler.call_kwargs(
+            {"docs": docs, "parameters": request.parameters, "docs_matrix": [docs]}
+        )
+        if handler.is_async:
+            return await handler.fn(**kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, lambda: handler.fn(**kwargs))
+
+    def _apply(self, result: Any, request: DataRequest, handler: Handler) -> None:
+        if result is None:
+            return
+        if isinstance(result, DocumentArray):
+            request.docs = result
+        elif isinstance(result, dict):
+            results = request.parameters.setdefault("__results__", {})
+            results[self.name] = result
+        else:
+            raise TypeError(
+                f"executor {self.name!r} endpoint {handler.endpoint!r}: a handler must return a "
+                f"DocumentArray, a dict or None, not {type(result).__name__}"
+            )
+
+    def close(self) -> None:
+        """Release the executor's resources and the handler thread."""
+        try:
+            self.executor.close()
+        finally:
+            self._threads.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,76 @@
+"""Composition root of an executor process: load the class, build the runtime, serve gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._lifecycle import install_stop_signals, notify_ready
+from ..loader import load_executor_class
+from ..transport.grpc_common import Health, new_server
+from .grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
+from .runtime import ExecutorRuntime
+
+__all__ = ["WorkerOptions", "run_worker", "serve_worker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerOptions:
+    """Everything one executor replica process needs (mirrors `flowserve executor` flags)."""
+
+    uses: str | None
+    name: str
+    port: int = 0
+    host: str = "0.0.0.0"
+    uses_with: dict[str, Any] = field(default_factory=dict)
+    uses_metas: dict[str, Any] = field(default_factory=dict)
+    py_modules: list[str] = field(default_factory=list)
+    base_dir: Path = field(default_factory=Path.cwd)
+    replica_id: int = 0
+    workspace: str | None = None
+    concurrency: int = 1
+    grace: float = 10.0
+    ready_fd: int | None = None
+
+
+def build_runtime(opts: WorkerOptions) -> ExecutorRuntime:
+    cls = load_executor_class(
+        opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
+    )
+    runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "workspace": opts.workspace}
+    executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
+    return ExecutorRuntime(executor, concurrency=opts.concurrency)
+
+
+async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds."""
+    runtime = build_runtime(opts)
+    health = Health(SERVICE_NAMES)
+    server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
+    add_worker_services(WorkerServicer(runtime), server)
+    await server.start()
+    await health.set_serving(True)
+    log.info("executor %s listening on %s:%d", opts.name, opts.host, port)
+    notify_ready(opts.ready_fd, {"name": opts.name, "port": port, "endpoints": runtime.endpoints})
+    try:
+        await stop.wait()
+    finally:
+        await health.set_serving(False)
+        await server.stop(opts.grace)
+        runtime.close()
+
+
+def run_worker(opts: WorkerOptions) -> None:
+    """Blocking entry point of `flowserve executor`."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await serve_worker(opts, stop)
+
+    asyncio.run(main())

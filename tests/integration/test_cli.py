@@ -1,0 +1,133 @@
+"""The `flowserve` command: `flow`, `executor` and `gateway`, as users (and containers) run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import pid_alive, wait_until
+
+from flowserve import Client, Document, DocumentArray
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "examples" / "linkerd-demo"
+
+
+class Proc:
+    """A CLI process whose output is collected in the background."""
+
+    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "flowserve", *args], cwd=cwd, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.p.stdout is not None
+        for line in self.p.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def children(self) -> list[int]:
+        kids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.p.pid:
+                    kids.append(int(entry))
+        return kids
+
+    def stop(self) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(60)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait(10)
+            self._reader.join(10)
+            if self.p.stdout is not None:
+                self.p.stdout.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_flow_command_serves_the_seed_flow_and_stops_cleanly(tmp_path):
+    # the seed's flow.yml with the sleep shortened, from a directory that is not the cwd
+    flow_yml = (DEMO / "flow.yml").read_text().replace("sleep: 1", "sleep: 0")
+    port = _free_port()
+    flow_yml = flow_yml.replace("port: 8080", f"port: {port}")
+    (tmp_path / "flow.yml").write_text(flow_yml)
+    (tmp_path / "executor.py").write_text((DEMO / "executor.py").read_text())
+    proc = Proc("flow", "--uses", str(tmp_path / "flow.yml"), cwd=REPO)
+    try:
+        assert wait_until(lambda: f"grpc://127.0.0.1:{port}" in proc.output
+                          or proc.p.poll() is not None, 120), proc.output
+        assert proc.p.poll() is None, proc.output
+        assert "slow_executor" in proc.output and "bulky_executor" in proc.output
+        children = proc.children()
+        assert len(children) == 3  # two executors and the gateway
+        seen = []
+        with Client(host=f"grpc://127.0.0.1:{port}") as client:
+            client.post("/", DocumentArray(Document(text=f"text {i}") for i in range(250)),
+                        on_done=lambda r: seen.append(r.docs.embeddings.shape))
+        assert sorted(seen) == [(50, 512), (100, 512), (100, 512)]
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.output
+    assert wait_until(lambda: not any(pid_alive(c) for c in children), 30)
+
+
+def test_flow_command_reports_bad_yaml_with_file_and_key(tmp_path):
+    path = tmp_path / "flow.yml"
+    path.write_text("jtype: Flow\nexecutors:\n  - name: a\n    usess: x\n")
+    proc = Proc("flow", "--uses", str(path))
+    proc.p.wait(60)
+    code = proc.stop()
+    assert code != 0
+    assert "flow.yml" in proc.output and "usess" in proc.output
+
+
+def test_executor_and_gateway_commands_compose_a_flow(tmp_path):
+    ex_port, gw_port = _free_port(), _free_port()
+    executor = Proc("executor", "--uses", "toy_executors:AppendText", "--name", "suffixer",
+                    "--uses-with", json.dumps({"suffix": "?"}), "--host", "127.0.0.1",
+                    "--port", str(ex_port))
+    gateway = Proc("gateway", "--graph", json.dumps({"suffixer": ["gateway"]}),
+                   "--deployments", json.dumps({"suffixer": [f"127.0.0.1:{ex_port}"]}),
+                   "--protocol", "grpc", "--port", str(gw_port), "--host", "127.0.0.1")
+    try:
+        with Client(host=f"grpc://127.0.0.1:{gw_port}") as client:
+            assert wait_until(lambda: client.is_flow_ready(timeout=1) and client.dry_run(), 120), (
+                executor.output + gateway.output)
+            result = client.post("/", DocumentArray([Document(text="why")]))
+        assert [d.text for d in result] == ["why?"]
+    finally:
+        assert gateway.stop() == 0, gateway.output
+        assert executor.stop() == 0, executor.output

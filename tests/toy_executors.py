@@ -1,0 +1,113 @@
+"""Toy executors shared by the tests (importable as `toy_executors` by test processes and by
+the executor processes they start, which inherit the test's sys.path)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import numpy as np
+
+from flowserve import DocumentArray, Executor, requests
+
+
+class NoOp(Executor):
+    """Returns the docs unchanged."""
+
+    @requests
+    def noop(self, docs, **kwargs):
+        return None
+
+
+class AppendText(Executor):
+    """Appends its `suffix` to each doc's text; on /tag it tags docs instead."""
+
+    def __init__(self, suffix: str = "!", **kwargs):
+        super().__init__(**kwargs)
+        self.suffix = suffix
+
+    @requests
+    def append(self, docs, parameters, **kwargs):
+        for d in docs:
+            d.text = (d.text or "") + self.suffix
+
+    @requests(on=["/tag", "/label"])
+    def tag(self, docs, **kwargs):
+        for d in docs:
+            d.tags[self.name] = self.suffix
+
+
+class TagByReplica(Executor):
+    """Records which replica (pid) handled each doc."""
+
+    @requests
+    def mark(self, docs, **kwargs):
+        for d in docs:
+            d.tags["pid"] = float(os.getpid())
+            d.tags["replica"] = float(self.runtime_args.replica_id)
+
+
+class Embed(Executor):
+    """Adds an `n_dim` float32 embedding to every doc (vectorised)."""
+
+    def __init__(self, n_dim: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        self.n_dim = n_dim
+
+    @requests
+    def embed(self, docs, **kwargs):
+        docs.embeddings = np.ones((len(docs), self.n_dim), dtype=np.float32)
+
+
+class Raises(Executor):
+    """Raises on docs whose text is 'boom'; passes others."""
+
+    @requests
+    def maybe_fail(self, docs, **kwargs):
+        if any((d.text or "").startswith("boom") for d in docs):
+            raise ValueError("boom", 42)
+
+
+class ReturnsDict(Executor):
+    """Returns a dict of statistics (goes to parameters['__results__'][name])."""
+
+    @requests(on="/stats")
+    def stats(self, docs, parameters, **kwargs):
+        return {"count": len(docs), "echo": parameters.get("x")}
+
+
+class ReturnsNewDocs(Executor):
+    """Replaces the docs by a new DocumentArray."""
+
+    @requests
+    def replace(self, docs, **kwargs):
+        from flowserve import Document
+
+        return DocumentArray([Document(id=f"new-{d.id}", text="new") for d in docs])
+
+
+class AsyncSleep(Executor):
+    """An async handler that sleeps `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    @requests
+    async def wait(self, docs, **kwargs):
+        await asyncio.sleep(self.delay)
+        for d in docs:
+            d.tags["async"] = True
+
+
+class Slow(Executor):
+    """Blocks `delay` seconds per request (like the seed's slow executor)."""
+
+    def __init__(self, delay: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    @requests
+    def slow(self, docs, **kwargs):
+        time.sleep(self.delay)

@@ -1,0 +1,1 @@
+"""A package resolved from the Flow file's directory (test fixture)."""
