@@ -16,7 +16,8 @@ float arrays can be written as JSON.
 
 Parsing is strict: an unknown key or a value of the wrong type raises BadRequestError whose
 message starts with where the document was (``data[3]: unknown Document field 'txt'``).
-``null`` values are treated as absent; a missing or empty ``id`` gets a fresh uuid. ``mimeType``/``parentId`` (and ``opName``/``refId`` in
+``null`` values are treated as absent; a missing or empty ``id`` gets a fresh uuid. Of the
+content fields (``text``, ``blob``, ``tensor``) at most one may be non-empty. ``mimeType``/``parentId`` (and ``opName``/``refId`` in
 scores) are accepted as aliases.
 """
 
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _JSON_ARRAY_KINDS = frozenset("biuf")
+_CONTENT = frozenset(("text", "blob", "tensor"))
 _ALIASES = {"mimeType": "mime_type", "parentId": "parent_id"}
 _SCORE_ALIASES = {"opName": "op_name", "refId": "ref_id"}
 
@@ -148,9 +150,9 @@ def document_from_dict(data: Any, *, where: str = "document") -> Document:
         raise BadRequestError(f"{where}: a Document must be a JSON object, got {_kind(data)}")
     doc = Document._blank()
     seen: set[str] = set()
-    content: str | None = None
+    contents: list[tuple[str, Any]] = []
     for key, value in data.items():
-        name = _ALIASES.get(key, key)
+        name: str = _ALIASES.get(key) or key
         parse = _PARSERS.get(name)
         if parse is None:
             raise BadRequestError(f"{where}: unknown Document field {key!r}")
@@ -159,17 +161,29 @@ def document_from_dict(data: Any, *, where: str = "document") -> Document:
         seen.add(name)
         if value is None:
             continue
-        if name in ("text", "blob", "tensor"):
-            if content is not None:
-                raise BadRequestError(
-                    f"{where}: a Document takes only one of text, blob and tensor "
-                    f"(got {content!r} and {key!r})"
-                )
-            content = name
-        setattr(doc, _SLOTS.get(name, name), parse(value, where, key))
+        parsed = parse(value, where, key)
+        if name in _CONTENT:
+            contents.append((name, parsed))
+        else:
+            setattr(doc, _SLOTS.get(name, name), parsed)
+    if contents:
+        _set_content(doc, contents, where)
     if not doc._id:
         doc._id = uuid.uuid4().hex
     return doc
+
+
+def _set_content(doc: Document, contents: list[tuple[str, Any]], where: str) -> None:
+    # Clients that send every field (e.g. `"text": "hi", "blob": ""`) are fine: only
+    # non-empty values compete for the content oneof.
+    filled = [(n, v) for n, v in contents if (v.size if isinstance(v, np.ndarray) else v)]
+    if len(filled) > 1:
+        raise BadRequestError(
+            f"{where}: a Document takes only one of text, blob and tensor "
+            f"(got {filled[0][0]!r} and {filled[1][0]!r})"
+        )
+    name, value = (filled or contents)[0]
+    setattr(doc, _SLOTS[name], value)
 
 
 def _kind(value: Any) -> str:

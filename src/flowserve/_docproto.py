@@ -60,7 +60,8 @@ def docarray_to_proto(docs: Iterable[Document]) -> docarray_pb2.DocumentArrayPro
 
 def docarray_to_bytes(docs: Iterable[Document]) -> bytes:
     """Encode Documents as a serialized ``DocumentArrayProto``."""
-    return docarray_to_proto(docs).SerializeToString()
+    data: bytes = docarray_to_proto(docs).SerializeToString()
+    return data
 
 
 def docarray_into_proto(docs: Iterable[Document], pb: docarray_pb2.DocumentArrayProto) -> None:
@@ -116,7 +117,7 @@ def document_into_proto(doc: Document, pb: docarray_pb2.DocumentProto) -> None:
     if doc._evaluations:
         _scores_into_proto(doc._evaluations, pb.evaluations)
     if doc._metadata:
-        getattr(pb, "_metadata").update(doc._metadata)
+        pb._metadata.update(doc._metadata)
 
 
 def _scores_into_proto(scores: dict[str, NamedScore], pb: Any) -> None:

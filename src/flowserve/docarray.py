@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence, Sized
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class DocumentArray(MutableSequence[Document]):
         return False
 
     @overload
-    def __getitem__(self, key: int | str) -> Document: ...
+    def __getitem__(self, key: SupportsIndex | str) -> Document: ...  # type: ignore[overload-overlap]
     @overload
     def __getitem__(self, key: slice | Sequence[int] | Sequence[str]) -> DocumentArray: ...
     def __getitem__(self, key: Any) -> Document | DocumentArray:
@@ -100,11 +100,11 @@ class DocumentArray(MutableSequence[Document]):
         if isinstance(key, slice):
             return DocumentArray._wrap(self._docs[key])
         if isinstance(key, Iterable):
-            return DocumentArray._wrap([self[k] for k in key])  # type: ignore[misc]
+            return DocumentArray._wrap([self[k] for k in key])
         return self._docs[operator.index(key)]
 
     @overload
-    def __setitem__(self, key: int | str, value: Document) -> None: ...
+    def __setitem__(self, key: SupportsIndex | str, value: Document) -> None: ...
     @overload
     def __setitem__(self, key: slice, value: Iterable[Document]) -> None: ...
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -118,7 +118,7 @@ class DocumentArray(MutableSequence[Document]):
             self._docs[index] = _check_doc(value)
         self._invalidate()
 
-    def __delitem__(self, key: int | slice | str) -> None:
+    def __delitem__(self, key: SupportsIndex | slice | str) -> None:
         if isinstance(key, str):
             del self._docs[self._position(key)]
         elif isinstance(key, slice):
@@ -269,7 +269,9 @@ class DocumentArray(MutableSequence[Document]):
 
     def to_bytes(self) -> bytes:
         """Serialize as a ``docarray.DocumentArrayProto`` message."""
-        return self.to_protobuf().SerializeToString()
+        from ._docproto import docarray_to_bytes
+
+        return docarray_to_bytes(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DocumentArray:
@@ -386,4 +388,3 @@ def _check_doc(value: Any) -> Document:
     if not isinstance(value, Document):
         raise TypeError(f"a DocumentArray holds Documents, got {type(value).__name__}")
     return value
-

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numbers
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 
 import numpy as np
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .proto import docarray_pb2
 
 __all__ = ["Document", "NamedScore", "ScoreDict"]
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -71,18 +73,18 @@ class ScoreDict(dict[str, NamedScore]):
         self[key] = score
         return score
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Like :meth:`dict.update`, converting every value with :meth:`NamedScore.coerce`."""
         for key, value in dict(other, **kwargs).items():
             self[key] = value
 
-    def setdefault(self, key: str, default: Any = None) -> NamedScore:  # type: ignore[override]
+    def setdefault(self, key: str, default: Any = None) -> NamedScore:
         """Like :meth:`dict.setdefault`; a missing ``default`` stores an empty score."""
         if key not in self:
             self[key] = NamedScore() if default is None else default
         return self[key]
 
-    def __ior__(self, other: Any) -> ScoreDict:  # type: ignore[override]
+    def __ior__(self, other: Any) -> Self:  # type: ignore[misc,override]
         self.update(other)
         return self
 
@@ -90,12 +92,12 @@ class ScoreDict(dict[str, NamedScore]):
         """A copy holding copies of the NamedScore objects."""
         out = ScoreDict()
         for key, score in self.items():
-            dict.__setitem__(out, key, NamedScore(*_score_fields(score)))
+            dict.__setitem__(out, key, replace(score))
         return out
 
 
-def _score_fields(s: NamedScore) -> tuple[float, str, str, str]:
-    return (s.value, s.op_name, s.description, s.ref_id)
+def _floats(values: Iterable[float]) -> list[float]:
+    return list(map(float, values))
 
 
 def _as_array(value: Any) -> np.ndarray | None:
@@ -112,6 +114,51 @@ def _array_repr(a: np.ndarray) -> str:
     return f"<ndarray {a.dtype} {a.shape}>"
 
 
+def _check_str(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"Document.{field} must be a str, got {type(value).__name__}")
+    return value
+
+
+def _docs_equal(a: DocumentArray | None, b: DocumentArray | None) -> bool:
+    return (a._docs if a is not None else []) == (b._docs if b is not None else [])
+
+
+def _new_docarray(docs: Iterable[Document]) -> DocumentArray:
+    # Imported here: docarray imports this module at its top.
+    from .docarray import DocumentArray
+
+    if isinstance(docs, DocumentArray):
+        return docs
+    return DocumentArray(docs)
+
+
+class _Container(Generic[T]):
+    """A container attribute backed by a slot: created empty on first read (so documents that
+    never use it do not allocate it), converted by ``convert`` on assignment, reset by None."""
+
+    def __init__(self, slot: str, convert: Callable[[Any], T], doc: str) -> None:
+        self.slot = slot
+        self.convert = convert
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Container[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+    def __get__(self, obj: object, owner: type) -> T | _Container[T]:
+        if obj is None:
+            return self
+        value: T | None = getattr(obj, self.slot)
+        if value is None:
+            value = self.convert(())
+            setattr(obj, self.slot, value)
+        return value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        setattr(obj, self.slot, None if value is None else self.convert(value))
+
+
 class Document:
     """One document: content (``text`` | ``blob`` | ``tensor``), ``embedding``, metadata and
     nested ``chunks``/``matches``.
@@ -123,35 +170,14 @@ class Document:
     """
 
     __slots__ = (
-        "_id", "_text", "_blob", "_tensor", "_embedding", "uri", "mime_type", "modality",
-        "_tags", "_chunks", "_matches", "_scores", "_evaluations", "granularity", "adjacency",
-        "parent_id", "weight", "offset", "_location", "_metadata",
+        "_blob", "_chunks", "_embedding", "_evaluations", "_id", "_location", "_matches",
+        "_metadata", "_scores", "_tags", "_tensor", "_text", "adjacency", "granularity",
+        "mime_type", "modality", "offset", "parent_id", "uri", "weight",
     )  # fmt: skip
 
     # Bumped whenever the id of an existing Document changes, so DocumentArray knows its
     # id -> index map may be stale without tracking which arrays hold which documents.
     _id_version: ClassVar[int] = 0
-
-    _id: str
-    _text: str | None
-    _blob: bytes | None
-    _tensor: np.ndarray | None
-    _embedding: np.ndarray | None
-    uri: str
-    mime_type: str
-    modality: str
-    _tags: dict[str, Any] | None
-    _chunks: DocumentArray | None
-    _matches: DocumentArray | None
-    _scores: ScoreDict | None
-    _evaluations: ScoreDict | None
-    granularity: int
-    adjacency: int
-    parent_id: str
-    weight: float
-    offset: float
-    _location: list[float] | None
-    _metadata: dict[str, Any] | None
 
     def __init__(
         self,
@@ -178,30 +204,40 @@ class Document:
     ) -> None:
         if sum(v is not None for v in (text, blob, tensor)) > 1:
             raise ValueError("a Document takes at most one of text, blob and tensor")
-        _init_blank(self)
-        self._id = uuid.uuid4().hex if id is None else _check_str("id", id)
+        self._id: str = uuid.uuid4().hex if id is None else _check_str("id", id)
+        self._text: str | None = None
+        self._blob: bytes | None = None
+        self._tensor: np.ndarray | None = None
         if text is not None:
             self.text = text
         elif blob is not None:
             self.blob = blob
         elif tensor is not None:
             self.tensor = tensor
-        self._embedding = _as_array(embedding)
-        self.uri, self.mime_type, self.modality = uri, mime_type, modality
-        self.granularity, self.adjacency, self.parent_id = granularity, adjacency, parent_id
-        self.weight, self.offset = weight, offset
-        self.tags = tags  # type: ignore[assignment]
-        self.chunks = chunks  # type: ignore[assignment]
-        self.matches = matches  # type: ignore[assignment]
-        self.scores = scores  # type: ignore[assignment]
-        self.evaluations = evaluations  # type: ignore[assignment]
-        self.location = location  # type: ignore[assignment]
+        self._embedding: np.ndarray | None = _as_array(embedding)
+        self.uri: str = uri
+        self.mime_type: str = mime_type
+        self.modality: str = modality
+        self.parent_id: str = parent_id
+        self.granularity: int = granularity
+        self.adjacency: int = adjacency
+        self.weight: float = weight
+        self.offset: float = offset
+        self._tags: dict[str, Any] | None = None if tags is None else dict(tags)
+        self._chunks: DocumentArray | None = None if chunks is None else _new_docarray(chunks)
+        self._matches: DocumentArray | None = None if matches is None else _new_docarray(matches)
+        self._scores: ScoreDict | None = None if scores is None else ScoreDict(scores)
+        self._evaluations: ScoreDict | None = (
+            None if evaluations is None else ScoreDict(evaluations)
+        )
+        self._location: list[float] | None = None if location is None else _floats(location)
+        self._metadata: dict[str, Any] | None = None  # docarray v1 `_metadata`, kept as is
 
     @classmethod
     def _blank(cls) -> Document:
         """An empty Document without a generated id (codecs fill the slots directly)."""
         doc = cls.__new__(cls)
-        # Same as _init_blank, inlined: the protobuf decoder calls this once per document.
+        # Every slot is assigned here in one go: the protobuf decoder calls this per document.
         doc._id = doc.uri = doc.mime_type = doc.modality = doc.parent_id = ""
         doc._text = doc._blob = doc._tensor = doc._embedding = None
         doc._tags = doc._metadata = doc._location = doc._chunks = doc._matches = None
@@ -265,26 +301,12 @@ class Document:
 
     @property
     def content(self) -> str | bytes | np.ndarray | None:
-        """Whichever of ``text``, ``blob``, ``tensor`` is set (None if none is).
-
-        Assigning dispatches on type: ``str`` -> text, bytes-like -> blob, else tensor.
-        """
+        """Whichever of ``text``, ``blob``, ``tensor`` is set (None if none is)."""
         if self._text is not None:
             return self._text
         if self._blob is not None:
             return self._blob
         return self._tensor
-
-    @content.setter
-    def content(self, value: Any) -> None:
-        if value is None:
-            self._text = self._blob = self._tensor = None
-        elif isinstance(value, str):
-            self.text = value
-        elif isinstance(value, bytes | bytearray | memoryview):
-            self.blob = value
-        else:
-            self.tensor = value
 
     @property
     def embedding(self) -> np.ndarray | None:
@@ -295,73 +317,16 @@ class Document:
     def embedding(self, value: Any) -> None:
         self._embedding = _as_array(value)
 
-    # -- containers (created on first access) -----------------------------------------------
+    # -- containers: created on first read, converted on assignment, reset by None --------
 
-    @property
-    def tags(self) -> dict[str, Any]:
-        """JSON-like metadata (nested dicts/lists of str, numbers, bools, None)."""
-        if self._tags is None:
-            self._tags = {}
-        return self._tags
-
-    @tags.setter
-    def tags(self, value: Mapping[str, Any] | None) -> None:
-        self._tags = None if value is None else dict(value)
-
-    @property
-    def chunks(self) -> DocumentArray:
-        """Sub-documents of this document."""
-        if self._chunks is None:
-            self._chunks = _new_docarray(None)
-        return self._chunks
-
-    @chunks.setter
-    def chunks(self, value: Iterable[Document] | None) -> None:
-        self._chunks = None if value is None else _new_docarray(value)
-
-    @property
-    def matches(self) -> DocumentArray:
-        """Documents matched to this one (e.g. search results)."""
-        if self._matches is None:
-            self._matches = _new_docarray(None)
-        return self._matches
-
-    @matches.setter
-    def matches(self, value: Iterable[Document] | None) -> None:
-        self._matches = None if value is None else _new_docarray(value)
-
-    @property
-    def scores(self) -> ScoreDict:
-        """Named scores, e.g. ``doc.scores['cosine'] = 0.9``."""
-        if self._scores is None:
-            self._scores = ScoreDict()
-        return self._scores
-
-    @scores.setter
-    def scores(self, value: Mapping[str, Any] | None) -> None:
-        self._scores = None if value is None else ScoreDict(value)
-
-    @property
-    def evaluations(self) -> ScoreDict:
-        """Named evaluation results, same shape as :attr:`scores`."""
-        if self._evaluations is None:
-            self._evaluations = ScoreDict()
-        return self._evaluations
-
-    @evaluations.setter
-    def evaluations(self, value: Mapping[str, Any] | None) -> None:
-        self._evaluations = None if value is None else ScoreDict(value)
-
-    @property
-    def location(self) -> list[float]:
-        """Positions of this document inside its parent (``repeated float``)."""
-        if self._location is None:
-            self._location = []
-        return self._location
-
-    @location.setter
-    def location(self, value: Iterable[float] | None) -> None:
-        self._location = None if value is None else list(map(float, value))
+    tags: _Container[dict[str, Any]] = _Container(
+        "_tags", dict, "JSON-like metadata (nested dicts/lists of str, numbers, bools, None)."
+    )
+    chunks: _Container[DocumentArray] = _Container("_chunks", _new_docarray, "Sub-documents.")
+    matches: _Container[DocumentArray] = _Container("_matches", _new_docarray, "Matches.")
+    scores: _Container[ScoreDict] = _Container("_scores", ScoreDict, "Named scores.")
+    evaluations: _Container[ScoreDict] = _Container("_evaluations", ScoreDict, "Evaluations.")
+    location: _Container[list[float]] = _Container("_location", _floats, "Positions in parent.")
 
     # -- comparison, display, copies --------------------------------------------------------
 
@@ -462,33 +427,3 @@ class Document:
         from ._docjson import document_from_dict
 
         return document_from_dict(data, where=where)
-
-
-def _init_blank(doc: Document) -> None:
-    doc._id = ""
-    doc._text = doc._blob = doc._tensor = doc._embedding = None
-    doc.uri = doc.mime_type = doc.modality = doc.parent_id = ""
-    doc._tags = doc._metadata = doc._location = None
-    doc._chunks = doc._matches = None
-    doc._scores = doc._evaluations = None
-    doc.granularity = doc.adjacency = 0
-    doc.weight = doc.offset = 0.0
-
-
-def _check_str(field: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"Document.{field} must be a str, got {type(value).__name__}")
-    return value
-
-
-def _docs_equal(a: DocumentArray | None, b: DocumentArray | None) -> bool:
-    return (a._docs if a is not None else []) == (b._docs if b is not None else [])
-
-
-def _new_docarray(docs: Iterable[Document] | None) -> DocumentArray:
-    # Imported here: docarray imports this module at its top.
-    from .docarray import DocumentArray
-
-    if isinstance(docs, DocumentArray):
-        return docs
-    return DocumentArray(docs)

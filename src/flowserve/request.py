@@ -68,7 +68,11 @@ class DataRequest:
     def proto(self) -> jina_pb2.DataRequestProto:
         """The wire message, with any decoded-and-touched docs/parameters written back."""
         if self._docs is not None:
-            self._pb.data.docs.CopyFrom(self._docs.to_protobuf())
+            from ._docproto import docarray_into_proto
+
+            target = self._pb.data.docs
+            target.Clear()
+            docarray_into_proto(self._docs, target)
         if self._parameters is not None:
             self._pb.parameters.Clear()
             self._pb.parameters.update(self._parameters)

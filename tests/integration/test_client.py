@@ -338,6 +338,24 @@ def test_timeout_is_the_stream_deadline(client: Client) -> None:
     assert time.monotonic() - start < WAIT
 
 
+def test_deadline_with_on_error_reports_the_request(client: Client) -> None:
+    errors: list[DataRequest] = []
+    done: list[DataRequest] = []
+    client.post(
+        "/",
+        _docs("a", "hang"),
+        request_size=1,
+        prefetch=1,
+        timeout=0.3,
+        on_done=done.append,
+        on_error=errors.append,
+    )
+    assert [r.docs[0].text for r in done] == ["A"]
+    (err,) = errors
+    assert err.status.exception.name == "DeadlineExceededError"
+    assert err.docs[0].text == "hang"
+
+
 def test_connection_refused_is_unavailable_and_fast() -> None:
     port = _free_port()
     with Client(host=f"grpc://127.0.0.1:{port}") as c:

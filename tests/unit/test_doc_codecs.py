@@ -48,7 +48,9 @@ json_objects = st.dictionaries(names, json_values, max_size=4)
 def arrays(dtypes: list[str], min_side: int = 0) -> st.SearchStrategy[np.ndarray]:
     def for_dtype(name: str) -> st.SearchStrategy[np.ndarray]:
         dtype = np.dtype(name)
-        extra = {"allow_nan": False, "allow_infinity": False} if dtype.kind == "f" else {}
+        extra: dict[str, Any] = {}
+        if dtype.kind == "f":
+            extra = {"allow_nan": False, "allow_infinity": False}
         shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=min_side, max_side=4)
         return hnp.arrays(dtype, shapes, elements=hnp.from_dtype(dtype, **extra))
 
@@ -63,7 +65,9 @@ scores = st.dictionaries(
 
 
 def documents(array_strategy: st.SearchStrategy[np.ndarray], depth: int = 2) -> Any:
-    children = st.just([]) if depth == 0 else st.lists(documents(array_strategy, depth - 1), max_size=2)
+    children = (
+        st.just([]) if depth == 0 else st.lists(documents(array_strategy, depth - 1), max_size=2)
+    )
     content = st.one_of(
         st.just({}),
         st.builds(lambda t: {"text": t}, st.text(max_size=20)),
@@ -71,7 +75,9 @@ def documents(array_strategy: st.SearchStrategy[np.ndarray], depth: int = 2) -> 
         st.builds(lambda a: {"tensor": a}, array_strategy),
     )
 
-    def build(fields: dict[str, Any], content: dict[str, Any], metadata: dict[str, Any]) -> Document:
+    def build(
+        fields: dict[str, Any], content: dict[str, Any], metadata: dict[str, Any]
+    ) -> Document:
         doc = Document(**fields, **content)
         doc._metadata = metadata or None
         return doc
@@ -99,9 +105,7 @@ def documents(array_strategy: st.SearchStrategy[np.ndarray], depth: int = 2) -> 
     return st.builds(build, fields, content, json_objects)
 
 
-ROUND_TRIP = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+ROUND_TRIP = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # -- protobuf -------------------------------------------------------------------------------
@@ -151,7 +155,7 @@ def test_non_contiguous_arrays_are_encoded_in_c_order() -> None:
         pb = docarray_pb2.NdArray()
         ndarray_to_proto(view, pb)
         assert pb.dense.buffer == np.ascontiguousarray(view).tobytes()
-        np.testing.assert_array_equal(ndarray_from_proto(pb), view)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(ndarray_from_proto(pb), view)
 
 
 def test_object_arrays_cannot_be_encoded() -> None:
@@ -192,7 +196,9 @@ def sparse_pb(indices: np.ndarray, values: np.ndarray, shape: list[int]) -> doca
         return docarray_pb2.DenseNdArray(buffer=a.tobytes(), shape=list(a.shape), dtype=a.dtype.str)
 
     return docarray_pb2.NdArray(
-        sparse=docarray_pb2.SparseNdArray(indices=dense(indices), values=dense(values), shape=shape),
+        sparse=docarray_pb2.SparseNdArray(
+            indices=dense(indices), values=dense(values), shape=shape
+        ),
         cls_name="scipy",
     )
 
@@ -211,7 +217,7 @@ def test_sparse_arrays_decode_to_dense_in_both_index_layouts() -> None:
 
 def test_sparse_decode_sums_duplicates_and_accepts_1d_indices() -> None:
     out = ndarray_from_proto(sparse_pb(np.array([1, 1, 3]), np.array([1, 2, 5]), [4]))
-    np.testing.assert_array_equal(out, np.array([0, 3, 0, 5]))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(out, np.array([0, 3, 0, 5]))
 
 
 @pytest.mark.parametrize(
@@ -237,7 +243,7 @@ def test_sparse_document_fields_decode_dense() -> None:
     pb = docarray_pb2.DocumentProto(id="s")
     pb.embedding.CopyFrom(sparse_pb(np.array([[2]]), np.array([7.0]), [3]))
     doc = Document.from_protobuf(pb)
-    np.testing.assert_array_equal(doc.embedding, [0.0, 0.0, 7.0])  # type: ignore[arg-type]
+    np.testing.assert_array_equal(doc.embedding, [0.0, 0.0, 7.0])
     assert doc.to_protobuf().embedding.WhichOneof("content") == "dense"
 
 
@@ -285,7 +291,13 @@ def json_expected(doc: Document) -> Document:
     for name in ("_tensor", "_embedding"):
         array = getattr(out, name)
         if array is not None:
-            kind = "bool" if array.dtype.kind == "b" else "int64" if array.dtype.kind in "iu" else "float64"
+            kind = (
+                "bool"
+                if array.dtype.kind == "b"
+                else "int64"
+                if array.dtype.kind in "iu"
+                else "float64"
+            )
             setattr(out, name, array.astype(kind))
     for container in (out._chunks, out._matches):
         for i, child in enumerate(container or ()):
@@ -337,8 +349,13 @@ def test_from_dict_accepts_aliases_nulls_and_exact_ndarray_json() -> None:
         "clsName": "numpy",
     }
     doc = Document.from_dict(
-        {"mimeType": "text/plain", "parentId": "p", "text": None, "embedding": exact,
-         "scores": {"s": {"value": 1, "opName": "o", "refId": "r"}, "t": 2}}  # fmt: skip
+        {
+            "mimeType": "text/plain",
+            "parentId": "p",
+            "text": None,
+            "embedding": exact,
+            "scores": {"s": {"value": 1, "opName": "o", "refId": "r"}, "t": 2},
+        }
     )
     assert doc.mime_type == "text/plain" and doc.parent_id == "p" and doc.text is None
     assert doc.embedding is not None and doc.embedding.dtype == np.float32
@@ -361,9 +378,13 @@ def test_from_dict_accepts_aliases_nulls_and_exact_ndarray_json() -> None:
         ({"weight": "1"}, r"'weight' must be a number, got str"),
         ({"tags": [1]}, r"'tags' must be a JSON object, got list"),
         ({"location": [1, "a"]}, r"'location' must be a number"),
-        ({"text": "a", "blob": ""}, r"only one of text, blob and tensor"),
+        ({"text": "a", "blob": "AA=="}, r"only one of text, blob and tensor"),
+        ({"tensor": [1], "blob": "AA=="}, r"got 'tensor' and 'blob'"),
         ({"mime_type": "a", "mimeType": "b"}, r"'mime_type' given twice"),
-        ({"scores": {"s": {"val": 1}}}, r"data\[1\]: scores\['s'\]: unknown NamedScore field 'val'"),
+        (
+            {"scores": {"s": {"val": 1}}},
+            r"data\[1\]: scores\['s'\]: unknown NamedScore field 'val'",
+        ),
         ({"scores": {"s": "high"}}, r"scores\['s'\]: a score must be a number"),
         ({"scores": {"s": {"op_name": 1}}}, r"'op_name' must be a string"),
         ({"chunks": [{}, {"bad": 1}]}, r"^data\[1\]\.chunks\[1\]: unknown Document field 'bad'$"),
@@ -374,6 +395,13 @@ def test_from_dict_accepts_aliases_nulls_and_exact_ndarray_json() -> None:
 def test_bad_json_documents_name_position_and_key(doc: Any, message: str) -> None:
     with pytest.raises(BadRequestError, match=message):
         DocumentArray.from_dict_list([{"text": "fine"}, doc])
+
+
+def test_from_dict_ignores_empty_competing_content_fields() -> None:
+    doc = Document.from_dict({"text": "", "blob": "AAE=", "tensor": []})
+    assert doc.blob == b"\x00\x01" and doc.text is None and doc.tensor is None
+    doc = Document.from_dict({"text": "", "blob": ""})
+    assert doc.text == "" and doc.blob is None
 
 
 def test_from_dict_default_prefix_and_custom_prefix() -> None:

@@ -200,9 +200,7 @@ def test_reduce_lets_set_fields_of_other_override() -> None:
 
 
 def test_reduce_merges_nested_matches_and_chunks_by_id() -> None:
-    base = DocumentArray(
-        [Document(id="q", matches=[Document(id="m1", tags={"from": "base"})])]
-    )
+    base = DocumentArray([Document(id="q", matches=[Document(id="m1", tags={"from": "base"})])])
     other = DocumentArray(
         [
             Document(

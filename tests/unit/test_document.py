@@ -50,18 +50,6 @@ def test_setting_content_field_to_none_only_clears_that_field() -> None:
     assert doc.content is None
 
 
-def test_content_setter_dispatches_on_type() -> None:
-    doc = Document()
-    doc.content = "t"
-    assert doc.text == "t"
-    doc.content = bytearray(b"b")
-    assert doc.blob == b"b" and isinstance(doc.blob, bytes) and doc.text is None
-    doc.content = np.zeros(3)
-    assert doc.tensor is not None and doc.blob is None
-    doc.content = None
-    assert (doc.text, doc.blob, doc.tensor) == (None, None, None)
-
-
 def test_constructor_rejects_two_contents_and_wrong_types() -> None:
     with pytest.raises(ValueError, match="at most one"):
         Document(text="a", blob=b"b")
@@ -145,7 +133,7 @@ def test_score_dict_rejects_bad_values_and_keys() -> None:
     with pytest.raises(TypeError, match="score"):
         scores["a"] = "high"  # type: ignore[assignment]
     with pytest.raises(TypeError):
-        scores["a"] = True  # type: ignore[assignment]
+        scores["a"] = True
     with pytest.raises(TypeError, match="names"):
         scores[1] = 0.5  # type: ignore[index]
     with pytest.raises(TypeError):

@@ -121,6 +121,8 @@ async def run_post(
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if source.next() is None:  # nothing was left to send after all
+                    return
                 raise DeadlineExceededError(f"post to {where} exceeded its timeout of {timeout}s")
         stream = await open_stream(remaining)
         try:
@@ -155,6 +157,9 @@ async def _run_stream(
             for task in (sender, receiver):
                 with contextlib.suppress(BaseException):
                     await task
+        for task in (sender, receiver):
+            if task.done() and not task.cancelled():
+                task.exception()  # a second failure is not "never retrieved" noise
 
 
 async def _receive(

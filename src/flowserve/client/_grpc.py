@@ -59,7 +59,9 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceededError(details or f"deadline exceeded waiting for {address}")
+        if not details or details == "Deadline Exceeded":  # gRPC's own words: our deadline
+            return DeadlineExceededError(f"deadline exceeded waiting for {address}")
+        return DeadlineExceededError(details)
     if code == grpc.StatusCode.UNAVAILABLE:
         return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
     if code == grpc.StatusCode.INVALID_ARGUMENT:

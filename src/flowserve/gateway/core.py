@@ -70,8 +70,10 @@ class _Walk:
         return task
 
     async def _run(self, name: str) -> DataRequest:
-        inputs = [await self.node(n) for n in self.core.graph.needs[name]]
-        request = merge_requests(inputs)
+        needs = self.core.graph.needs[name]
+        inputs = [await self.node(n) for n in needs]
+        base = await self.node(self.core.join_base[name]) if len(needs) > 1 else None
+        request = merge_requests(inputs, base)
         if self.target is not None and not self.target.match(name):
             return request
         timeout = None
@@ -110,6 +112,22 @@ def error_response(request: DataRequest, exc: Exception) -> DataRequest:
     return reply
 
 
+def _join_bases(graph: FlowGraph) -> dict[str, str]:
+    """For each fan-in node, the nearest node all its branches descend from (their common
+    starting point, against which their changes are merged)."""
+    position = {START: -1, **{n: i for i, n in enumerate(graph.order)}}
+    ancestors: dict[str, set[str]] = {START: set()}
+    for name in graph.order:
+        ancestors[name] = set().union(*({p, *ancestors[p]} for p in graph.needs[name]))
+    bases = {}
+    for name in graph.order:
+        needs = graph.needs[name]
+        if len(needs) > 1:
+            common = set.intersection(*({p, *ancestors[p]} for p in needs))
+            bases[name] = max(common, key=position.__getitem__)
+    return bases
+
+
 class GatewayCore:
     """Routes requests through executor deployments along a FlowGraph."""
 
@@ -125,6 +143,7 @@ class GatewayCore:
         if missing:
             raise ValueError(f"no addresses given for executor(s) {', '.join(missing)}")
         self.graph = graph
+        self.join_base = _join_bases(graph)
         self.deployments = dict(deployments)
         self.name = name
         self.clock = clock
@@ -150,7 +169,7 @@ class GatewayCore:
         pb = response.proto
         status = jina_pb2.StatusProto()
         status.CopyFrom(pb.header.status)
-        pb.header.CopyFrom(request.proto.header)
+        pb.header.CopyFrom(request.header)
         pb.header.status.CopyFrom(status)
         gateway_route = jina_pb2.RouteProto(executor=self.name)
         _stamp(gateway_route.start_time, started)

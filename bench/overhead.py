@@ -1,0 +1,707 @@
+"""flowserve's overhead over a raw grpc.aio chain with the same hops, measured in one run.
+
+    cd /work/main && PYTHONPATH=src python bench/overhead.py [--requests 2000] [--docs 20000]
+        [--dim 512] [--warmup 200] [--request-size 100] [--prefetch 1000] [--max-seconds 60]
+        [--json results.json] [--profile DIR]
+
+Two setups, each with two server processes on 127.0.0.1 and the client in this process:
+
+- raw: client -> forwarding server -> echo server (bench/_raw_chain.py), grpc.aio throughout,
+  exchanging ``jina.DataRequestProto``; unary ``process_single_data`` between the servers.
+  The client uses unary ``process_single_data`` for sequential requests and one bidi ``Call``
+  stream with an in-flight window of ``--prefetch`` for the bulk scenario.
+- flowserve: ``Flow(host='127.0.0.1').add(uses=NoopExecutor)`` (a handler returning None),
+  posted to through the public ``Client``.
+
+Scenarios:
+
+(a) sequential 1-doc requests, each waiting for the previous (``--requests``):
+    raw unary loop; flowserve ``client.post('/', Document(text='x'))`` in a loop reusing one
+    Client; and flowserve as one post of N 1-doc requests with ``request_size=1, prefetch=1``,
+    latency = interval between successive ``on_done`` callbacks.
+(b) one post of ``--docs`` docs with ``--dim``-dim float32 embeddings, ``request_size=100``:
+    docs/s and MB/s (MB = 1e6 bytes of serialized requests, one way; both sides send the same
+    bytes).
+
+Targets (from the issue): (a) flowserve >= 0.5x the raw rate and p50 <= 1.5 ms;
+(b) flowserve >= 0.5x the raw 2-hop docs/s.
+
+Every loop is bounded by its count and by ``--max-seconds``; every process started here is
+stopped by PID in ``finally`` blocks (the servers also die with this process).
+``--profile DIR`` additionally samples the flowserve gateway, executor and this client with
+py-spy during each flowserve scenario (this slows them down: do not quote those figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import selectors
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from _noop_executor import NoopExecutor  # noqa: E402
+
+from flowserve import Client, Document, DocumentArray, Flow  # noqa: E402
+from flowserve.proto import jina_pb2, jina_pb2_grpc  # noqa: E402
+
+HOST = "127.0.0.1"
+OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+TARGET_RATE = 0.5
+TARGET_P50_MS = 1.5
+console = Console(width=max(Console().width, 150))
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str  # "seq" | "bulk"
+    impl: str
+    count: int  # requests (seq) or docs (bulk) measured
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    payload_bytes: int = 0
+    requests: int = 0
+    truncated: bool = False  # stopped by --max-seconds before `count` was reached
+    error: str = ""
+    cpu_s: dict[str, float] = field(default_factory=dict)  # role -> CPU seconds while measured
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.payload_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("latencies_ms")
+        out.update(rate=self.rate, mb_per_s=self.mb_per_s, p50_ms=self.pct(50),
+                   p90_ms=self.pct(90), p99_ms=self.pct(99))
+        return out
+
+
+class CpuMeter:
+    """CPU seconds (user + system, all threads) used by given processes between two points.
+
+    On a shared 2-core machine wall-clock rates move with whatever else runs; CPU time per
+    request of each process is the steadier measure of where overhead sits.
+    """
+
+    _tick = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._start: dict[str, float] = {}
+
+    @classmethod
+    def cpu(cls, pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / cls._tick  # utime + stime
+
+    @classmethod
+    def machine(cls) -> float:
+        """CPU seconds all CPUs spent busy since boot (from /proc/stat)."""
+        try:
+            values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except OSError:
+            return float("nan")
+        return (sum(values[:8]) - values[3] - values[4]) / cls._tick  # minus idle, iowait
+
+    def start(self) -> None:
+        self._start = {role: self.cpu(pid) for role, pid in self.pids.items()}
+        self._start["_machine"] = self.machine()
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per role, plus "other": what the rest of the machine used meanwhile,
+        as a share of one CPU (the benchmark's own processes subtracted)."""
+        used = {role: self.cpu(pid) - self._start[role] for role, pid in self.pids.items()}
+        wall = time.perf_counter() - self._t0
+        others = self.machine() - self._start["_machine"] - sum(used.values())
+        used["other"] = max(0.0, others) / wall if wall > 0 else float("nan")
+        return used
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs busy over `seconds` (from /proc/stat): others' load on the machine."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(seconds)
+        busy1, total1 = sample()
+    except OSError:
+        return float("nan")
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+class Servers:
+    """Child processes started by this benchmark; stopped by PID, never by name."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], timeout: float = 30.0) -> dict[str, Any]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout):
+                raise RuntimeError(f"{argv} not ready after {timeout}s")
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{argv} exited before it was ready (code {proc.wait(5)})")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        # Last started first (the forwarder before the echo server), each waited for.
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self.procs.clear()
+
+
+class Profiler:
+    """py-spy record on given PIDs for the duration of a `with` block (--profile)."""
+
+    def __init__(self, out_dir: Path | None, native: bool = False, rate: int = 500) -> None:
+        self.out_dir = out_dir
+        self.rate = rate
+        # --native needs py-spy to pause the process per sample (no --nonblocking).
+        self.mode = ["--native"] if native else ["--nonblocking"]
+
+    @contextlib.contextmanager
+    def record(self, phase: str, pids: dict[str, int]) -> Iterator[None]:
+        if self.out_dir is None:
+            yield
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        spies: list[subprocess.Popen[bytes]] = []
+        try:
+            for role, pid in pids.items():
+                out = self.out_dir / f"{phase}-{role}.txt"
+                spies.append(subprocess.Popen(
+                    ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", str(self.rate),
+                     *self.mode, "--output", str(out)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ))
+            time.sleep(1.0)  # let py-spy attach
+            yield
+        finally:
+            for spy in spies:
+                if spy.poll() is None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            for spy in spies:
+                try:
+                    spy.wait(30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+                    spy.wait(5)
+
+
+# -- request building (same bytes for raw and flowserve) --------------------------------------
+
+
+def raw_text_request() -> jina_pb2.DataRequestProto:
+    """What flowserve's client sends for ``post('/', Document(text='x'))``."""
+    req = jina_pb2.DataRequestProto()
+    req.header.request_id = uuid.uuid4().hex
+    req.header.exec_endpoint = "/"
+    doc = req.data.docs.docs.add()
+    doc.id = uuid.uuid4().hex
+    doc.text = "x"
+    return req
+
+
+def raw_embedding_request(ids: list[str], emb: np.ndarray) -> jina_pb2.DataRequestProto:
+    """What flowserve's client sends for docs with an id and a float32 embedding each."""
+    req = jina_pb2.DataRequestProto()
+    req.header.request_id = uuid.uuid4().hex
+    req.header.exec_endpoint = "/"
+    add = req.data.docs.docs.add
+    for doc_id, row in zip(ids, emb, strict=True):
+        doc = add()
+        doc.id = doc_id
+        nd = doc.embedding
+        nd.cls_name = "numpy"
+        nd.dense.buffer = row.tobytes()
+        nd.dense.shape.extend(row.shape)
+        nd.dense.dtype = row.dtype.str
+    return req
+
+
+def bulk_data(n_docs: int, dim: int) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [uuid.uuid4().hex for _ in range(n_docs)], rng.random((n_docs, dim), dtype=np.float32)
+
+
+def payload_bytes(ids: list[str], emb: np.ndarray, request_size: int) -> int:
+    return sum(
+        raw_embedding_request(ids[i : i + request_size], emb[i : i + request_size]).ByteSize()
+        for i in range(0, len(ids), request_size)
+    )
+
+
+# -- raw baseline -----------------------------------------------------------------------------
+
+
+async def raw_sequential(target: str, n: int, warmup: int, max_s: float, meter: CpuMeter,
+                         impl: str = "raw grpc.aio (unary)", stream: bool = False) -> Result:
+    """Sequential 1-doc requests: unary calls, or (`stream`) one bidi Call stream each."""
+    async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
+        if stream:
+            open_call = jina_pb2_grpc.JinaRPCStub(channel).Call
+
+            async def call(request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+                # What Client.post does for one request: open, write, half-close, read to EOF.
+                stream_call = open_call(metadata=(("__prefetch__", "1000"),))
+                await stream_call.write(request)
+                await stream_call.done_writing()
+                reply = await stream_call.read()
+                assert await stream_call.read() is grpc.aio.EOF
+                return reply  # type: ignore[no-any-return]
+        else:
+            call = jina_pb2_grpc.JinaSingleDataRequestRPCStub(channel).process_single_data
+        for _ in range(warmup):
+            await call(raw_text_request())
+        lat: list[float] = []
+        clock = time.perf_counter
+        meter.start()
+        start = clock()
+        deadline = start + max_s
+        for _ in range(n):
+            t0 = clock()
+            reply = await call(raw_text_request())
+            t1 = clock()
+            lat.append((t1 - t0) * 1e3)
+            if t1 > deadline:
+                break
+        seconds = clock() - start
+        cpu = meter.stop()
+    assert reply.data.docs.docs[0].text == "x"
+    return Result("seq", impl, len(lat), seconds, lat, requests=len(lat),
+                  truncated=len(lat) < n, cpu_s=cpu)
+
+
+async def _raw_stream(stub: Any, ids: list[str], emb: np.ndarray, request_size: int,
+                      prefetch: int) -> tuple[int, int]:
+    """One bidi Call stream of lazily built requests, at most `prefetch` in flight."""
+    window = asyncio.Semaphore(prefetch) if prefetch > 0 else None
+    call = stub.Call(metadata=(("__prefetch__", str(prefetch)),))
+
+    async def send() -> int:
+        sent = 0
+        for i in range(0, len(ids), request_size):
+            if window is not None:
+                await window.acquire()
+            await call.write(raw_embedding_request(ids[i : i + request_size],
+                                                   emb[i : i + request_size]))
+            sent += 1
+        await call.done_writing()
+        return sent
+
+    sender = asyncio.create_task(send())
+    docs = responses = 0
+    try:
+        while True:
+            reply = await call.read()
+            if reply is grpc.aio.EOF:
+                break
+            docs += len(reply.data.docs.docs)
+            responses += 1
+            if window is not None:
+                window.release()
+        await sender
+    finally:
+        if not sender.done():
+            sender.cancel()
+            call.cancel()
+    return docs, responses
+
+
+async def raw_bulk(target: str, ids: list[str], emb: np.ndarray, request_size: int,
+                   prefetch: int, warmup_docs: int, max_s: float, nbytes: int,
+                   meter: CpuMeter) -> Result:
+    async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
+        stub = jina_pb2_grpc.JinaRPCStub(channel)
+        if warmup_docs:
+            await _raw_stream(stub, ids[:warmup_docs], emb[:warmup_docs], request_size, prefetch)
+        meter.start()
+        start = time.perf_counter()
+        try:
+            docs, responses = await asyncio.wait_for(
+                _raw_stream(stub, ids, emb, request_size, prefetch), timeout=max_s)
+        except TimeoutError:
+            return Result("bulk", "raw grpc.aio (Call)", 0, max_s, error=f"timeout {max_s}s")
+        seconds = time.perf_counter() - start
+        cpu = meter.stop()
+    if docs != len(ids):
+        return Result("bulk", "raw grpc.aio (Call)", docs, seconds, error="docs lost")
+    return Result("bulk", "raw grpc.aio (Call)", docs, seconds, payload_bytes=nbytes,
+                  requests=responses, cpu_s=cpu)
+
+
+# -- flowserve --------------------------------------------------------------------------------
+
+
+def flow_sequential(client: Client, n: int, warmup: int, max_s: float,
+                    meter: CpuMeter) -> Result:
+    for _ in range(warmup):
+        client.post("/", Document(text="x"))
+    lat: list[float] = []
+    clock = time.perf_counter
+    meter.start()
+    start = clock()
+    deadline = start + max_s
+    for _ in range(n):
+        t0 = clock()
+        docs = client.post("/", Document(text="x"))
+        t1 = clock()
+        lat.append((t1 - t0) * 1e3)
+        if t1 > deadline:
+            break
+    seconds = clock() - start
+    cpu = meter.stop()
+    assert docs[0].text == "x", docs
+    return Result("seq", "flowserve post() per doc", len(lat), seconds, lat, requests=len(lat),
+                  truncated=len(lat) < n, cpu_s=cpu)
+
+
+def flow_stream(client: Client, n: int, warmup: int, max_s: float, meter: CpuMeter) -> Result:
+    """One post of N 1-doc requests (request_size=1, prefetch=1): on_done intervals."""
+    if warmup:
+        client.post("/", DocumentArray(Document(text="x") for _ in range(warmup)),
+                    request_size=1, prefetch=1, on_done=lambda r: None)
+    stamps: list[float] = []
+    clock = time.perf_counter
+
+    def inputs() -> Iterator[Document]:  # bounded in count and time
+        deadline = clock() + max_s
+        for _ in range(n):
+            if clock() > deadline:
+                return
+            yield Document(text="x")
+
+    meter.start()
+    start = clock()
+    client.post("/", inputs(), request_size=1, prefetch=1,
+                on_done=lambda r: stamps.append(clock()), timeout=max_s * 2)
+    seconds = clock() - start
+    cpu = meter.stop()
+    lat = np.diff(np.array([start, *stamps])) * 1e3
+    return Result("seq", "flowserve 1 post, size=1, prefetch=1", len(stamps), seconds,
+                  lat.tolist(), requests=len(stamps), truncated=len(stamps) < n, cpu_s=cpu)
+
+
+def flow_bulk(client: Client, ids: list[str], emb: np.ndarray, request_size: int, prefetch: int,
+              warmup_docs: int, max_s: float, nbytes: int, meter: CpuMeter) -> Result:
+    def as_docs(lo: int, hi: int) -> DocumentArray:
+        return DocumentArray(Document(id=ids[i], embedding=emb[i]) for i in range(lo, hi))
+
+    counts = {"docs": 0, "responses": 0}
+
+    def count(response: Any) -> None:  # counts docs on the wire form, decodes nothing
+        counts["docs"] += len(response.proto.data.docs.docs)
+        counts["responses"] += 1
+
+    if warmup_docs:
+        client.post("/", as_docs(0, warmup_docs), request_size=request_size, prefetch=prefetch,
+                    on_done=lambda r: None)
+    docs = as_docs(0, len(ids))  # built before timing, as a user would have them
+    meter.start()
+    start = time.perf_counter()
+    try:
+        client.post("/", docs, request_size=request_size, prefetch=prefetch, on_done=count,
+                    timeout=max_s)
+    except Exception as exc:  # e.g. DeadlineExceededError from --max-seconds
+        return Result("bulk", "flowserve post()", counts["docs"], time.perf_counter() - start,
+                      error=f"{type(exc).__name__}: {exc}")
+    seconds = time.perf_counter() - start
+    cpu = meter.stop()
+    if counts["docs"] != len(ids):
+        return Result("bulk", "flowserve post()", counts["docs"], seconds, error="docs lost")
+    return Result("bulk", "flowserve post()", counts["docs"], seconds, payload_bytes=nbytes,
+                  requests=counts["responses"], cpu_s=cpu)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import google.protobuf
+
+    import flowserve
+
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "grpcio": grpc.__version__,
+        "protobuf": google.protobuf.__version__,
+        "numpy": np.__version__,
+        "flowserve": flowserve.__version__,
+    }
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return "-" if x != x else f"{x:,.{digits}f}"  # NaN -> "-"
+
+
+def _check(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+
+
+def report(results: dict[str, Result], args: argparse.Namespace) -> dict[str, Any]:
+    raw_seq, raw_bulk_ = results.get("raw_seq"), results.get("raw_bulk")
+    table = Table(title=f"flowserve overhead vs raw grpc.aio (2 hops, {os.cpu_count()} cores)")
+    for col in ("scenario", "implementation", "n", "req/s", "docs/s", "MB/s", "p50 ms",
+                "p99 ms", "rate / raw", "target"):
+        table.add_column(col, justify="left" if col in ("scenario", "implementation", "target")
+                         else "right")
+    ratios: dict[str, Any] = {}
+    for key, r in results.items():
+        note = ""
+        ratio = "-"
+        if r.error:
+            note = f"[red]{r.error}[/red]"
+        elif r.impl.endswith("(context)"):
+            note = "context, no target"
+        elif r.scenario == "seq" and not key.startswith("raw") and raw_seq is not None:
+            rr = r.rate / raw_seq.rate
+            ratios[key] = {"rate_ratio": rr, "p50_ms": r.pct(50),
+                           "pass": rr >= TARGET_RATE and r.pct(50) <= TARGET_P50_MS}
+            ratio = f"{rr:.2f}"
+            note = (f">=0.5x {_check(rr >= TARGET_RATE)}, "
+                    f"p50<=1.5 {_check(r.pct(50) <= TARGET_P50_MS)}")
+        elif r.scenario == "bulk" and not key.startswith("raw") and raw_bulk_ is not None:
+            rr = r.rate / raw_bulk_.rate if raw_bulk_.rate else float("nan")
+            ratios[key] = {"rate_ratio": rr, "pass": rr >= TARGET_RATE}
+            ratio = f"{rr:.2f}"
+            note = f">=0.5x {_check(rr >= TARGET_RATE)}"
+        if r.truncated:
+            note += " (stopped by --max-seconds)"
+        seq = r.scenario == "seq"
+        table.add_row(
+            "(a) sequential" if seq else "(b) bulk",
+            r.impl,
+            f"{r.count:,}",
+            _fmt(r.requests / r.seconds if r.seconds else float("nan"), 0),
+            "-" if seq else _fmt(r.rate, 0),
+            "-" if seq else _fmt(r.mb_per_s, 1),
+            _fmt(r.pct(50), 3),
+            _fmt(r.pct(99), 3),
+            ratio,
+            note,
+        )
+    console.print(table)
+    cpu = Table(title="CPU time per request while measured (user+system, all threads), µs; "
+                "other load = CPU used meanwhile by other processes (100% = one core)")
+    for col in ("scenario", "implementation", "client", "hop 1 (forwarder | gateway)",
+                "hop 2 (echo | executor)", "total", "other load"):
+        cpu.add_column(col, justify="left" if col in ("scenario", "implementation") else "right")
+    for r in results.values():
+        if not r.requests or not r.cpu_s:
+            continue
+        per = {k: v / r.requests * 1e6 for k, v in r.cpu_s.items() if k != "other"}
+        cpu.add_row("(a) sequential" if r.scenario == "seq" else "(b) bulk", r.impl,
+                    *(_fmt(per.get(k, float("nan")), 0) for k in ("client", "hop1", "hop2")),
+                    _fmt(sum(per.values()), 0), f"{r.cpu_s.get('other', float('nan')):.0%}")
+    console.print(cpu)
+    console.print(
+        f"(a) {args.requests} sequential 1-doc requests after {args.warmup} warm-up; "
+        f"(b) {args.docs} docs x {args.dim}-dim float32, request_size={args.request_size}, "
+        f"prefetch={args.prefetch}; MB = 1e6 bytes of serialized requests, one way."
+    )
+    return ratios
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="flowserve overhead vs a raw grpc.aio 2-hop chain")
+    p.add_argument("--requests", type=int, default=2000, help="sequential requests (a)")
+    p.add_argument("--docs", type=int, default=20000, help="docs in the bulk post (b)")
+    p.add_argument("--dim", type=int, default=512, help="embedding dimension (b)")
+    p.add_argument("--warmup", type=int, default=200,
+                   help="warm-up requests before each sequential measure; (b) warms up with "
+                        "min(docs, 10 x request_size) docs")
+    p.add_argument("--request-size", type=int, default=100, help="docs per request (b)")
+    p.add_argument("--prefetch", type=int, default=1000,
+                   help="in-flight window of the bulk stream, raw and flowserve (b)")
+    p.add_argument("--max-seconds", type=float, default=60.0,
+                   help="time bound of each measured loop")
+    p.add_argument("--only", choices=["raw", "flowserve"], help="run one side only")
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="first wait up to SECONDS for other load on the machine to drop below "
+                        "10%% of its CPUs")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="py-spy the flowserve processes into DIR (raw collapsed stacks)")
+    p.add_argument("--profile-native", action="store_true",
+                   help="with --profile: also sample native frames (gRPC core, protobuf)")
+    p.add_argument("--profile-rate", type=int, default=500, help="py-spy samples per second")
+    args = p.parse_args(argv)
+    for name in ("requests", "docs", "dim", "request_size"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.warmup < 0 or args.prefetch < 0 or args.max_seconds <= 0:
+        p.error("--warmup and --prefetch must be >= 0, --max-seconds > 0")
+    return args
+
+
+def run_raw(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nbytes: int,
+            warmup_docs: int, results: dict[str, Result]) -> None:
+    servers = Servers()
+    chain = str(HERE / "_raw_chain.py")
+    try:
+        echo = servers.start([sys.executable, chain, "echo"])
+        fwd = servers.start([sys.executable, chain, "forward", "--to", f"{HOST}:{echo['port']}"])
+        target = f"{HOST}:{fwd['port']}"
+        console.print(f"raw chain: forward pid {fwd['pid']} :{fwd['port']} -> "
+                      f"echo pid {echo['pid']} :{echo['port']}")
+        meter = CpuMeter({"client": os.getpid(), "hop1": fwd["pid"], "hop2": echo["pid"]})
+        results["raw_seq"] = asyncio.run(
+            raw_sequential(target, args.requests, args.warmup, args.max_seconds, meter))
+        # For context only (no ratio is taken against these): one Call stream per request,
+        # as Client.post opens for each post; and one hop (client -> echo server).
+        results["raw_seq_stream"] = asyncio.run(raw_sequential(
+            target, args.requests, args.warmup, args.max_seconds, meter, stream=True,
+            impl="raw, 1 Call stream per request (context)"))
+        results["raw_seq_1hop"] = asyncio.run(raw_sequential(
+            f"{HOST}:{echo['port']}", args.requests, args.warmup, args.max_seconds,
+            CpuMeter({"client": os.getpid(), "hop2": echo["pid"]}),
+            impl="raw grpc.aio, 1 hop only (context)"))
+        results["raw_bulk"] = asyncio.run(
+            raw_bulk(target, ids, emb, args.request_size, args.prefetch, warmup_docs,
+                     args.max_seconds, nbytes, meter))
+    finally:
+        servers.stop()
+
+
+def run_flowserve(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nbytes: int,
+                  warmup_docs: int, results: dict[str, Result]) -> None:
+    flow = Flow(host=HOST, protocol="grpc").add(name="noop", uses=NoopExecutor)
+    profiler = Profiler(args.profile, native=args.profile_native, rate=args.profile_rate)
+    with flow:  # stops the gateway and the executor on exit, whatever happens
+        url = flow.addresses.gateway_url("grpc")
+        # PIDs for py-spy only; LocalFlow is not public API.
+        pids = {c.role: c.pid for c in flow._runtime.children}  # noqa: SLF001
+        console.print(f"flowserve: gateway {url} pid {pids.get('gateway')}, "
+                      f"executor pid {pids.get('executor')}")
+        spy = {"gateway": pids["gateway"], "executor": pids["executor"], "client": os.getpid()}
+        meter = CpuMeter({"client": os.getpid(), "hop1": pids["gateway"],
+                          "hop2": pids["executor"]})
+        client = Client(host=url)
+        try:
+            with profiler.record("seq", spy):
+                results["flow_seq"] = flow_sequential(
+                    client, args.requests, args.warmup, args.max_seconds, meter)
+            # For context: flowserve's servers with a raw unary client (no Client, no stream).
+            results["flow_seq_unary"] = asyncio.run(raw_sequential(
+                url.split("://", 1)[1], args.requests, args.warmup, args.max_seconds, meter,
+                impl="raw unary stub -> flowserve gateway (context)"))
+            with profiler.record("stream", spy):
+                results["flow_stream"] = flow_stream(
+                    client, args.requests, args.warmup, args.max_seconds, meter)
+            with profiler.record("bulk", spy):
+                results["flow_bulk"] = flow_bulk(
+                    client, ids, emb, args.request_size, args.prefetch, warmup_docs,
+                    args.max_seconds, nbytes, meter)
+        finally:
+            client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    info = machine()
+    console.print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    busy_before = machine_busy()
+    waited_until = time.monotonic() + args.wait_idle
+    while busy_before > 0.1 and time.monotonic() < waited_until:
+        busy_before = machine_busy(2.0)
+    console.print(f"CPU busy before the run (other load): {busy_before:.0%} of {os.cpu_count()}")
+    ids, emb = bulk_data(args.docs, args.dim)
+    nbytes = payload_bytes(ids, emb, args.request_size)
+    warmup_docs = min(args.docs, 10 * args.request_size) if args.warmup else 0
+    results: dict[str, Result] = {}
+    if args.only != "flowserve":
+        run_raw(args, ids, emb, nbytes, warmup_docs, results)
+    if args.only != "raw":
+        run_flowserve(args, ids, emb, nbytes, warmup_docs, results)
+    order = ["raw_seq", "flow_seq", "flow_stream", "raw_seq_stream", "flow_seq_unary",
+             "raw_seq_1hop", "raw_bulk", "flow_bulk"]
+    results = {k: results[k] for k in order if k in results}
+    ratios = report(results, args)
+    busy_after = machine_busy()
+    console.print(f"CPU busy before / after the run (other load): {busy_before:.0%} / "
+                  f"{busy_after:.0%}" + ("  [yellow]machine not idle: figures are "
+                                         "pessimistic[/yellow]"
+                                         if max(busy_before, busy_after) > 0.1 else ""))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "machine": info,
+            "busy_before": busy_before,
+            "busy_after": busy_after,
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "results": {k: r.summary() for k, r in results.items()},
+            "ratios": ratios,
+        }, indent=2))
+    return 0 if not any(r.error for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The gateway core over in-process fake replicas: DAG walking, merging, routes, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from toy_executors import AppendText, Embed, NoOp, Raises, ReturnsDict
+
+from flowserve import Document, DocumentArray, Executor
+from flowserve.errors import DeadlineExceededError, UnavailableError
+from flowserve.gateway.core import GatewayCore
+from flowserve.gateway.deployment import Deployment
+from flowserve.graph import graph_from_mapping
+from flowserve.proto import jina_pb2
+from flowserve.request import DataRequest
+from flowserve.worker.runtime import ExecutorRuntime
+
+
+class InProcessReplica:
+    """A ReplicaClient that runs an executor in-process, through the wire form."""
+
+    def __init__(self, executor: Executor, address: str = "fake:1") -> None:
+        self.address = address
+        self.runtime = ExecutorRuntime(executor)
+        self.calls = 0
+
+    async def process(self, request, *, endpoint, timeout):
+        self.calls += 1
+        wire = DataRequest(jina_pb2.DataRequestProto.FromString(request.SerializeToString()))
+        reply = await self.runtime.handle(wire, endpoint)
+        return jina_pb2.DataRequestProto.FromString(reply.to_bytes())
+
+    async def is_ready(self, timeout):
+        return True
+
+    async def endpoints(self, timeout):
+        return self.runtime.endpoints
+
+    async def close(self):
+        self.runtime.close()
+
+
+class DownReplica:
+    address = "down:1"
+
+    async def process(self, request, *, endpoint, timeout):
+        raise UnavailableError("executor 'x' at down:1 failed: UNAVAILABLE")
+
+    async def is_ready(self, timeout):
+        return False
+
+    async def endpoints(self, timeout):
+        raise UnavailableError("down")
+
+    async def close(self):
+        pass
+
+
+class FakeClock:
+    def __init__(self, step: float = 0.001) -> None:
+        self._ticks = itertools.count()
+        self.step = step
+
+    def __call__(self) -> float:
+        return 1000.0 + next(self._ticks) * self.step
+
+
+def make_core(needs: dict, executors: dict, clock=None) -> GatewayCore:
+    deployments = {}
+    for name, ex in executors.items():
+        replicas = ex if isinstance(ex, list) else [ex]
+        for r in replicas:
+            if isinstance(r, Executor):
+                r.runtime_args.name = name
+        deployments[name] = Deployment(name, [
+            r if isinstance(r, DownReplica) else InProcessReplica(r) for r in replicas
+        ])
+    return GatewayCore(graph_from_mapping(needs), deployments, clock=clock or FakeClock())
+
+
+def run(core: GatewayCore, docs: DocumentArray, **kwargs) -> DataRequest:
+    async def go():
+        try:
+            return await core.process(DataRequest.new(docs, **kwargs))
+        finally:
+            await core.close()
+
+    return asyncio.run(go())
+
+
+def docs(n: int) -> DocumentArray:
+    return DocumentArray(Document(id=f"d{i}", text=f"t{i}") for i in range(n))
+
+
+def test_chain_runs_in_order_and_records_routes():
+    core = make_core({"a": ["gateway"], "b": ["a"]},
+                     {"a": AppendText(suffix="A"), "b": AppendText(suffix="B")})
+    out = run(core, docs(2), endpoint="/")
+    assert out.docs.texts == ["t0AB", "t1AB"]
+    assert [r.executor for r in out.routes] == ["gateway", "a", "b"]
+    gateway_route = out.routes[0]
+    assert gateway_route.start_time.ToNanoseconds() < gateway_route.end_time.ToNanoseconds()
+
+
+def test_fan_in_merges_what_each_branch_changed():
+    core = make_core(
+        {"start": ["gateway"], "left": ["start"], "right": ["start"], "join": ["left", "right"]},
+        {"start": AppendText(suffix="S"), "left": AppendText(suffix="L"),
+         "right": Embed(n_dim=2), "join": NoOp()},
+    )
+    out = run(core, docs(3))
+    assert out.docs.ids == ["d0", "d1", "d2"]
+    assert out.docs.texts == ["t0SL", "t1SL", "t2SL"]  # right left text alone: left's wins
+    assert out.docs.embeddings.shape == (3, 2)
+    assert {r.executor for r in out.routes} == {"gateway", "start", "left", "right", "join"}
+
+
+def test_sinks_are_merged_into_the_response_and_results_united():
+    stats_a, stats_b = ReturnsDict(), ReturnsDict()
+    core = make_core({"a": ["gateway"], "b": ["gateway"]}, {"a": stats_a, "b": stats_b})
+    out = run(core, docs(2), endpoint="/stats")
+    assert set(out.parameters["__results__"]) == {"a", "b"}
+
+
+def test_executor_error_stops_the_walk_and_keeps_routes():
+    core = make_core({"a": ["gateway"], "bad": ["a"], "after": ["bad"]},
+                     {"a": NoOp(), "bad": Raises(), "after": AppendText()})
+    out = run(core, DocumentArray([Document(text="boom")]))
+    assert out.is_error
+    assert out.status.exception.executor == "bad"
+    assert [r.executor for r in out.routes] == ["gateway", "a", "bad"]
+    assert out.routes[-1].status.code == jina_pb2.StatusProto.ERROR
+
+
+def test_target_executor_regex_skips_others():
+    core = make_core({"enc1": ["gateway"], "idx": ["enc1"]},
+                     {"enc1": AppendText(suffix="E"), "idx": AppendText(suffix="I")})
+    out = run(core, docs(1), target_executor="enc.*")
+    assert out.docs.texts == ["t0E"]
+    assert [r.executor for r in out.routes] == ["gateway", "enc1"]
+
+
+def test_round_robin_over_replicas():
+    replicas = [NoOp(), NoOp()]
+    core = make_core({"a": ["gateway"]}, {"a": replicas})
+
+    async def go():
+        for _ in range(4):
+            await core.process(DataRequest.new(docs(1)))
+        return [r.calls for r in core.deployments["a"].replicas]
+
+    assert asyncio.run(go()) == [2, 2]
+
+
+def test_unreachable_executor_raises_for_the_adapter_to_map():
+    core = make_core({"x": ["gateway"]}, {"x": DownReplica()})
+    with pytest.raises(UnavailableError, match="down:1"):
+        run(core, docs(1))
+
+
+def test_expired_deadline_names_the_executor_it_did_not_reach():
+    clock = FakeClock(step=1.0)  # every reading advances a second
+    core = make_core({"a": ["gateway"], "b": ["a"]}, {"a": NoOp(), "b": NoOp()}, clock=clock)
+
+    async def go():
+        return await core.process(DataRequest.new(docs(1)), timeout=1.5)
+
+    with pytest.raises(DeadlineExceededError, match="'b'"):
+        asyncio.run(go())
+
+
+def test_empty_flow_echoes_and_dry_run_reports_problems():
+    core = make_core({}, {})
+    out = run(core, docs(2))
+    assert out.docs.texts == ["t0", "t1"]
+    down = make_core({"x": ["gateway"]}, {"x": DownReplica()})
+    problems = asyncio.run(down.dry_run())
+    assert problems and "down:1" in problems[0]

@@ -1,0 +1,33 @@
+"""The declared public API: what `import flowserve` offers, and that importing it does nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import flowserve
+
+
+def test_exported_members():
+    assert sorted(flowserve.__all__) == sorted([
+        "AsyncClient", "Client", "DataRequest", "Document", "DocumentArray", "Executor", "Flow",
+        "__version__", "requests",
+    ])
+    for name in flowserve.__all__:
+        assert getattr(flowserve, name) is not None
+
+
+def test_import_has_no_side_effects():
+    code = (
+        "import os, signal, sys; before = dict(os.environ); "
+        "handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}; "
+        "import flowserve; "
+        "assert dict(os.environ) == before; "
+        "assert handlers == {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}; "
+        "import threading; assert threading.active_count() == 1, threading.enumerate()"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    assert signal.getsignal(signal.SIGTERM) is not None
