@@ -209,16 +209,55 @@ class Servers:
 
 
 class Profiler:
-    """py-spy record on given PIDs for the duration of a `with` block (--profile)."""
+    """Profiles the flowserve processes for the duration of a `with` block.
 
-    def __init__(self, out_dir: Path | None, native: bool = False, rate: int = 500) -> None:
+    --profile DIR: py-spy record (sampling) of the gateway, executor and this client into
+    DIR/<phase>-<role>.txt. --cprofile DIR: cProfile (CPU time of each main thread) of the
+    same, into DIR/<phase>-<role>.prof; the gateway and executor then run under
+    bench/_cprofiled.py (see `cprofile_argv`), which profiles between SIGUSR1 and SIGUSR2.
+    """
+
+    def __init__(self, out_dir: Path | None, native: bool = False, rate: int = 500,
+                 cprofile_dir: Path | None = None) -> None:
         self.out_dir = out_dir
         self.rate = rate
         # --native needs py-spy to pause the process per sample (no --nonblocking).
         self.mode = ["--native"] if native else ["--nonblocking"]
+        self.cprofile_dir = cprofile_dir
+        self._dumps: dict[str, int] = {}
+
+    def cprofile_argv(self) -> contextlib.AbstractContextManager[None]:
+        """While active, LocalFlow starts its processes under bench/_cprofiled.py."""
+        if self.cprofile_dir is None:
+            return contextlib.nullcontext()
+        import flowserve.local.runtime as runtime  # private: patched for profiling only
+
+        out = self.cprofile_dir
+        out.mkdir(parents=True, exist_ok=True)
+        original = runtime._base_argv  # noqa: SLF001
+
+        def base_argv(command: str) -> list[str]:
+            argv = original(command)
+            assert argv[1:3] == ["-m", "flowserve"], argv
+            role = "executor" if command == "executor" else "gateway"
+            return [argv[0], str(HERE / "_cprofiled.py"), str(out / f"_{role}"), *argv[1:]]
+
+        @contextlib.contextmanager
+        def patched() -> Iterator[None]:
+            runtime._base_argv = base_argv  # noqa: SLF001
+            try:
+                yield
+            finally:
+                runtime._base_argv = original  # noqa: SLF001
+
+        return patched()
 
     @contextlib.contextmanager
     def record(self, phase: str, pids: dict[str, int]) -> Iterator[None]:
+        if self.cprofile_dir is not None:
+            with self._cprofile(phase, pids):
+                yield
+            return
         if self.out_dir is None:
             yield
             return
@@ -244,6 +283,33 @@ class Profiler:
                 except subprocess.TimeoutExpired:
                     spy.kill()
                     spy.wait(5)
+
+    @contextlib.contextmanager
+    def _cprofile(self, phase: str, pids: dict[str, int]) -> Iterator[None]:
+        import cProfile
+
+        assert self.cprofile_dir is not None
+        servers = {role: pid for role, pid in pids.items() if role != "client"}
+        for pid in servers.values():
+            os.kill(pid, signal.SIGUSR1)
+        time.sleep(0.2)  # the signal handlers run between bytecodes of each main thread
+        client = cProfile.Profile(time.thread_time)
+        client.enable()
+        try:
+            yield
+        finally:
+            client.disable()
+            client.dump_stats(str(self.cprofile_dir / f"{phase}-client.prof"))
+            for role, pid in servers.items():
+                os.kill(pid, signal.SIGUSR2)
+                n = self._dumps.get(role, 0)
+                self._dumps[role] = n + 1
+                dump = self.cprofile_dir / f"_{role}-{n}.prof"
+                deadline = time.monotonic() + 30
+                while not dump.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if dump.exists():
+                    dump.replace(self.cprofile_dir / f"{phase}-{role}.prof")
 
 
 # -- request building (same bytes for raw and flowserve) --------------------------------------
@@ -440,11 +506,9 @@ def flow_stream(client: Client, n: int, warmup: int, max_s: float, meter: CpuMet
                   lat.tolist(), requests=len(stamps), truncated=len(stamps) < n, cpu_s=cpu)
 
 
-def flow_bulk(client: Client, ids: list[str], emb: np.ndarray, request_size: int, prefetch: int,
+def flow_bulk(client: Client, docs: DocumentArray, request_size: int, prefetch: int,
               warmup_docs: int, max_s: float, nbytes: int, meter: CpuMeter) -> Result:
-    def as_docs(lo: int, hi: int) -> DocumentArray:
-        return DocumentArray(Document(id=ids[i], embedding=emb[i]) for i in range(lo, hi))
-
+    """`docs` are built beforehand (outside the timing), as a user would have them."""
     counts = {"docs": 0, "responses": 0}
 
     def count(response: Any) -> None:  # counts docs on the wire form, decodes nothing
@@ -452,9 +516,8 @@ def flow_bulk(client: Client, ids: list[str], emb: np.ndarray, request_size: int
         counts["responses"] += 1
 
     if warmup_docs:
-        client.post("/", as_docs(0, warmup_docs), request_size=request_size, prefetch=prefetch,
+        client.post("/", docs[:warmup_docs], request_size=request_size, prefetch=prefetch,
                     on_done=lambda r: None)
-    docs = as_docs(0, len(ids))  # built before timing, as a user would have them
     meter.start()
     start = time.perf_counter()
     try:
@@ -465,7 +528,7 @@ def flow_bulk(client: Client, ids: list[str], emb: np.ndarray, request_size: int
                       error=f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
     cpu = meter.stop()
-    if counts["docs"] != len(ids):
+    if counts["docs"] != len(docs):
         return Result("bulk", "flowserve post()", counts["docs"], seconds, error="docs lost")
     return Result("bulk", "flowserve post()", counts["docs"], seconds, payload_bytes=nbytes,
                   requests=counts["responses"], cpu_s=cpu)
@@ -591,10 +654,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="py-spy the flowserve processes into DIR (raw collapsed stacks)")
+    p.add_argument("--cprofile", type=Path, metavar="DIR",
+                   help="cProfile (thread CPU time) the flowserve gateway, executor and client "
+                        "per scenario into DIR/<scenario>-<role>.prof (see _cprofile_top.py)")
+    p.add_argument("--scenarios", default="seq,stream,bulk",
+                   help="comma-separated subset of seq,stream,bulk (default: all)")
     p.add_argument("--profile-native", action="store_true",
                    help="with --profile: also sample native frames (gRPC core, protobuf)")
     p.add_argument("--profile-rate", type=int, default=500, help="py-spy samples per second")
     args = p.parse_args(argv)
+    args.scenarios = set(args.scenarios.split(","))
+    if not args.scenarios <= {"seq", "stream", "bulk"}:
+        p.error("--scenarios takes a comma-separated subset of seq,stream,bulk")
+    if args.profile and args.cprofile:
+        p.error("use --profile or --cprofile, not both")
     for name in ("requests", "docs", "dim", "request_size"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -614,28 +687,38 @@ def run_raw(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nbytes: i
         console.print(f"raw chain: forward pid {fwd['pid']} :{fwd['port']} -> "
                       f"echo pid {echo['pid']} :{echo['port']}")
         meter = CpuMeter({"client": os.getpid(), "hop1": fwd["pid"], "hop2": echo["pid"]})
-        results["raw_seq"] = asyncio.run(
-            raw_sequential(target, args.requests, args.warmup, args.max_seconds, meter))
-        # For context only (no ratio is taken against these): one Call stream per request,
-        # as Client.post opens for each post; and one hop (client -> echo server).
-        results["raw_seq_stream"] = asyncio.run(raw_sequential(
-            target, args.requests, args.warmup, args.max_seconds, meter, stream=True,
-            impl="raw, 1 Call stream per request (context)"))
-        results["raw_seq_1hop"] = asyncio.run(raw_sequential(
-            f"{HOST}:{echo['port']}", args.requests, args.warmup, args.max_seconds,
-            CpuMeter({"client": os.getpid(), "hop2": echo["pid"]}),
-            impl="raw grpc.aio, 1 hop only (context)"))
-        results["raw_bulk"] = asyncio.run(
-            raw_bulk(target, ids, emb, args.request_size, args.prefetch, warmup_docs,
-                     args.max_seconds, nbytes, meter))
+        if "seq" in args.scenarios:
+            _raw_seq(args, target, echo, meter, results)
+        if "bulk" in args.scenarios:
+            results["raw_bulk"] = asyncio.run(
+                raw_bulk(target, ids, emb, args.request_size, args.prefetch, warmup_docs,
+                         args.max_seconds, nbytes, meter))
     finally:
         servers.stop()
+
+
+def _raw_seq(args: argparse.Namespace, target: str, echo: dict[str, Any], meter: CpuMeter,
+             results: dict[str, Result]) -> None:
+    results["raw_seq"] = asyncio.run(
+        raw_sequential(target, args.requests, args.warmup, args.max_seconds, meter))
+    # For context only (no ratio is taken against these): one Call stream per request, as
+    # Client.post opens for each post; and one hop (client -> echo server).
+    results["raw_seq_stream"] = asyncio.run(raw_sequential(
+        target, args.requests, args.warmup, args.max_seconds, meter, stream=True,
+        impl="raw, 1 Call stream per request (context)"))
+    results["raw_seq_1hop"] = asyncio.run(raw_sequential(
+        f"{HOST}:{echo['port']}", args.requests, args.warmup, args.max_seconds,
+        CpuMeter({"client": os.getpid(), "hop2": echo["pid"]}),
+        impl="raw grpc.aio, 1 hop only (context)"))
 
 
 def run_flowserve(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nbytes: int,
                   warmup_docs: int, results: dict[str, Result]) -> None:
     flow = Flow(host=HOST, protocol="grpc").add(name="noop", uses=NoopExecutor)
-    profiler = Profiler(args.profile, native=args.profile_native, rate=args.profile_rate)
+    profiler = Profiler(args.profile, native=args.profile_native, rate=args.profile_rate,
+                        cprofile_dir=args.cprofile)
+    with profiler.cprofile_argv():
+        flow.start()
     with flow:  # stops the gateway and the executor on exit, whatever happens
         url = flow.addresses.gateway_url("grpc")
         # PIDs for py-spy only; LocalFlow is not public API.
@@ -647,20 +730,25 @@ def run_flowserve(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nby
                           "hop2": pids["executor"]})
         client = Client(host=url)
         try:
-            with profiler.record("seq", spy):
-                results["flow_seq"] = flow_sequential(
-                    client, args.requests, args.warmup, args.max_seconds, meter)
-            # For context: flowserve's servers with a raw unary client (no Client, no stream).
-            results["flow_seq_unary"] = asyncio.run(raw_sequential(
-                url.split("://", 1)[1], args.requests, args.warmup, args.max_seconds, meter,
-                impl="raw unary stub -> flowserve gateway (context)"))
-            with profiler.record("stream", spy):
-                results["flow_stream"] = flow_stream(
-                    client, args.requests, args.warmup, args.max_seconds, meter)
-            with profiler.record("bulk", spy):
-                results["flow_bulk"] = flow_bulk(
-                    client, ids, emb, args.request_size, args.prefetch, warmup_docs,
-                    args.max_seconds, nbytes, meter)
+            if "seq" in args.scenarios:
+                with profiler.record("seq", spy):
+                    results["flow_seq"] = flow_sequential(
+                        client, args.requests, args.warmup, args.max_seconds, meter)
+                # Context: flowserve's servers with a raw unary client (no Client, no stream).
+                with profiler.record("unary", spy):
+                    results["flow_seq_unary"] = asyncio.run(raw_sequential(
+                        url.split("://", 1)[1], args.requests, args.warmup, args.max_seconds,
+                        meter, impl="raw unary stub -> flowserve gateway (context)"))
+            if "stream" in args.scenarios:
+                with profiler.record("stream", spy):
+                    results["flow_stream"] = flow_stream(
+                        client, args.requests, args.warmup, args.max_seconds, meter)
+            if "bulk" in args.scenarios:
+                docs = DocumentArray(Document(id=i, embedding=e) for i, e in zip(ids, emb))
+                with profiler.record("bulk", spy):
+                    results["flow_bulk"] = flow_bulk(
+                        client, docs, args.request_size, args.prefetch, warmup_docs,
+                        args.max_seconds, nbytes, meter)
         finally:
             client.close()
 
@@ -696,7 +784,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": info,
             "busy_before": busy_before,
             "busy_after": busy_after,
-            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "args": {k: str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, set) else v
+                     for k, v in vars(args).items()},
             "results": {k: r.summary() for k, r in results.items()},
             "ratios": ratios,
         }, indent=2))

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ._spec_options import ExecutorOptions, GatewayOptions
 from ._yamlmap import Loc, Problem, describe, duplicate_names, parse_yaml, problem, summary
 from .errors import ConfigError
 
@@ -82,7 +83,7 @@ def _coerce_env(value: Any) -> Any:
     return value
 
 
-class GatewaySpec(BaseModel):
+class GatewaySpec(GatewayOptions):
     """The Flow's ``with:`` block: how the gateway listens and admits requests."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -136,7 +137,7 @@ class GatewaySpec(BaseModel):
         return self
 
 
-class ExecutorSpec(BaseModel):
+class ExecutorSpec(ExecutorOptions):
     """One entry of the Flow's ``executors:`` list."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
