@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def name(func: tuple[str, int, str]) -> str:
-    file, line, fn = func
+    file, _line, fn = func
     for marker in ("/site-packages/", "/src/", "/lib/python3.11/"):
         if marker in file:
             file = file.split(marker, 1)[1]

@@ -1,6 +1,7 @@
 """Run a module under cProfile (thread CPU time), profiling only between SIGUSR1 and SIGUSR2.
 
     python bench/_cprofiled.py OUT_PREFIX -m flowserve gateway ...
+    python bench/_cprofiled.py OUT_PREFIX bench/_raw_chain.py echo
 
 SIGUSR1 starts a fresh profile of the main thread (CPU time of that thread, `time.thread_time`,
 so waiting is not counted); SIGUSR2 stops it and writes ``OUT_PREFIX-<n>.prof`` (n = 0, 1, ...).
@@ -19,9 +20,13 @@ import time
 
 
 def main() -> None:
-    if len(sys.argv) < 4 or sys.argv[2] != "-m":
+    if len(sys.argv) < 3 or (sys.argv[2] == "-m" and len(sys.argv) < 4):
         raise SystemExit(__doc__)
-    prefix, module, args = sys.argv[1], sys.argv[3], sys.argv[4:]
+    prefix = sys.argv[1]
+    if sys.argv[2] == "-m":
+        module, script, args = sys.argv[3], None, sys.argv[4:]
+    else:
+        module, script, args = None, sys.argv[2], sys.argv[3:]
     state: dict[str, object] = {"prof": None, "n": 0}
 
     def start(*_: object) -> None:
@@ -42,8 +47,14 @@ def main() -> None:
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
-    sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    if script is not None:
+        sys.argv = [script, *args]
+        sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+        runpy.run_path(script, run_name="__main__")
+    else:
+        assert module is not None
+        sys.argv = [module, *args]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

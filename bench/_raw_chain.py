@@ -75,7 +75,7 @@ class Forward(jina_pb2_grpc.JinaSingleDataRequestRPCServicer, jina_pb2_grpc.Jina
     ) -> jina_pb2.DataRequestProto:
         return await self._forward(request)
 
-    async def Call(  # noqa: N802 - the wire name
+    async def Call(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = dict(context.invocation_metadata() or ())

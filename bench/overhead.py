@@ -1,8 +1,9 @@
 """flowserve's overhead over a raw grpc.aio chain with the same hops, measured in one run.
 
     cd /work/main && PYTHONPATH=src python bench/overhead.py [--requests 2000] [--docs 20000]
-        [--dim 512] [--warmup 200] [--request-size 100] [--prefetch 1000] [--max-seconds 60]
-        [--json results.json] [--profile DIR]
+        [--dim 512] [--warmup 200] [--request-size 100] [--prefetch 1000] [--rounds 3]
+        [--max-seconds 60] [--wait-idle SECONDS] [--json results.json]
+        [--profile DIR | --cprofile DIR] [--only raw|flowserve] [--scenarios seq,stream,bulk]
 
 Two setups, each with two server processes on 127.0.0.1 and the client in this process:
 
@@ -26,18 +27,31 @@ Scenarios:
 Targets (from the issue): (a) flowserve >= 0.5x the raw rate and p50 <= 1.5 ms;
 (b) flowserve >= 0.5x the raw 2-hop docs/s.
 
-Every loop is bounded by its count and by ``--max-seconds``; every process started here is
-stopped by PID in ``finally`` blocks (the servers also die with this process).
-``--profile DIR`` additionally samples the flowserve gateway, executor and this client with
-py-spy during each flowserve scenario (this slows them down: do not quote those figures).
+Both setups run side by side and each measure is taken ``--rounds`` times, raw and flowserve
+alternating, so that background load on a shared machine hits both sides of a ratio alike; the
+figures pool the rounds. Besides wall-clock rates the run reports the CPU time per request of
+every process (client, hop 1, hop 2) and the CPU other processes used meanwhile ("other load").
+
+Every loop is bounded by its count and by ``--max-seconds``, the whole run by a SIGALRM
+watchdog; every process started here is stopped by PID in ``finally`` blocks (the servers also
+die with this process). Only 127.0.0.1 is used.
+
+Profiling (slows everything down: do not quote those figures): ``--profile DIR`` samples the
+gateway, executor and this client with py-spy during each flowserve measure (summarise with
+bench/_pyspy_top.py); ``--cprofile DIR`` runs the gateway and executor under cProfile (CPU time
+of their main threads, between signals) and profiles this client in-process (summarise with
+bench/_cprofile_top.py). Files are named ``<measure><round>-<role>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
+import hashlib
 import json
+import math
 import os
 import platform
 import selectors
@@ -46,7 +60,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,10 +74,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _noop_executor import NoopExecutor  # noqa: E402
+from _noop_executor import NoopExecutor
 
-from flowserve import Client, Document, DocumentArray, Flow  # noqa: E402
-from flowserve.proto import jina_pb2, jina_pb2_grpc  # noqa: E402
+from flowserve import Client, Document, DocumentArray, Flow
+from flowserve.proto import jina_pb2, jina_pb2_grpc
 
 HOST = "127.0.0.1"
 OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
@@ -87,6 +101,7 @@ class Result:
     truncated: bool = False  # stopped by --max-seconds before `count` was reached
     error: str = ""
     cpu_s: dict[str, float] = field(default_factory=dict)  # role -> CPU seconds while measured
+    rounds: list[dict[str, float]] = field(default_factory=list)  # per round: rate, other load
 
     @property
     def rate(self) -> float:
@@ -98,6 +113,27 @@ class Result:
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    @classmethod
+    def merge(cls, parts: list[Result]) -> Result:
+        """Pool the rounds of one measure: counts, times, CPU and latencies add up."""
+        first = parts[0]
+        seconds = sum(p.seconds for p in parts)
+        cpu: dict[str, float] = {}
+        for p in parts:
+            for role, value in p.cpu_s.items():
+                weight = p.seconds if role == "other" else 1.0  # "other" is a share
+                cpu[role] = cpu.get(role, 0.0) + value * weight
+        if "other" in cpu and seconds > 0:
+            cpu["other"] /= seconds
+        return cls(
+            first.scenario, first.impl, sum(p.count for p in parts), seconds,
+            [x for p in parts for x in p.latencies_ms], sum(p.payload_bytes for p in parts),
+            sum(p.requests for p in parts), any(p.truncated for p in parts),
+            "; ".join(p.error for p in parts if p.error), cpu,
+            [{"rate": p.rate, "other_load": p.cpu_s.get("other", float("nan"))}
+             for p in parts],
+        )
 
     def summary(self) -> dict[str, Any]:
         out = asdict(self)
@@ -169,6 +205,21 @@ def machine_busy(seconds: float = 1.0) -> float:
     return (busy1 - busy0) / max(1, total1 - total0)
 
 
+def wait_for_idle(max_wait: float, threshold: float = 0.1) -> float:
+    """Wait (up to `max_wait` s) until other processes use < `threshold` of the machine's CPUs.
+
+    Our own servers are idle between measures, so what this sees is other people's load.
+    Returns the last busy share measured."""
+    deadline = time.monotonic() + max_wait
+    busy = machine_busy(1.0)
+    while busy >= threshold and time.monotonic() < deadline:
+        busy = machine_busy(2.0)
+    if busy >= threshold:
+        console.print(f"[yellow]machine still {busy:.0%} busy after waiting {max_wait:.0f} s; "
+                      "measuring anyway[/yellow]")
+    return busy
+
+
 # -- processes --------------------------------------------------------------------------------
 
 
@@ -230,11 +281,11 @@ class Profiler:
         """While active, LocalFlow starts its processes under bench/_cprofiled.py."""
         if self.cprofile_dir is None:
             return contextlib.nullcontext()
-        import flowserve.local.runtime as runtime  # private: patched for profiling only
+        from flowserve.local import runtime  # private: patched for profiling only
 
         out = self.cprofile_dir
         out.mkdir(parents=True, exist_ok=True)
-        original = runtime._base_argv  # noqa: SLF001
+        original = runtime._base_argv
 
         def base_argv(command: str) -> list[str]:
             argv = original(command)
@@ -244,11 +295,11 @@ class Profiler:
 
         @contextlib.contextmanager
         def patched() -> Iterator[None]:
-            runtime._base_argv = base_argv  # noqa: SLF001
+            runtime._base_argv = base_argv
             try:
                 yield
             finally:
-                runtime._base_argv = original  # noqa: SLF001
+                runtime._base_argv = original
 
         return patched()
 
@@ -438,7 +489,8 @@ async def raw_bulk(target: str, ids: list[str], emb: np.ndarray, request_size: i
     async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
         stub = jina_pb2_grpc.JinaRPCStub(channel)
         if warmup_docs:
-            await _raw_stream(stub, ids[:warmup_docs], emb[:warmup_docs], request_size, prefetch)
+            await asyncio.wait_for(_raw_stream(
+                stub, ids[:warmup_docs], emb[:warmup_docs], request_size, prefetch), max_s)
         meter.start()
         start = time.perf_counter()
         try:
@@ -498,7 +550,7 @@ def flow_stream(client: Client, n: int, warmup: int, max_s: float, meter: CpuMet
     meter.start()
     start = clock()
     client.post("/", inputs(), request_size=1, prefetch=1,
-                on_done=lambda r: stamps.append(clock()), timeout=max_s * 2)
+                on_done=lambda r: stamps.append(clock()))
     seconds = clock() - start
     cpu = meter.stop()
     lat = np.diff(np.array([start, *stamps])) * 1e3
@@ -521,9 +573,8 @@ def flow_bulk(client: Client, docs: DocumentArray, request_size: int, prefetch: 
     meter.start()
     start = time.perf_counter()
     try:
-        client.post("/", docs, request_size=request_size, prefetch=prefetch, on_done=count,
-                    timeout=max_s)
-    except Exception as exc:  # e.g. DeadlineExceededError from --max-seconds
+        client.post("/", docs, request_size=request_size, prefetch=prefetch, on_done=count)
+    except Exception as exc:  # noqa: BLE001 - any failure of the post is reported in the table
         return Result("bulk", "flowserve post()", counts["docs"], time.perf_counter() - start,
                       error=f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
@@ -549,6 +600,7 @@ def machine() -> dict[str, str]:
     import flowserve
 
     return {
+        "src": _src_fingerprint(),
         "nproc": str(os.cpu_count()),
         "cpu": model,
         "python": platform.python_version(),
@@ -559,8 +611,22 @@ def machine() -> dict[str, str]:
     }
 
 
+def _src_fingerprint() -> str:
+    """git HEAD plus a hash of src/ as it is now: the tree changes while people work."""
+    root = HERE.parent
+    head = "?"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=False).stdout.strip() or "?"
+    digest = hashlib.sha256()
+    for path in sorted((root / "src").rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return f"HEAD {head}, src sha256 {digest.hexdigest()[:12]}"
+
+
 def _fmt(x: float, digits: int = 2) -> str:
-    return "-" if x != x else f"{x:,.{digits}f}"  # NaN -> "-"
+    return "-" if math.isnan(x) else f"{x:,.{digits}f}"
 
 
 def _check(ok: bool) -> str:
@@ -571,28 +637,36 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> dict[str, An
     raw_seq, raw_bulk_ = results.get("raw_seq"), results.get("raw_bulk")
     table = Table(title=f"flowserve overhead vs raw grpc.aio (2 hops, {os.cpu_count()} cores)")
     for col in ("scenario", "implementation", "n", "req/s", "docs/s", "MB/s", "p50 ms",
-                "p99 ms", "rate / raw", "target"):
+                "p99 ms", "rate / raw", "per round", "target"):
         table.add_column(col, justify="left" if col in ("scenario", "implementation", "target")
                          else "right")
     ratios: dict[str, Any] = {}
     for key, r in results.items():
         note = ""
-        ratio = "-"
+        ratio = spread = "-"
+        base = raw_seq if r.scenario == "seq" else raw_bulk_
+        per_round: list[float] = []
+        if base is not None and not key.startswith("raw") and len(base.rounds) == len(r.rounds):
+            per_round = [a["rate"] / b["rate"] for a, b in zip(r.rounds, base.rounds, strict=True)
+                         if b["rate"] > 0]
+        if per_round and not r.impl.endswith("(context)"):
+            spread = (f"{min(per_round):.2f}-{max(per_round):.2f}" if len(per_round) > 1
+                      else f"{per_round[0]:.2f}")
         if r.error:
             note = f"[red]{r.error}[/red]"
         elif r.impl.endswith("(context)"):
             note = "context, no target"
         elif r.scenario == "seq" and not key.startswith("raw") and raw_seq is not None:
             rr = r.rate / raw_seq.rate
-            ratios[key] = {"rate_ratio": rr, "p50_ms": r.pct(50),
+            ratios[key] = {"rate_ratio": rr, "p50_ms": r.pct(50), "per_round": per_round,
                            "pass": rr >= TARGET_RATE and r.pct(50) <= TARGET_P50_MS}
-            ratio = f"{rr:.2f}"
+            ratio = f"{rr:.3f}"
             note = (f">=0.5x {_check(rr >= TARGET_RATE)}, "
                     f"p50<=1.5 {_check(r.pct(50) <= TARGET_P50_MS)}")
         elif r.scenario == "bulk" and not key.startswith("raw") and raw_bulk_ is not None:
             rr = r.rate / raw_bulk_.rate if raw_bulk_.rate else float("nan")
-            ratios[key] = {"rate_ratio": rr, "pass": rr >= TARGET_RATE}
-            ratio = f"{rr:.2f}"
+            ratios[key] = {"rate_ratio": rr, "per_round": per_round, "pass": rr >= TARGET_RATE}
+            ratio = f"{rr:.3f}"
             note = f">=0.5x {_check(rr >= TARGET_RATE)}"
         if r.truncated:
             note += " (stopped by --max-seconds)"
@@ -607,6 +681,7 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> dict[str, An
             _fmt(r.pct(50), 3),
             _fmt(r.pct(99), 3),
             ratio,
+            spread,
             note,
         )
     console.print(table)
@@ -624,6 +699,8 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> dict[str, An
                     _fmt(sum(per.values()), 0), f"{r.cpu_s.get('other', float('nan')):.0%}")
     console.print(cpu)
     console.print(
+        f"{args.rounds} round(s), raw and flowserve alternating; figures pool the rounds, "
+        "'per round' is the range of the per-round ratios.\n"
         f"(a) {args.requests} sequential 1-doc requests after {args.warmup} warm-up; "
         f"(b) {args.docs} docs x {args.dim}-dim float32, request_size={args.request_size}, "
         f"prefetch={args.prefetch}; MB = 1e6 bytes of serialized requests, one way."
@@ -645,12 +722,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--request-size", type=int, default=100, help="docs per request (b)")
     p.add_argument("--prefetch", type=int, default=1000,
                    help="in-flight window of the bulk stream, raw and flowserve (b)")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="the executor's `concurrency` (requests in service at once; default: "
+                        "flowserve's default)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternate raw and flowserve this many times: (a) splits --requests "
+                        "over the rounds, (b) posts --docs in each round")
     p.add_argument("--max-seconds", type=float, default=60.0,
                    help="time bound of each measured loop")
     p.add_argument("--only", choices=["raw", "flowserve"], help="run one side only")
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                   help="first wait up to SECONDS for other load on the machine to drop below "
-                        "10%% of its CPUs")
+                   help="before the run and each round, wait up to SECONDS for other load on "
+                        "the machine to drop below 10%% of its CPUs")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="py-spy the flowserve processes into DIR (raw collapsed stacks)")
@@ -668,7 +751,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--scenarios takes a comma-separated subset of seq,stream,bulk")
     if args.profile and args.cprofile:
         p.error("use --profile or --cprofile, not both")
-    for name in ("requests", "docs", "dim", "request_size"):
+    for name in ("requests", "docs", "dim", "request_size", "rounds"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.warmup < 0 or args.prefetch < 0 or args.max_seconds <= 0:
@@ -676,103 +759,159 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_raw(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nbytes: int,
-            warmup_docs: int, results: dict[str, Result]) -> None:
+@contextlib.contextmanager
+def raw_chain(cprofile_dir: Path | None = None) -> Iterator[dict[str, Any]]:
+    """The raw baseline's two server processes; yields their {"port", "pid"} and the target.
+
+    With `cprofile_dir` they run under bench/_cprofiled.py, like the Flow's processes."""
     servers = Servers()
     chain = str(HERE / "_raw_chain.py")
+
+    def argv(role: str, *rest: str) -> list[str]:
+        if cprofile_dir is None:
+            return [sys.executable, chain, role, *rest]
+        cprofile_dir.mkdir(parents=True, exist_ok=True)
+        prefix = str(cprofile_dir / f"_raw-{role}")
+        return [sys.executable, str(HERE / "_cprofiled.py"), prefix, chain, role, *rest]
+
     try:
-        echo = servers.start([sys.executable, chain, "echo"])
-        fwd = servers.start([sys.executable, chain, "forward", "--to", f"{HOST}:{echo['port']}"])
-        target = f"{HOST}:{fwd['port']}"
+        echo = servers.start(argv("echo"))
+        fwd = servers.start(argv("forward", "--to", f"{HOST}:{echo['port']}"))
         console.print(f"raw chain: forward pid {fwd['pid']} :{fwd['port']} -> "
                       f"echo pid {echo['pid']} :{echo['port']}")
-        meter = CpuMeter({"client": os.getpid(), "hop1": fwd["pid"], "hop2": echo["pid"]})
-        if "seq" in args.scenarios:
-            _raw_seq(args, target, echo, meter, results)
-        if "bulk" in args.scenarios:
-            results["raw_bulk"] = asyncio.run(
-                raw_bulk(target, ids, emb, args.request_size, args.prefetch, warmup_docs,
-                         args.max_seconds, nbytes, meter))
+        yield {"echo": echo, "forward": fwd, "target": f"{HOST}:{fwd['port']}"}
     finally:
         servers.stop()
 
 
-def _raw_seq(args: argparse.Namespace, target: str, echo: dict[str, Any], meter: CpuMeter,
-             results: dict[str, Result]) -> None:
-    results["raw_seq"] = asyncio.run(
-        raw_sequential(target, args.requests, args.warmup, args.max_seconds, meter))
-    # For context only (no ratio is taken against these): one Call stream per request, as
-    # Client.post opens for each post; and one hop (client -> echo server).
-    results["raw_seq_stream"] = asyncio.run(raw_sequential(
-        target, args.requests, args.warmup, args.max_seconds, meter, stream=True,
-        impl="raw, 1 Call stream per request (context)"))
-    results["raw_seq_1hop"] = asyncio.run(raw_sequential(
-        f"{HOST}:{echo['port']}", args.requests, args.warmup, args.max_seconds,
-        CpuMeter({"client": os.getpid(), "hop2": echo["pid"]}),
-        impl="raw grpc.aio, 1 hop only (context)"))
-
-
-def run_flowserve(args: argparse.Namespace, ids: list[str], emb: np.ndarray, nbytes: int,
-                  warmup_docs: int, results: dict[str, Result]) -> None:
-    flow = Flow(host=HOST, protocol="grpc").add(name="noop", uses=NoopExecutor)
-    profiler = Profiler(args.profile, native=args.profile_native, rate=args.profile_rate,
-                        cprofile_dir=args.cprofile)
+@contextlib.contextmanager
+def flowserve_flow(profiler: Profiler, concurrency: int | None = None) -> Iterator[dict[str, Any]]:
+    """The Flow (gateway + no-op executor, both on 127.0.0.1); yields its url and PIDs."""
+    extra = {} if concurrency is None else {"concurrency": concurrency}
+    flow = Flow(host=HOST, protocol="grpc").add(name="noop", uses=NoopExecutor, **extra)
     with profiler.cprofile_argv():
-        flow.start()
+        flow.start()  # stops what it started if it fails
     with flow:  # stops the gateway and the executor on exit, whatever happens
         url = flow.addresses.gateway_url("grpc")
-        # PIDs for py-spy only; LocalFlow is not public API.
-        pids = {c.role: c.pid for c in flow._runtime.children}  # noqa: SLF001
-        console.print(f"flowserve: gateway {url} pid {pids.get('gateway')}, "
-                      f"executor pid {pids.get('executor')}")
-        spy = {"gateway": pids["gateway"], "executor": pids["executor"], "client": os.getpid()}
-        meter = CpuMeter({"client": os.getpid(), "hop1": pids["gateway"],
-                          "hop2": pids["executor"]})
-        client = Client(host=url)
-        try:
-            if "seq" in args.scenarios:
-                with profiler.record("seq", spy):
-                    results["flow_seq"] = flow_sequential(
-                        client, args.requests, args.warmup, args.max_seconds, meter)
-                # Context: flowserve's servers with a raw unary client (no Client, no stream).
+        # PIDs for CPU accounting and profiling only; LocalFlow is not public API.
+        pids = {c.role: c.pid for c in flow._runtime.children}
+        console.print(f"flowserve: gateway {url} pid {pids['gateway']}, "
+                      f"executor pid {pids['executor']}")
+        yield {"url": url, "gateway": pids["gateway"], "executor": pids["executor"]}
+
+
+def run(args: argparse.Namespace, results: dict[str, Result]) -> None:
+    """Both setups stay up; each raw measure runs right before its flowserve counterpart, so
+    a change in background load on a shared machine hits both sides of a ratio alike."""
+    profiler = Profiler(args.profile, native=args.profile_native, rate=args.profile_rate,
+                        cprofile_dir=args.cprofile)
+    ids, emb = bulk_data(args.docs, args.dim)
+    nbytes = payload_bytes(ids, emb, args.request_size)
+    warmup_docs = min(args.docs, 10 * args.request_size) if args.warmup else 0
+    me = os.getpid()
+    n, warm, max_s = args.requests, args.warmup, args.max_seconds
+    with contextlib.ExitStack() as stack:
+        raw = (stack.enter_context(raw_chain(args.cprofile))
+               if args.only != "flowserve" else None)
+        fs = (stack.enter_context(flowserve_flow(profiler, args.concurrency))
+              if args.only != "raw" else None)
+        client = stack.enter_context(Client(host=fs["url"])) if fs else None
+        raw_meter = raw and CpuMeter({"client": me, "hop1": raw["forward"]["pid"],
+                                      "hop2": raw["echo"]["pid"]})
+        fs_meter = fs and CpuMeter({"client": me, "hop1": fs["gateway"], "hop2": fs["executor"]})
+        spy = fs and {"gateway": fs["gateway"], "executor": fs["executor"], "client": me}
+        raw_spy = raw and {"raw-forward": raw["forward"]["pid"], "raw-echo": raw["echo"]["pid"],
+                           "client": me}
+        docs: DocumentArray | None = None  # built outside any timing, as a user would have them
+
+        parts: dict[str, list[Result]] = collections.defaultdict(list)
+        for i in range(args.rounds):
+            if args.wait_idle:
+                wait_for_idle(args.wait_idle)
+            # (a) splits the requests over the rounds; warm-up only before the first round.
+            n_i = n // args.rounds + (1 if i < n % args.rounds else 0)
+            warm_i = warm if i == 0 else 0
+            if "seq" in args.scenarios and n_i:
+                if raw:
+                    with profiler.record(f"rawseq{i}", raw_spy):
+                        parts["raw_seq"].append(asyncio.run(
+                            raw_sequential(raw["target"], n_i, warm_i, max_s, raw_meter)))
+                if fs:
+                    with profiler.record(f"seq{i}", spy):
+                        parts["flow_seq"].append(
+                            flow_sequential(client, n_i, warm_i, max_s, fs_meter))
+            if "stream" in args.scenarios and fs and n_i:
+                with profiler.record(f"stream{i}", spy):
+                    parts["flow_stream"].append(
+                        flow_stream(client, n_i, warm_i, max_s, fs_meter))
+            if "bulk" in args.scenarios:
+                if raw:
+                    with profiler.record(f"rawbulk{i}", raw_spy):
+                        parts["raw_bulk"].append(asyncio.run(raw_bulk(
+                            raw["target"], ids, emb, args.request_size, args.prefetch,
+                            warmup_docs if i == 0 else 0, max_s, nbytes, raw_meter)))
+                if fs:
+                    if docs is None:
+                        docs = DocumentArray(Document(id=d, embedding=e) for d, e in zip(ids, emb))
+                    with profiler.record(f"bulk{i}", spy):
+                        parts["flow_bulk"].append(flow_bulk(
+                            client, docs, args.request_size, args.prefetch,
+                            warmup_docs if i == 0 else 0, max_s, nbytes, fs_meter))
+        results.update({key: Result.merge(value) for key, value in parts.items()})
+        if args.wait_idle:
+            wait_for_idle(args.wait_idle)
+        if "seq" in args.scenarios:
+            # Context only, no ratio is taken against these: one Call stream per request, as
+            # Client.post opens for each post; flowserve's servers behind a raw unary client
+            # (no Client, no stream); one hop (client -> echo server).
+            if raw:
+                results["raw_seq_stream"] = asyncio.run(raw_sequential(
+                    raw["target"], n, warm, max_s, raw_meter, stream=True,
+                    impl="raw, 1 Call stream per request (context)"))
+            if fs:
                 with profiler.record("unary", spy):
                     results["flow_seq_unary"] = asyncio.run(raw_sequential(
-                        url.split("://", 1)[1], args.requests, args.warmup, args.max_seconds,
-                        meter, impl="raw unary stub -> flowserve gateway (context)"))
-            if "stream" in args.scenarios:
-                with profiler.record("stream", spy):
-                    results["flow_stream"] = flow_stream(
-                        client, args.requests, args.warmup, args.max_seconds, meter)
-            if "bulk" in args.scenarios:
-                docs = DocumentArray(Document(id=i, embedding=e) for i, e in zip(ids, emb))
-                with profiler.record("bulk", spy):
-                    results["flow_bulk"] = flow_bulk(
-                        client, docs, args.request_size, args.prefetch, warmup_docs,
-                        args.max_seconds, nbytes, meter)
-        finally:
-            client.close()
+                        fs["url"].split("://", 1)[1], n, warm, max_s, fs_meter,
+                        impl="raw unary stub -> flowserve gateway (context)"))
+            if raw:
+                results["raw_seq_1hop"] = asyncio.run(raw_sequential(
+                    f"{HOST}:{raw['echo']['port']}", n, warm, max_s,
+                    CpuMeter({"client": me, "hop2": raw["echo"]["pid"]}),
+                    impl="raw grpc.aio, 1 hop only (context)"))
+
+
+class Watchdog(BaseException):
+    """Raised by SIGALRM when the whole run exceeds its time budget."""
+
+
+def _arm_watchdog(seconds: float) -> None:
+    """Bound the whole run in time, whatever hangs: SIGALRM raises in the main thread, and the
+    `finally` blocks stop every process started. (Measured calls carry no per-call timeout:
+    that would change the path they take through flowserve's gateway.)"""
+
+    def fire(signum: int, frame: Any) -> None:
+        raise Watchdog(f"the benchmark exceeded its budget of {seconds:.0f} s")
+
+    signal.signal(signal.SIGALRM, fire)
+    signal.alarm(max(1, int(seconds)))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Timed phases (4 per round, 3 context ones), each bounded by --max-seconds, plus start-up,
+    # warm-up and waiting for an idle machine.
+    _arm_watchdog((4 * args.rounds + 4) * args.max_seconds + (args.rounds + 2) * args.wait_idle
+                  + 300)
     info = machine()
     console.print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
-    busy_before = machine_busy()
-    waited_until = time.monotonic() + args.wait_idle
-    while busy_before > 0.1 and time.monotonic() < waited_until:
-        busy_before = machine_busy(2.0)
+    busy_before = wait_for_idle(args.wait_idle) if args.wait_idle else machine_busy()
     console.print(f"CPU busy before the run (other load): {busy_before:.0%} of {os.cpu_count()}")
-    ids, emb = bulk_data(args.docs, args.dim)
-    nbytes = payload_bytes(ids, emb, args.request_size)
-    warmup_docs = min(args.docs, 10 * args.request_size) if args.warmup else 0
     results: dict[str, Result] = {}
-    if args.only != "flowserve":
-        run_raw(args, ids, emb, nbytes, warmup_docs, results)
-    if args.only != "raw":
-        run_flowserve(args, ids, emb, nbytes, warmup_docs, results)
+    run(args, results)
     order = ["raw_seq", "flow_seq", "flow_stream", "raw_seq_stream", "flow_seq_unary",
              "raw_seq_1hop", "raw_bulk", "flow_bulk"]
     results = {k: results[k] for k in order if k in results}
+    signal.alarm(0)
     ratios = report(results, args)
     busy_after = machine_busy()
     console.print(f"CPU busy before / after the run (other load): {busy_before:.0%} / "

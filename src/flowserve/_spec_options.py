@@ -57,7 +57,9 @@ class GatewayOptions(_Strict):
     max_queue: int = Field(default=1000, ge=1)
     """Requests that may wait at one executor deployment (all clients together)."""
     max_queue_per_client: int = Field(default=100, ge=1)
-    """Requests one client may have waiting at one deployment."""
+    """Requests one client may have waiting at one deployment (and in one stream)."""
+    client_weights: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Fair-share weights by client id (default 1): weight 2 gets twice the turns."""
     # -- resilience (docs/resilience.md)
     timeout: float | None = Field(default=None, gt=0)
     """Default deadline of a request, when the client sets none."""

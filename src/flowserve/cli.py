@@ -56,13 +56,29 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--graph", type=_json_arg, default={},
                     help='JSON {"executor": ["needs", ...]}; "gateway" is the start')
     gw.add_argument("--deployments", type=_json_arg, default={},
-                    help='JSON {"executor": ["host:port", ...]}, one address per replica')
+                    help='JSON {"executor": ["host:port", ...]} (one address per replica), or '
+                         '{"executor": {"addresses": [...], "concurrency": 1, ...}}')
     gw.add_argument("--protocol", nargs="+", default=["grpc"], choices=["grpc", "http"])
     gw.add_argument("--port", nargs="+", type=int, default=None)
     gw.add_argument("--host", default="0.0.0.0")
     gw.add_argument("--prefetch", type=int, default=1000)
     gw.add_argument("--name", default="gateway")
+    gw.add_argument("--max-queue", type=int, default=1000,
+                    help="requests that may wait at one executor deployment (default 1000)")
+    gw.add_argument("--max-queue-per-client", type=int, default=100,
+                    help="requests one client may have waiting at one deployment (default 100)")
+    gw.add_argument("--client-weights", type=_json_arg, default={},
+                    help='fair-share weights, JSON {"client-id": 2.0}')
+    gw.add_argument("--timeout", type=float, default=None,
+                    help="default request deadline in seconds")
+    gw.add_argument("--no-retries", dest="retries", action="store_false",
+                    help="never retry a failed send on another replica (e.g. under a mesh)")
+    gw.add_argument("--retry-budget", type=float, default=0.2)
     _add_process_flags(gw)
+
+    from .export.cli import register as register_export
+
+    register_export(sub)  # `flowserve export ...`; its parsers set `func`
     return parser
 
 
@@ -79,16 +95,23 @@ def _cmd_executor(args: argparse.Namespace) -> int:
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
-    from .gateway.serve import GatewayOptions, run_gateway
+    from .gateway.config import DeploymentConfig, GatewayConfig
+    from .gateway.serve import run_gateway
     from .graph import graph_from_mapping
 
     ports = args.port or [0] * len(args.protocol)
     if len(ports) != len(args.protocol):
         raise SystemExit("flowserve gateway: give one --port per --protocol")
-    run_gateway(GatewayOptions(
-        graph=graph_from_mapping(args.graph), deployments=args.deployments,
+    if not isinstance(args.deployments, dict):
+        raise SystemExit("flowserve gateway: --deployments must be a JSON object")
+    run_gateway(GatewayConfig(
+        graph=graph_from_mapping(args.graph),
+        deployments={n: DeploymentConfig.parse(n, v) for n, v in args.deployments.items()},
         protocols=args.protocol, ports=ports, host=args.host, prefetch=args.prefetch,
-        name=args.name, grace=args.grace, ready_fd=args.ready_fd,
+        name=args.name, grace=args.grace, max_queue=args.max_queue,
+        max_queue_per_client=args.max_queue_per_client, client_weights=args.client_weights,
+        timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
+        ready_fd=args.ready_fd,
     ))
     return 0
 
@@ -110,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         die_with_parent()
     commands = {"flow": _cmd_flow, "executor": _cmd_executor, "gateway": _cmd_gateway}
     try:
-        return commands[args.command](args)
+        return (getattr(args, "func", None) or commands[args.command])(args)
     except FlowserveError as exc:
         print(f"flowserve {args.command}: error: {exc}", file=sys.stderr)
         return 1

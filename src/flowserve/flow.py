@@ -133,6 +133,20 @@ class Flow:
                 signal.signal(sig, handler)
             self.close()
 
+    # -- export ----------------------------------------------------------------------------
+    def to_kubernetes_yaml(self, output_base_path: str | Path,
+                           k8s_namespace: str | None = None) -> list[Path]:
+        """Write Kubernetes manifests (Linkerd-ready) to a folder; see docs/kubernetes.md."""
+        from .export import export_kubernetes
+
+        return export_kubernetes(self.spec, output_base_path, namespace=k8s_namespace)
+
+    def to_docker_compose_yaml(self, output_path: str | Path) -> Path:
+        """Write a Docker Compose file for this Flow; see docs/kubernetes.md."""
+        from .export import export_compose
+
+        return export_compose(self.spec, output_path)
+
 
 def _as_dict(spec: FlowSpec) -> dict[str, Any]:
     """A FlowSpec as input for flow_from_dict, keeping Python classes given as `uses`."""

@@ -31,6 +31,9 @@ __all__ = ["GrpcStream", "GrpcTransport", "error_from_rpc"]
 _CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
+    # Its own connection per Client: the gateway tells clients apart by connection (fair
+    # queuing), and gRPC would otherwise share one connection among a process's channels.
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 _READY_TIMEOUT = 5.0
 

@@ -49,8 +49,10 @@ def _stamp(ts: Any, seconds: float) -> None:
 class _Walk:
     """The state of one request's walk through the DAG."""
 
-    def __init__(self, core: GatewayCore, request: DataRequest, deadline: float | None) -> None:
+    def __init__(self, core: GatewayCore, request: DataRequest, deadline: float | None,
+                 client: str) -> None:
         self.core = core
+        self.client = client
         self.request = request
         self.endpoint = request.endpoint or DEFAULT_ENDPOINT
         target = request.target_executor
@@ -87,7 +89,7 @@ class _Walk:
         route = jina_pb2.RouteProto(executor=name)
         _stamp(route.start_time, now)
         reply_pb = await self.core.deployments[name].process(
-            request.proto, endpoint=self.endpoint, timeout=timeout
+            request.proto, endpoint=self.endpoint, timeout=timeout, client=self.client
         )
         _stamp(route.end_time, self.core.clock())
         reply = DataRequest(reply_pb)
@@ -148,11 +150,12 @@ class GatewayCore:
         self.name = name
         self.clock = clock
 
-    async def process(self, request: DataRequest, *, timeout: float | None = None) -> DataRequest:
-        """Serve one request; `timeout` (seconds) bounds the whole walk."""
+    async def process(self, request: DataRequest, *, timeout: float | None = None,
+                      client: str = "") -> DataRequest:
+        """Serve one request for `client`; `timeout` (seconds) bounds the whole walk."""
         started = self.clock()
         deadline = started + timeout if timeout is not None else None
-        walk = _Walk(self, request, deadline)
+        walk = _Walk(self, request, deadline, client)
         try:
             sinks = self.graph.sinks
             outputs = [await walk.node(s) for s in sinks] if sinks else [request]
@@ -202,6 +205,20 @@ class GatewayCore:
             "role": "gateway",
             "executors": ",".join(self.graph.order),
         }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Queues per deployment and per client: queued, in flight, admitted, rejected."""
+        deployments = {name: d.snapshot() for name, d in self.deployments.items()}
+        clients: dict[str, dict[str, int]] = {}
+        for snap in deployments.values():
+            for client, stats in snap.clients.items():
+                total = clients.setdefault(
+                    client, {"queued": 0, "in_flight": 0, "admitted": 0, "rejected": 0})
+                total["queued"] += stats.queued
+                total["in_flight"] += stats.in_flight
+                total["admitted"] += stats.admitted
+                total["rejected"] += stats.rejected
+        return {"deployments": deployments, "clients": clients}
 
     async def close(self) -> None:
         for deployment in self.deployments.values():

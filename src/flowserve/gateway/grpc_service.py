@@ -46,9 +46,45 @@ def grpc_code_for(exc: RequestError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _timeout_of(request: DataRequest) -> float | None:
-    header = request.proto.header
-    return header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
+CLIENT_ID_METADATA = "flowserve-client-id"
+"""gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
+
+
+def _client_id(metadata: dict[str, Any], context: Any) -> str:
+    return str(metadata.get(CLIENT_ID_METADATA) or context.peer() or "unknown")
+
+
+def _timeout(request: DataRequest, default: float | None, context: Any) -> float | None:
+    """The request's own timeout (header, ms), else the default; never past the RPC deadline."""
+    header = request.header
+    timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else default
+    remaining = context.time_remaining()
+    if remaining is not None and (timeout is None or remaining < timeout):
+        timeout = max(0.0, remaining)
+    return timeout
+
+
+class _ClientWindows:
+    """One semaphore per client, shared by all its streams: a client never has more than
+    `size` requests in the gateway, so its streams wait instead of overflowing its queue."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._windows: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    def open(self, client: str) -> asyncio.Semaphore:
+        sem, users = self._windows.get(client, (None, 0))
+        if sem is None:
+            sem = asyncio.Semaphore(self.size)
+        self._windows[client] = (sem, users + 1)
+        return sem
+
+    def close(self, client: str) -> None:
+        sem, users = self._windows[client]
+        if users <= 1:
+            del self._windows[client]
+        else:
+            self._windows[client] = (sem, users - 1)
 
 
 class GatewayServicer(
@@ -58,16 +94,27 @@ class GatewayServicer(
     jina_pb2_grpc.JinaGatewayDryRunRPCServicer,
     jina_pb2_grpc.JinaInfoRPCServicer,
 ):
-    """Client-facing gRPC services. `prefetch` caps in-flight requests per `Call` stream."""
+    """Client-facing gRPC services.
 
-    def __init__(self, core: GatewayCore, *, prefetch: int = 1000) -> None:
+    A `Call` stream has at most `prefetch` requests in flight (the client's `__prefetch__`
+    metadata overrides it; 0 = unlimited), and all streams of one client together at most
+    `stream_window` (the per-client queue bound), so a streaming client is slowed by
+    back-pressure instead of being rejected.
+    """
+
+    def __init__(self, core: GatewayCore, *, prefetch: int = 1000, stream_window: int = 100,
+                 default_timeout: float | None = None) -> None:
         self.core = core
         self.prefetch = prefetch
+        self.default_timeout = default_timeout
+        self._windows = _ClientWindows(stream_window)
 
-    async def _serve_one(self, request_pb: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+    async def _serve_one(self, request_pb: jina_pb2.DataRequestProto, client: str,
+                         context: Any) -> jina_pb2.DataRequestProto:
         request = DataRequest(request_pb)
         try:
-            response = await self.core.process(request, timeout=_timeout_of(request))
+            response = await self.core.process(
+                request, timeout=_timeout(request, self.default_timeout, context), client=client)
         except RequestError as exc:
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
             response = error_response(request, exc)
@@ -77,9 +124,11 @@ class GatewayServicer(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = dict(context.invocation_metadata() or ())
+        client = _client_id(metadata, context)
         prefetch = int(metadata.get("__prefetch__", self.prefetch))
         in_order = str(metadata.get("__results_in_order__", "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
+        client_window = self._windows.open(client)
         # In order: tasks are queued as created. Any order: queued as they finish.
         results: asyncio.Queue[asyncio.Task[Any] | int | Exception] = asyncio.Queue()
         tasks: set[asyncio.Task[Any]] = set()
@@ -90,7 +139,8 @@ class GatewayServicer(
                 async for request_pb in request_iterator:
                     if slots is not None:
                         await slots.acquire()
-                    task = asyncio.create_task(self._serve_one(request_pb))
+                    await client_window.acquire()
+                    task = asyncio.create_task(self._serve_one(request_pb, client, context))
                     tasks.add(task)
                     if in_order:
                         results.put_nowait(task)
@@ -116,6 +166,7 @@ class GatewayServicer(
                 tasks.discard(item)
                 yield response
                 sent += 1
+                client_window.release()
                 if slots is not None:
                     slots.release()
             await reader
@@ -123,13 +174,16 @@ class GatewayServicer(
             reader.cancel()
             for task in tasks:
                 task.cancel()
+            self._windows.close(client)
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         req = DataRequest(request)
+        client = _client_id(dict(context.invocation_metadata() or ()), context)
         try:
-            response = await self.core.process(req, timeout=context.time_remaining())
+            response = await self.core.process(
+                req, timeout=_timeout(req, self.default_timeout, context), client=client)
         except RequestError as exc:
             await context.abort(grpc_code_for(exc), str(exc))
         return response.proto

@@ -19,7 +19,10 @@ from ..errors import (
 )
 from .core import GatewayCore
 
-__all__ = ["create_app", "http_error"]
+__all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]
+
+CLIENT_ID_HEADER = "X-Flowserve-Client-Id"
+"""HTTP header naming the client for fair queuing (default: the remote IP address)."""
 
 
 def http_error(exc: RequestError) -> JSONResponse:
@@ -40,7 +43,7 @@ def http_error(exc: RequestError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(core: GatewayCore) -> FastAPI:
+def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> FastAPI:
     """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`."""
     app = FastAPI(title="flowserve gateway", version=__version__)
 
@@ -66,8 +69,10 @@ def create_app(core: GatewayCore) -> FastAPI:
             except ValueError as exc:
                 raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
             data_request = request_from_post_body(body)
-            timeout = data_request.proto.header.timeout / 1000 or None
-            response = await core.process(data_request, timeout=timeout)
+            timeout = data_request.header.timeout / 1000 or default_timeout
+            client = request.headers.get(CLIENT_ID_HEADER) or (
+                request.client.host if request.client else "unknown")
+            response = await core.process(data_request, timeout=timeout, client=client)
         except RequestError as exc:
             return http_error(exc)
         return JSONResponse(response_to_json(response))

@@ -6,47 +6,34 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import uvicorn
 
 from .._lifecycle import install_stop_signals, notify_ready
-from ..graph import FlowGraph
 from ..transport.executor_channel import GrpcReplicaClient
 from ..transport.grpc_common import Health, new_server
+from .config import GatewayConfig
 from .core import GatewayCore
 from .deployment import Deployment
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from .http_app import create_app
 
-__all__ = ["GatewayOptions", "build_core", "run_gateway", "serve_gateway"]
+__all__ = ["build_core", "run_gateway", "serve_gateway"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class GatewayOptions:
-    """Everything a gateway process needs (mirrors `flowserve gateway` flags)."""
-
-    graph: FlowGraph
-    deployments: Mapping[str, Sequence[str]]  # executor name -> replica addresses host:port
-    protocols: Sequence[str] = ("grpc",)
-    ports: Sequence[int] = (0,)
-    host: str = "0.0.0.0"
-    prefetch: int = 1000
-    name: str = "gateway"
-    grace: float = 10.0
-    ready_fd: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def build_core(opts: GatewayOptions) -> GatewayCore:
+def build_core(config: GatewayConfig) -> GatewayCore:
     deployments = {
-        name: Deployment(name, [GrpcReplicaClient(a, executor=name) for a in addresses])
-        for name, addresses in opts.deployments.items()
+        name: Deployment(
+            name, [GrpcReplicaClient(a, executor=name) for a in dep.addresses],
+            concurrency=dep.concurrency, max_queue=dep.max_queue or config.max_queue,
+            max_queue_per_client=config.max_queue_per_client, weights=config.client_weights,
+        )
+        for name, dep in config.deployments.items()
     }
-    return GatewayCore(opts.graph, deployments, name=opts.name)
+    return GatewayCore(config.graph, deployments, name=config.name)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -71,7 +58,7 @@ class _UvicornServer(uvicorn.Server):
         yield
 
 
-async def serve_gateway(opts: GatewayOptions, stop: asyncio.Event) -> None:
+async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     """Serve every protocol until `stop` is set, then drain within `opts.grace` seconds."""
     if len(opts.protocols) != len(opts.ports):
         raise ValueError("gateway: give one port per protocol")
@@ -84,14 +71,16 @@ async def serve_gateway(opts: GatewayOptions, stop: asyncio.Event) -> None:
         for protocol, port in zip(opts.protocols, opts.ports, strict=True):
             if protocol == "grpc":
                 server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
-                add_gateway_services(GatewayServicer(core, prefetch=opts.prefetch), server)
+                add_gateway_services(GatewayServicer(
+                    core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
+                    default_timeout=opts.timeout), server)
                 await server.start()
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
                 sock = _listen(opts.host, port)
                 config = uvicorn.Config(
-                    create_app(core), log_level="warning", lifespan="off",
+                    create_app(core, default_timeout=opts.timeout), log_level="warning", lifespan="off",
                     timeout_graceful_shutdown=int(opts.grace),
                 )
                 http = _UvicornServer(config)
@@ -117,7 +106,7 @@ async def serve_gateway(opts: GatewayOptions, stop: asyncio.Event) -> None:
         await core.close()
 
 
-def run_gateway(opts: GatewayOptions) -> None:
+def run_gateway(opts: GatewayConfig) -> None:
     """Blocking entry point of `flowserve gateway`."""
 
     async def main() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..gateway.config import GatewayConfig
 from ..graph import FlowGraph, build_graph
 from ..loader import ResolvedExecutor, resolve_executor
 from ..spec import ExecutorSpec, FlowSpec
@@ -73,14 +74,7 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
 
 def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str]]) -> list[str]:
     """The `flowserve gateway` command line for a Flow whose executors are at `addresses`."""
-    opts = spec.with_
-    ports = opts.port or [0] * len(opts.protocol)
-    return _base_argv("gateway") + [
-        "--graph", json.dumps({k: list(v) for k, v in graph.needs.items()}),
-        "--deployments", json.dumps(addresses),
-        "--protocol", *opts.protocol, "--port", *map(str, ports),
-        "--host", opts.host, "--prefetch", str(opts.prefetch), "--name", opts.name,
-    ]
+    return _base_argv("gateway") + GatewayConfig.from_flow(spec, graph, addresses).to_argv()
 
 
 class LocalFlow:

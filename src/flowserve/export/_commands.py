@@ -1,0 +1,90 @@
+"""The command lines containers run: ``flowserve executor ...`` and ``flowserve gateway ...``,
+the same entry points (and flags) that ``flowserve flow`` starts locally, plus health checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..graph import build_graph
+from ..spec import ExecutorSpec, FlowSpec
+from ._common import ExportError, gateway_ports
+from .images import ExecutorImage
+
+__all__ = ["executor_args", "gateway_args", "grpc_health_command", "http_health_command"]
+
+PROGRAM = "flowserve"
+
+
+def _json(value: Any, who: str, key: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"executor {who!r}: {key} must be JSON-serialisable to reach its "
+                          f"container: {exc}") from None
+
+
+def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: float,
+                  replica_id: int | None = None) -> list[str]:
+    """Arguments of ``flowserve executor`` (after the program name) for one executor."""
+    args = ["executor"]
+    if image.uses is not None:
+        args += ["--uses", image.uses]
+    args += ["--name", ex.name, "--host", "0.0.0.0", "--port", str(port)]
+    if image.uses_with:
+        args += ["--uses-with", _json(image.uses_with, ex.name, "uses_with")]
+    if image.uses_metas:
+        args += ["--uses-metas", _json(image.uses_metas, ex.name, "uses_metas")]
+    if image.py_modules:
+        args += ["--py-modules", *image.py_modules]
+    if image.base_dir is not None:
+        args += ["--base-dir", image.base_dir]
+    if replica_id is not None:
+        args += ["--replica-id", str(replica_id)]
+    if ex.workspace:
+        args += ["--workspace", ex.workspace]
+    args += ["--grace", f"{grace:g}"]
+    return args
+
+
+def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
+                 capacity: Mapping[str, int] | None = None) -> list[str]:
+    """Arguments of ``flowserve gateway`` for a Flow whose executors are at `addresses`.
+
+    `capacity` overrides how many requests the gateway may have in flight at one address: a
+    Kubernetes Service stands for all replicas of an executor, so it gets replicas x
+    concurrency, else the gateway would keep all but one replica idle.
+    """
+    from ..gateway.config import GatewayConfig  # the gateway's own flags <-> config mapping
+
+    config = GatewayConfig.from_flow(spec, build_graph(spec), addresses)
+    deployments = dict(config.deployments)
+    for name, slots in (capacity or {}).items():
+        deployments[name] = dataclasses.replace(deployments[name], concurrency=slots)
+    ports = gateway_ports(spec)
+    config = dataclasses.replace(config, deployments=deployments,
+                                 ports=[port for _, port in ports])
+    return ["gateway", *config.to_argv()]
+
+
+def grpc_health_command(port: int) -> list[str]:
+    """A command that exits 0 when the gRPC health service on `port` reports SERVING."""
+    code = (
+        "import sys, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; "
+        f"c = grpc.insecure_channel('127.0.0.1:{port}'); "
+        "r = g.HealthStub(c).Check(h.HealthCheckRequest(service=''), timeout=3); "
+        "sys.exit(0 if r.status == h.HealthCheckResponse.SERVING else 1)"
+    )
+    return ["python", "-c", code]
+
+
+def http_health_command(port: int) -> list[str]:
+    """A command that exits 0 when the gateway's HTTP health route on `port` answers 200."""
+    code = (
+        "import sys, urllib.request as u; "
+        f"sys.exit(0 if u.urlopen('http://127.0.0.1:{port}/', timeout=3).status == 200 else 1)"
+    )
+    return ["python", "-c", code]

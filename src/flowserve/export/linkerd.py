@@ -1,0 +1,70 @@
+"""Linkerd ServiceProfiles: per-route timeouts, retries and metrics for each executor.
+
+The gateway calls two gRPC methods on an executor; each gets a route. Exactly one layer retries
+a failed ``process_single_data``: the gateway when the Flow's ``retries`` is on (the default),
+otherwise Linkerd (``isRetryable``), and neither when the executor's ``retries`` is 0 (e.g. an
+indexer whose writes must not repeat). ``endpoint_discovery`` only reads, so Linkerd may always
+retry it. Linkerd's default route timeout is 10 s, which would cut slow executors short, so
+every route carries an explicit timeout: the executor's ``timeout_send``, else the Flow's
+``timeout``, else an hour.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..spec import ExecutorSpec, FlowSpec
+from ._common import duration, route_timeout
+
+__all__ = ["GATEWAY_METHODS", "profile_name", "service_profile"]
+
+PROCESS = "/jina.JinaSingleDataRequestRPC/process_single_data"
+DISCOVERY = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery"
+GATEWAY_METHODS = (PROCESS, DISCOVERY)
+"""The gRPC methods the gateway calls on executors."""
+MIN_RETRIES_PER_SECOND = 10
+RETRY_TTL = "10s"
+
+
+def profile_name(service: str, namespace: str, cluster_domain: str = "cluster.local") -> str:
+    """A ServiceProfile's name: the fully qualified name of the Service it describes."""
+    return f"{service}.{namespace}.svc.{cluster_domain}"
+
+
+def service_profile(spec: FlowSpec, ex: ExecutorSpec, *, service: str, namespace: str,
+                    labels: dict[str, str], cluster_domain: str = "cluster.local"
+                    ) -> dict[str, Any]:
+    """The ServiceProfile (linkerd.io/v1alpha2) of one executor's Service."""
+    timeout = duration(route_timeout(spec, ex))
+    mesh_retries = not spec.with_.retries and ex.retries > 0
+    routes = [
+        _route(PROCESS, timeout=timeout, retryable=mesh_retries),
+        _route(DISCOVERY, timeout=timeout, retryable=True),
+    ]
+    return {
+        "apiVersion": "linkerd.io/v1alpha2",
+        "kind": "ServiceProfile",
+        "metadata": {
+            "name": profile_name(service, namespace, cluster_domain),
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
+        "spec": {
+            "routes": routes,
+            "retryBudget": {
+                "retryRatio": float(spec.with_.retry_budget),
+                "minRetriesPerSecond": MIN_RETRIES_PER_SECOND,
+                "ttl": RETRY_TTL,
+            },
+        },
+    }
+
+
+def _route(path: str, *, timeout: str, retryable: bool) -> dict[str, Any]:
+    return {
+        "name": f"POST {path}",
+        "condition": {"method": "POST", "pathRegex": re.escape(path)},
+        "isRetryable": retryable,
+        "timeout": timeout,
+    }

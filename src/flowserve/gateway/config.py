@@ -1,0 +1,118 @@
+"""What a gateway process is told about the Flow: the graph, where each executor's replicas
+are, and how to admit and route requests. Built from a FlowSpec (local runs, export) or from the
+`flowserve gateway` flags; plain data, no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from ..graph import FlowGraph
+from ..spec import ExecutorSpec, FlowSpec
+
+__all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """One executor deployment: its replicas' addresses and how to use them."""
+
+    addresses: tuple[str, ...]
+    concurrency: int = 1
+    max_queue: int | None = None
+    balancing: str = "p2c_ewma"
+    timeout_send: float | None = None
+    retries: int = 2
+
+    @classmethod
+    def parse(cls, name: str, value: Any) -> DeploymentConfig:
+        """From `--deployments` JSON: a list of addresses, or an object with `addresses`."""
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return cls(addresses=tuple(str(a) for a in value))
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"--deployments: executor {name!r}: expected a list of host:port "
+                              f"or an object, got {type(value).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ConfigError(f"--deployments: executor {name!r}: unknown key(s) "
+                              f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        data = dict(value)
+        data["addresses"] = tuple(str(a) for a in data.get("addresses", ()))
+        if not data["addresses"]:
+            raise ConfigError(f"--deployments: executor {name!r} has no addresses")
+        return cls(**data)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["addresses"] = list(self.addresses)
+        return data
+
+
+def deployment_config(ex: ExecutorSpec, addresses: Sequence[str]) -> DeploymentConfig:
+    """The gateway's view of an executor from its spec and where its replicas listen."""
+    return DeploymentConfig(
+        addresses=tuple(addresses), concurrency=ex.concurrency, max_queue=ex.max_queue,
+        balancing=ex.balancing, timeout_send=ex.timeout_send, retries=ex.retries,
+    )
+
+
+@dataclass
+class GatewayConfig:
+    """Everything a gateway process needs (mirrors the `flowserve gateway` flags)."""
+
+    graph: FlowGraph
+    deployments: Mapping[str, DeploymentConfig]
+    protocols: Sequence[str] = ("grpc",)
+    ports: Sequence[int] = (0,)
+    host: str = "0.0.0.0"
+    prefetch: int = 1000
+    name: str = "gateway"
+    grace: float = 10.0
+    max_queue: int = 1000
+    max_queue_per_client: int = 100
+    client_weights: Mapping[str, float] = field(default_factory=dict)
+    timeout: float | None = None
+    retries: bool = True
+    retry_budget: float = 0.2
+    ready_fd: int | None = None
+
+    @classmethod
+    def from_flow(cls, spec: FlowSpec, graph: FlowGraph,
+                  addresses: Mapping[str, Sequence[str]]) -> GatewayConfig:
+        opts = spec.with_
+        return cls(
+            graph=graph,
+            deployments={ex.name: deployment_config(ex, addresses[ex.name])
+                         for ex in spec.executors},
+            protocols=list(opts.protocol), ports=list(opts.port or [0] * len(opts.protocol)),
+            host=opts.host, prefetch=opts.prefetch, name=opts.name, grace=opts.grace,
+            max_queue=opts.max_queue, max_queue_per_client=opts.max_queue_per_client,
+            client_weights=dict(opts.client_weights), timeout=opts.timeout,
+            retries=opts.retries, retry_budget=opts.retry_budget,
+        )
+
+    def to_argv(self) -> list[str]:
+        """`flowserve gateway` flags that rebuild this config in another process/container."""
+        argv = [
+            "--graph", json.dumps({k: list(v) for k, v in self.graph.needs.items()}),
+            "--deployments", json.dumps({k: d.to_json() for k, d in self.deployments.items()}),
+            "--protocol", *self.protocols, "--port", *map(str, self.ports),
+            "--host", self.host, "--prefetch", str(self.prefetch), "--name", self.name,
+            "--grace", str(self.grace), "--max-queue", str(self.max_queue),
+            "--max-queue-per-client", str(self.max_queue_per_client),
+            "--retry-budget", str(self.retry_budget),
+        ]
+        if self.client_weights:
+            argv += ["--client-weights", json.dumps(dict(self.client_weights))]
+        if self.timeout is not None:
+            argv += ["--timeout", str(self.timeout)]
+        if not self.retries:
+            argv += ["--no-retries"]
+        return argv

@@ -1,0 +1,297 @@
+"""Fair admission to one executor deployment: per-client queues served by deficit round robin.
+
+Every request that wants to reach a deployment asks its `FairQueue` for a slot. At most
+`capacity` requests (replicas x per-replica concurrency) are in service at once; the rest wait in
+one FIFO queue per client, and whenever a slot frees up the next request is taken from the
+clients in deficit-round-robin order (Shreedhar & Varghese), and a client that
+had nothing queued is put first, so a light client waits only for the next free slot, however
+many requests other clients have queued.
+
+Queues are bounded (per client and in total): a request that does not fit, or whose deadline
+cannot be met by the estimated wait, is rejected at once (`OverloadedError`,
+`DeadlineExceededError`) rather than queued. A request whose deadline passes while it waits is
+dropped before it reaches an executor. The clock is injected, so all of this is unit tested
+without real time; nothing here polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..errors import DeadlineExceededError, OverloadedError
+
+__all__ = ["ClientStats", "FairQueue", "QueueSnapshot", "Slot"]
+
+_MAX_TRACKED_CLIENTS = 1000
+
+
+@dataclass
+class Slot:
+    """A granted place in service; give it back with `FairQueue.release`."""
+
+    client: str
+    enqueued_at: float
+    started_at: float
+
+    @property
+    def queue_wait(self) -> float:
+        return self.started_at - self.enqueued_at
+
+
+@dataclass
+class _Waiter:
+    client: str
+    cost: float
+    deadline: float | None
+    enqueued_at: float
+    future: asyncio.Future[Slot]
+
+
+@dataclass
+class ClientStats:
+    """Per-client counters at one deployment."""
+
+    queued: int = 0
+    in_flight: int = 0
+    admitted: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class _ClientQueue:
+    quantum: float
+    waiters: collections.deque[_Waiter] = field(default_factory=collections.deque)
+    deficit: float = 0.0
+    has_turn: bool = False
+
+
+@dataclass
+class QueueSnapshot:
+    """What a deployment's queue looks like right now (read by metrics and the dashboard)."""
+
+    name: str
+    capacity: int
+    in_flight: int
+    queued: int
+    admitted: int
+    rejected: int
+    expired: int
+    avg_service_s: float | None
+    clients: dict[str, ClientStats]
+
+
+class FairQueue:
+    """Capacity-limited, per-client fair admission for one deployment."""
+
+    def __init__(
+        self,
+        name: str,
+        capacity: int,
+        *,
+        max_queue: int = 1000,
+        max_queue_per_client: int = 100,
+        weights: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.capacity = capacity
+        self.max_queue = max_queue
+        self.max_queue_per_client = max_queue_per_client
+        self.weights = dict(weights or {})
+        self.clock = clock
+        self.in_flight = 0
+        self.queued = 0
+        self.admitted = 0
+        self.rejected = 0
+        self.expired = 0
+        self.avg_service: float | None = None
+        self._queues: dict[str, _ClientQueue] = {}
+        self._active: collections.deque[str] = collections.deque()
+        self._stats: dict[str, ClientStats] = collections.defaultdict(ClientStats)
+
+    # -- asking for a slot ------------------------------------------------------------------
+    def submit(self, client: str, *, cost: float = 1.0,
+               deadline: float | None = None) -> asyncio.Future[Slot]:
+        """A future that resolves to a Slot once this request may be served.
+
+        Raises at once, without queuing: `OverloadedError` when the client's or the
+        deployment's queue is full, `DeadlineExceededError` when `deadline` (same clock) has
+        passed or cannot be met by the estimated wait.
+        """
+        now = self.clock()
+        stats = self._stats[client]
+        future: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        if deadline is not None and deadline <= now:
+            self._reject(stats)
+            raise DeadlineExceededError(
+                f"deadline expired before reaching executor {self.name!r}")
+        if self.in_flight < self.capacity and not self.queued:
+            future.set_result(self._start(client, now, now))
+            return future
+        queue = self._queues.get(client)
+        if queue is not None and len(queue.waiters) >= self.max_queue_per_client:
+            self._reject(stats)
+            raise OverloadedError(
+                f"executor {self.name!r}: client {client!r} already has "
+                f"{len(queue.waiters)} requests queued (max_queue_per_client)",
+                retry_after=self._retry_after())
+        if self.queued >= self.max_queue:
+            self._reject(stats)
+            raise OverloadedError(
+                f"executor {self.name!r}: {self.queued} requests queued (max_queue)",
+                retry_after=self._retry_after())
+        if deadline is not None:
+            wait = self.estimated_wait(client)
+            if wait is not None and now + wait > deadline:
+                self._reject(stats)
+                raise DeadlineExceededError(
+                    f"deadline cannot be met at executor {self.name!r}: estimated wait "
+                    f"{wait:.3g} s, {deadline - now:.3g} s left")
+        if queue is None:
+            queue = self._queues[client] = _ClientQueue(quantum=self.weights.get(client, 1.0))
+        if not queue.waiters:
+            # A client that had nothing queued goes first: it waits only for the next free
+            # slot, not for a turn of every backlogged client (they are served round robin).
+            self._active.appendleft(client)
+        queue.waiters.append(_Waiter(client, cost, deadline, now, future))
+        self.queued += 1
+        stats.queued += 1
+        return future
+
+    async def acquire(self, client: str, *, cost: float = 1.0,
+                      deadline: float | None = None, timeout: float | None = None) -> Slot:
+        """`submit` and wait; `timeout` (seconds, real time) bounds the wait in the queue."""
+        future = self.submit(client, cost=cost, deadline=deadline)
+        try:
+            if timeout is None:
+                return await future
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            self._abandon(client, future)
+            self.expired += 1
+            self._reject(self._stats[client])
+            raise DeadlineExceededError(
+                f"deadline expired while queued at executor {self.name!r}") from None
+        except asyncio.CancelledError:
+            self._abandon(client, future)
+            raise
+
+    def _abandon(self, client: str, future: asyncio.Future[Slot]) -> None:
+        """The waiter gave up: give back its slot if it got one, else leave the queue."""
+        if future.done() and not future.cancelled():
+            if future.exception() is None:
+                self.release(future.result())
+            return
+        future.cancel()
+        queue = self._queues.get(client)
+        if queue is None:
+            return
+        for waiter in queue.waiters:
+            if waiter.future is future:
+                queue.waiters.remove(waiter)
+                self.queued -= 1
+                self._stats[client].queued -= 1
+                break
+        if not queue.waiters:
+            self._active.remove(client)
+            del self._queues[client]
+
+    # -- giving it back -----------------------------------------------------------------------
+    def release(self, slot: Slot, *, service_time: float | None = None) -> None:
+        """Return a slot; `service_time` (seconds) feeds the wait estimate."""
+        self.in_flight -= 1
+        self._stats[slot.client].in_flight -= 1
+        if service_time is not None:
+            self.avg_service = (service_time if self.avg_service is None
+                                else 0.8 * self.avg_service + 0.2 * service_time)
+        self._dispatch()
+
+    def set_capacity(self, capacity: int) -> None:
+        """Change how many requests may be in service (replicas ejected or re-admitted)."""
+        self.capacity = capacity
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.in_flight < self.capacity:
+            waiter = self._next_waiter()
+            if waiter is None:
+                return
+            if waiter.future.cancelled():
+                continue
+            now = self.clock()
+            if waiter.deadline is not None and waiter.deadline <= now:
+                self.expired += 1
+                self._reject(self._stats[waiter.client])
+                waiter.future.set_exception(DeadlineExceededError(
+                    f"deadline expired while queued at executor {self.name!r}"))
+                continue
+            waiter.future.set_result(self._start(waiter.client, waiter.enqueued_at, now))
+
+    def _next_waiter(self) -> _Waiter | None:
+        """Deficit round robin over the clients with queued requests."""
+        while self._active:
+            client = self._active[0]
+            queue = self._queues[client]
+            if not queue.has_turn:
+                queue.deficit += queue.quantum
+                queue.has_turn = True
+            head = queue.waiters[0]
+            if queue.deficit >= head.cost:
+                queue.deficit -= head.cost
+                queue.waiters.popleft()
+                self.queued -= 1
+                self._stats[client].queued -= 1
+                if not queue.waiters:
+                    self._active.popleft()
+                    del self._queues[client]
+                return head
+            queue.has_turn = False
+            self._active.rotate(-1)
+        return None
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _forget_idle_clients(self) -> None:
+        """Keep per-client counters bounded: drop idle clients, oldest first."""
+        if len(self._stats) <= _MAX_TRACKED_CLIENTS:
+            return
+        idle = [c for c, s in self._stats.items() if not s.queued and not s.in_flight]
+        for client in idle[: len(self._stats) - _MAX_TRACKED_CLIENTS]:
+            del self._stats[client]
+
+    def _start(self, client: str, enqueued_at: float, now: float) -> Slot:
+        self.in_flight += 1
+        self.admitted += 1
+        stats = self._stats[client]
+        stats.in_flight += 1
+        stats.admitted += 1
+        self._forget_idle_clients()
+        return Slot(client, enqueued_at, now)
+
+    def _reject(self, stats: ClientStats) -> None:
+        self.rejected += 1
+        stats.rejected += 1
+
+    def _retry_after(self) -> float:
+        return max(1.0, self.avg_service or 1.0)
+
+    def estimated_wait(self, client: str) -> float | None:
+        """Seconds a new request of `client` would wait, or None before any service time is
+        known. Under round robin it is served after its client's queued requests and, from
+        every other client, at most one more request per round than its own client has."""
+        if self.avg_service is None or self.in_flight < self.capacity:
+            return None if self.avg_service is None else 0.0
+        own = len(self._queues[client].waiters) if client in self._queues else 0
+        ahead = own + sum(min(len(q.waiters), own + 1)
+                          for c, q in self._queues.items() if c != client)
+        return (ahead + 1) / max(1, self.capacity) * self.avg_service
+
+    def snapshot(self) -> QueueSnapshot:
+        clients = {c: ClientStats(s.queued, s.in_flight, s.admitted, s.rejected)
+                   for c, s in self._stats.items()}
+        return QueueSnapshot(self.name, self.capacity, self.in_flight, self.queued,
+                             self.admitted, self.rejected, self.expired, self.avg_service,
+                             clients)

@@ -1,0 +1,12 @@
+"""Fixtures of the export tests; the sample Flows and validators live in export_helpers.py."""
+
+from __future__ import annotations
+
+from export_helpers import (  # noqa: F401  (fixtures are found by name)
+    compose_config,
+    k8s_errors,
+    kitchen_spec,
+    profile_errors,
+    seed_spec,
+    serviceprofile_schema,
+)

