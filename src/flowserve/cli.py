@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--base-dir", type=Path, default=Path.cwd(),
                     help="where modules named in --uses/--py-modules are looked up first")
     ex.add_argument("--replica-id", type=int, default=0)
+    ex.add_argument("--shard-id", type=int, default=0)
+    ex.add_argument("--concurrency", type=int, default=1,
+                    help="requests handled at once by this replica (default 1)")
     ex.add_argument("--workspace", default=None)
     _add_process_flags(ex)
 
@@ -79,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     from .export.cli import register as register_export
 
     register_export(sub)  # `flowserve export ...`; its parsers set `func`
+    from .ping_cli import register as register_ping
+
+    register_ping(sub)  # `flowserve ping executor|gateway|flow HOST:PORT`
     return parser
 
 
@@ -89,6 +95,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         uses=args.uses, name=args.name or (args.uses or "executor").split(":")[-1].split(".")[-1],
         port=args.port, host=args.host, uses_with=args.uses_with, uses_metas=args.uses_metas,
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
+        shard_id=args.shard_id, concurrency=args.concurrency,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
     ))
     return 0

@@ -126,8 +126,7 @@ class Flow:
             previous = {s: signal.signal(s, lambda *_: stop.set())
                         for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while not stop.wait(1.0):
-                self._runtime.check_alive()
+            stop.wait()  # the local runtime restarts processes that die meanwhile
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

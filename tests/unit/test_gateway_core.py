@@ -67,7 +67,7 @@ class FakeClock:
         return 1000.0 + next(self._ticks) * self.step
 
 
-def make_core(needs: dict, executors: dict, clock=None) -> GatewayCore:
+def make_core(needs: dict, executors: dict, clock=None, **deployment_options) -> GatewayCore:
     deployments = {}
     for name, ex in executors.items():
         replicas = ex if isinstance(ex, list) else [ex]
@@ -76,7 +76,7 @@ def make_core(needs: dict, executors: dict, clock=None) -> GatewayCore:
                 r.runtime_args.name = name
         deployments[name] = Deployment(name, [
             r if isinstance(r, DownReplica) else InProcessReplica(r) for r in replicas
-        ])
+        ], **deployment_options)
     return GatewayCore(graph_from_mapping(needs), deployments, clock=clock or FakeClock())
 
 
@@ -144,7 +144,7 @@ def test_target_executor_regex_skips_others():
 
 def test_round_robin_over_replicas():
     replicas = [NoOp(), NoOp()]
-    core = make_core({"a": ["gateway"]}, {"a": replicas})
+    core = make_core({"a": ["gateway"]}, {"a": replicas}, balancing="round_robin")
 
     async def go():
         for _ in range(4):

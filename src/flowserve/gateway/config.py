@@ -21,12 +21,20 @@ __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
 class DeploymentConfig:
     """One executor deployment: its replicas' addresses and how to use them."""
 
-    addresses: tuple[str, ...]
+    addresses: tuple[str, ...] = ()
+    """One address per replica (a single shard)."""
+    shards: tuple[tuple[str, ...], ...] = ()
+    """Replica addresses per shard; overrides `addresses` when given."""
     concurrency: int = 1
     max_queue: int | None = None
     balancing: str = "p2c_ewma"
+    polling: str | dict[str, str] = "ANY"
     timeout_send: float | None = None
     retries: int = 2
+
+    @property
+    def shard_addresses(self) -> tuple[tuple[str, ...], ...]:
+        return self.shards or (self.addresses,)
 
     @classmethod
     def parse(cls, name: str, value: Any) -> DeploymentConfig:
@@ -45,21 +53,34 @@ class DeploymentConfig:
                               f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
         data = dict(value)
         data["addresses"] = tuple(str(a) for a in data.get("addresses", ()))
-        if not data["addresses"]:
+        data["shards"] = tuple(tuple(str(a) for a in shard) for shard in data.get("shards", ()))
+        if not data["addresses"] and not all(data["shards"] or [()]):
             raise ConfigError(f"--deployments: executor {name!r} has no addresses")
         return cls(**data)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["addresses"] = list(self.addresses)
+        data["shards"] = [list(shard) for shard in self.shards]
+        if not data["shards"]:
+            del data["shards"]
         return data
 
 
-def deployment_config(ex: ExecutorSpec, addresses: Sequence[str]) -> DeploymentConfig:
-    """The gateway's view of an executor from its spec and where its replicas listen."""
+def deployment_config(ex: ExecutorSpec,
+                      addresses: Sequence[str] | Sequence[Sequence[str]]) -> DeploymentConfig:
+    """The gateway's view of an executor from its spec and where its replicas listen
+    (a list of addresses, or one list per shard)."""
+    shards: tuple[tuple[str, ...], ...] = ()
+    flat: tuple[str, ...] = ()
+    if addresses and not isinstance(addresses[0], str):
+        shards = tuple(tuple(group) for group in addresses)
+    else:
+        flat = tuple(str(a) for a in addresses)
     return DeploymentConfig(
-        addresses=tuple(addresses), concurrency=ex.concurrency, max_queue=ex.max_queue,
-        balancing=ex.balancing, timeout_send=ex.timeout_send, retries=ex.retries,
+        addresses=flat, shards=shards, concurrency=ex.concurrency, max_queue=ex.max_queue,
+        balancing=ex.balancing, polling=ex.polling, timeout_send=ex.timeout_send,
+        retries=ex.retries,
     )
 
 
@@ -85,7 +106,8 @@ class GatewayConfig:
 
     @classmethod
     def from_flow(cls, spec: FlowSpec, graph: FlowGraph,
-                  addresses: Mapping[str, Sequence[str]]) -> GatewayConfig:
+                  addresses: Mapping[str, Sequence[str] | Sequence[Sequence[str]]],
+                  ) -> GatewayConfig:
         opts = spec.with_
         return cls(
             graph=graph,

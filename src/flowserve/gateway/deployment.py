@@ -1,76 +1,91 @@
-"""An executor deployment as the gateway sees it: replicas behind fair admission."""
+"""An executor deployment as the gateway sees it: shards of replicas behind fair admission.
+
+Requests first get a slot from the deployment's `FairQueue` (clients served fairly, at most
+`capacity` in service), then go to one shard (polling ANY) or to every shard (polling ALL, the
+replies merged). Within a shard, `ReplicaSet` balances, retries and ejects.
+"""
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any
 
+from ..errors import UnavailableError
 from ..proto import jina_pb2
+from .deployment_types import ReplicaClient
+from .replicas import ReplicaSet
+from .retry_budget import RetryBudget
 from .scheduler import FairQueue, QueueSnapshot
+from .shard_merge import merge_shard_replies
 
 __all__ = ["Deployment", "ReplicaClient"]
 
 
-class ReplicaClient(Protocol):
-    """How the core reaches one executor replica. Transports implement this.
-
-    `process` returns the executor's reply (executor errors inside its status) or raises
-    `UnavailableError` / `DeadlineExceededError` from flowserve.errors.
-    """
-
-    address: str
-
-    async def process(
-        self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
-    ) -> jina_pb2.DataRequestProto: ...
-
-    async def is_ready(self, timeout: float) -> bool: ...
-
-    async def endpoints(self, timeout: float) -> list[str]: ...
-
-    async def close(self) -> None: ...
-
-
 class Deployment:
-    """The replicas of one executor.
-
-    Requests first get a slot from the deployment's `FairQueue` (at most replicas x
-    `concurrency` in service, clients served fairly), then go to a replica with a free slot.
-    """
+    """All shards and replicas of one executor."""
 
     def __init__(
         self,
         name: str,
-        replicas: Sequence[ReplicaClient],
+        replicas: Sequence[ReplicaClient] | Sequence[Sequence[ReplicaClient]],
         *,
         concurrency: int = 1,
+        balancing: str = "p2c_ewma",
+        polling: str | Mapping[str, str] = "ANY",
+        retries: int = 2,
+        budget: RetryBudget | None = None,
+        timeout_send: float | None = None,
         max_queue: int = 1000,
         max_queue_per_client: int = 100,
         weights: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
-        if not replicas:
+        groups = _as_shards(replicas)
+        if not groups or not all(groups):
             raise ValueError(f"deployment {name!r} has no replicas")
         self.name = name
-        self.replicas = list(replicas)
-        self.concurrency = concurrency
         self.clock = clock
-        self.queue = FairQueue(
-            name, len(self.replicas) * concurrency, max_queue=max_queue,
-            max_queue_per_client=max_queue_per_client, weights=weights, clock=clock,
-        )
-        self.in_flight = [0] * len(self.replicas)
-        self._cycle = itertools.cycle(range(len(self.replicas)))
+        self.polling = polling
+        self.shards = [
+            ReplicaSet(name, group, concurrency=concurrency, balancing=balancing,
+                       retries=retries, budget=budget, timeout_send=timeout_send,
+                       on_capacity_change=self._capacity_changed, clock=clock, rng=rng)
+            for group in groups
+        ]
+        self.queue = FairQueue(name, self.capacity(), max_queue=max_queue,
+                               max_queue_per_client=max_queue_per_client, weights=weights,
+                               clock=clock)
+        self._next_shard = 0
 
-    def pick(self) -> int:
-        """Round robin over the replicas that have a free slot."""
-        for _ in range(len(self.replicas)):
-            i = next(self._cycle)
-            if self.in_flight[i] < self.concurrency:
-                return i
-        return next(self._cycle)  # unreachable while the queue enforces capacity
+    @property
+    def replicas(self) -> list[ReplicaClient]:
+        return [r for shard in self.shards for r in shard.replicas]
+
+    def _polls_all(self) -> bool:
+        values = [self.polling] if isinstance(self.polling, str) else self.polling.values()
+        return len(self.shards) > 1 and "ALL" in values
+
+    def polling_for(self, endpoint: str) -> str:
+        if isinstance(self.polling, str):
+            return self.polling
+        return self.polling.get(endpoint, self.polling.get("*", "ANY"))
+
+    def capacity(self) -> int:
+        """Requests served at once: ALL needs a slot in every shard, ANY in one."""
+        capacities = [s.capacity for s in self.shards]
+        return min(capacities) if self._polls_all() else sum(capacities)
+
+    def _capacity_changed(self) -> None:
+        if hasattr(self, "queue"):
+            self.queue.set_capacity(self.capacity())
+
+    def refresh(self) -> None:
+        """Pick up replicas whose ejection ran out (called by the health monitor)."""
+        self._capacity_changed()
 
     async def process(
         self,
@@ -80,25 +95,46 @@ class Deployment:
         timeout: float | None,
         client: str = "",
     ) -> jina_pb2.DataRequestProto:
-        """Wait for a fair turn, then call one replica; `timeout` bounds both (seconds)."""
+        """Wait for a fair turn, then send to one shard or all; `timeout` bounds both."""
+        if self.capacity() == 0:
+            raise UnavailableError(f"executor {self.name!r}: no healthy replica "
+                                   f"(all {len(self.replicas)} ejected after failures)")
         deadline = self.clock() + timeout if timeout is not None else None
         slot = await self.queue.acquire(client, deadline=deadline, timeout=timeout)
         started = self.clock()
         try:
-            i = self.pick()
-            self.in_flight[i] += 1
-            try:
-                remaining = None if deadline is None else max(0.0, deadline - started)
-                return await self.replicas[i].process(
-                    request, endpoint=endpoint, timeout=remaining)
-            finally:
-                self.in_flight[i] -= 1
+            remaining = None if deadline is None else max(0.0, deadline - started)
+            if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
+                replies = await asyncio.gather(*(
+                    s.send(request, endpoint=endpoint, timeout=remaining) for s in self.shards))
+                return merge_shard_replies(replies)
+            return await self._any_shard().send(request, endpoint=endpoint, timeout=remaining)
         finally:
             self.queue.release(slot, service_time=self.clock() - started)
+
+    def _any_shard(self) -> ReplicaSet:
+        """The shard with the most free slots (round robin among equals)."""
+        if len(self.shards) == 1:
+            return self.shards[0]
+        n = len(self.shards)
+        order = [(self._next_shard + k) % n for k in range(n)]
+        best = max(order, key=lambda k: self.shards[k].free_slots())
+        self._next_shard = (best + 1) % n
+        return self.shards[best]
 
     def snapshot(self) -> QueueSnapshot:
         return self.queue.snapshot()
 
+    def replica_snapshot(self) -> list[dict[str, Any]]:
+        return [dict(row, shard=k) for k, s in enumerate(self.shards) for row in s.snapshot()]
+
     async def close(self) -> None:
-        for replica in self.replicas:
-            await replica.close()
+        for shard in self.shards:
+            await shard.close()
+
+
+def _as_shards(replicas: Any) -> list[list[ReplicaClient]]:
+    items = list(replicas)
+    if items and isinstance(items[0], list | tuple):
+        return [list(group) for group in items]
+    return [items]

@@ -16,6 +16,8 @@ from ..transport.grpc_common import Health, new_server
 from .config import GatewayConfig
 from .core import GatewayCore
 from .deployment import Deployment
+from .retry_budget import RetryBudget
+from .health_monitor import monitor_replicas
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from .http_app import create_app
 
@@ -25,10 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def build_core(config: GatewayConfig) -> GatewayCore:
+    budget = RetryBudget(ratio=config.retry_budget) if config.retries else None
     deployments = {
         name: Deployment(
-            name, [GrpcReplicaClient(a, executor=name) for a in dep.addresses],
-            concurrency=dep.concurrency, max_queue=dep.max_queue or config.max_queue,
+            name,
+            [[GrpcReplicaClient(a, executor=name) for a in shard] for shard in dep.shard_addresses],
+            concurrency=dep.concurrency, balancing=dep.balancing, polling=dep.polling,
+            retries=dep.retries if config.retries else 0, budget=budget,
+            timeout_send=dep.timeout_send, max_queue=dep.max_queue or config.max_queue,
             max_queue_per_client=config.max_queue_per_client, weights=config.client_weights,
         )
         for name, dep in config.deployments.items()
@@ -90,10 +96,12 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["http"] = sock.getsockname()[1]
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
+        monitor = asyncio.create_task(monitor_replicas(core.deployments.values(), stop))
         await health.set_serving(True)
         log.info("gateway listening: %s", bound)
         notify_ready(opts.ready_fd, {"name": opts.name, "ports": bound})
         await stop.wait()
+        await monitor
     finally:
         await health.set_serving(False)
         for http, _ in http_servers:

@@ -60,6 +60,19 @@ class ChildProcess:
                                        daemon=True)
         self._relay.start()
 
+    def pin_port(self, port: int) -> None:
+        """Restart on `port` from now on (the port it bound first), so its address stays."""
+        argv = self.argv
+        for i, arg in enumerate(argv[:-1]):
+            if arg == "--port" and argv[i + 1] == "0":
+                argv[i + 1] = str(port)
+
+    def restart(self) -> None:
+        """Start the same command again (after it exited)."""
+        self.close()
+        self.info = None
+        self.start()
+
     def _relay_output(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         for raw in self._proc.stdout:

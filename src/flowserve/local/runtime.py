@@ -15,6 +15,7 @@ from ..graph import FlowGraph, build_graph
 from ..loader import ResolvedExecutor, resolve_executor
 from ..spec import ExecutorSpec, FlowSpec
 from .process import ChildProcess, wait_all_ready
+from .supervisor import Supervisor
 
 __all__ = ["FlowAddresses", "LocalFlow"]
 
@@ -48,12 +49,22 @@ def _base_argv(command: str) -> list[str]:
     return [sys.executable, "-m", "flowserve", command, "--die-with-parent"]
 
 
+def _process_name(name: str, shard: int, shards: int, replica: int, replicas: int) -> str:
+    parts = [name]
+    if shards > 1:
+        parts.append(f"shard-{shard}")
+    if replicas > 1:
+        parts.append(str(replica))
+    return "/".join(parts)
+
+
 def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: int,
-                  port: int) -> list[str]:
+                  port: int, shard_id: int = 0) -> list[str]:
     """The `flowserve executor` command line for one replica."""
     argv = _base_argv("executor") + [
         "--uses", resolved.ref, "--name", ex.name, "--host", EXECUTOR_HOST, "--port", str(port),
-        "--replica-id", str(replica_id), "--base-dir", str(resolved.base_dir),
+        "--replica-id", str(replica_id), "--shard-id", str(shard_id),
+        "--concurrency", str(ex.concurrency), "--base-dir", str(resolved.base_dir),
     ]
     try:
         if resolved.uses_with:
@@ -87,6 +98,7 @@ class LocalFlow:
         self._log_to = log_to
         self.children: list[ChildProcess] = []
         self.addresses: FlowAddresses | None = None
+        self.supervisor = Supervisor(ready_timeout=spec.with_.timeout_ready)
         # Resolve every `uses` now, in this process: a bad import fails before anything starts.
         self._resolved = {
             ex.name: resolve_executor(ex, spec.base_dir) for ex in spec.executors if not ex.external
@@ -110,46 +122,56 @@ class LocalFlow:
         timeout = spec.with_.timeout_ready
         replicas: dict[str, list[ChildProcess]] = {}
         addresses: dict[str, list[str]] = {}
+        shards: dict[str, int] = {}
         for ex in spec.executors:
             if ex.external:
                 addresses[ex.name] = [f"{ex.host}:{ex.port}"]
                 continue
             resolved = self._resolved[ex.name]
             env = {**spec.with_.env, **ex.env}
+            shards[ex.name] = ex.shards
             replicas[ex.name] = [
                 self._spawn(
                     "executor",
-                    ex.name if ex.replicas == 1 else f"{ex.name}/{i}",
-                    executor_argv(ex, resolved, replica_id=i,
-                                  port=(ex.port + i) if ex.port else 0),
+                    _process_name(ex.name, shard, ex.shards, i, ex.replicas),
+                    executor_argv(ex, resolved, replica_id=i, shard_id=shard,
+                                  port=(ex.port + shard * ex.replicas + i) if ex.port else 0),
                     env,
                 )
+                for shard in range(ex.shards)
                 for i in range(ex.replicas)
             ]
         wait_all_ready([c for cs in replicas.values() for c in cs], timeout)
         for name, children in replicas.items():
-            addresses[name] = [f"{EXECUTOR_HOST}:{c.info['port']}" for c in children if c.info]
+            found = [f"{EXECUTOR_HOST}:{c.info['port']}" for c in children if c.info]
+            if shards[name] == 1:
+                addresses[name] = found
+            else:
+                per = len(found) // shards[name]
+                addresses[name] = [found[k * per:(k + 1) * per] for k in range(shards[name])]
         gateway = self._spawn("gateway", spec.with_.name, gateway_argv(spec, self.graph, addresses),
                               dict(spec.with_.env))
         wait_all_ready([gateway], timeout)
         assert gateway.info is not None
         self.addresses = FlowAddresses(spec.with_.host, dict(gateway.info["ports"]), addresses)
-        return self.addresses
-
-    def check_alive(self) -> None:
-        """Raise FlowStartError if a process of the Flow has exited."""
         for child in self.children:
-            if child.returncode() is not None:
-                raise child.start_error("exited")
+            if child.info is not None:
+                child.pin_port(child.info["port"] if "port" in child.info
+                               else next(iter(child.info["ports"].values())))
+            self.supervisor.watch(child)
+        return self.addresses
 
     def stop(self) -> None:
         """Gateway first (it drains in-flight requests), then executors; no orphans left."""
-        gateways = [c for c in self.children if c.role == "gateway"]
-        executors = [c for c in self.children if c.role != "gateway"]
-        for group in (gateways, executors):
-            self._stop_group(group)
-        for child in self.children:
-            child.close()
+        self.supervisor.stop()
+        with self.supervisor.lock:
+            gateways = [c for c in self.children if c.role == "gateway"]
+            executors = [c for c in self.children if c.role != "gateway"]
+            for group in (gateways, executors):
+                self._stop_group(group)
+            for child in self.children:
+                child.close()
+        self.supervisor.join()
         self.children.clear()
 
     def _stop_group(self, group: Sequence[ChildProcess]) -> None:

@@ -32,6 +32,7 @@ class WorkerOptions:
     py_modules: list[str] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     replica_id: int = 0
+    shard_id: int = 0
     workspace: str | None = None
     concurrency: int = 1
     grace: float = 10.0
@@ -42,7 +43,8 @@ def build_runtime(opts: WorkerOptions) -> ExecutorRuntime:
     cls = load_executor_class(
         opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
     )
-    runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "workspace": opts.workspace}
+    runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "shard_id": opts.shard_id,
+                    "workspace": opts.workspace}
     executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
     return ExecutorRuntime(executor, concurrency=opts.concurrency)
 

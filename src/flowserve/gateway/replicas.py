@@ -1,0 +1,143 @@
+"""The replicas of one executor shard: balancing, retries under a budget, ejection.
+
+A send goes to the replica the balancing policy picks among those with a free slot. If the send
+fails in transport (replica unreachable, connection refused: `UnavailableError`), that replica
+is ejected for a while (doubling on consecutive failures) and the send is retried on another
+replica, at most `retries` times and only while the shared `RetryBudget` allows, so retries
+cannot amplify an outage. Errors raised by executor code come back as replies and are never
+retried; neither are deadline expiries.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import DeadlineExceededError, UnavailableError
+from ..proto import jina_pb2
+from .balancer import NoReplicaError, make_balancer
+from .deployment_types import ReplicaClient
+from .retry_budget import RetryBudget
+
+__all__ = ["ReplicaSet"]
+
+
+class ReplicaSet:
+    """Replicas of one shard of an executor deployment."""
+
+    def __init__(
+        self,
+        name: str,
+        replicas: Sequence[ReplicaClient],
+        *,
+        concurrency: int = 1,
+        balancing: str = "p2c_ewma",
+        retries: int = 2,
+        budget: RetryBudget | None = None,
+        timeout_send: float | None = None,
+        eject_base: float = 1.0,
+        eject_max: float = 30.0,
+        on_capacity_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not replicas:
+            raise ValueError(f"executor {name!r} has no replicas")
+        self.name = name
+        self.replicas = list(replicas)
+        self.concurrency = concurrency
+        self.retries = retries
+        self.budget = budget
+        self.timeout_send = timeout_send
+        self.eject_base = eject_base
+        self.eject_max = eject_max
+        self.clock = clock
+        self.balancer = make_balancer(balancing, len(self.replicas), clock=clock, rng=rng)
+        self._failures = [0] * len(self.replicas)
+        self._on_capacity_change = on_capacity_change
+
+    @property
+    def capacity(self) -> int:
+        """Requests this shard can serve at once: healthy replicas x concurrency."""
+        healthy = sum(not self.balancer.is_ejected(i) for i in range(len(self.replicas)))
+        return healthy * self.concurrency
+
+    def free_slots(self) -> int:
+        return sum(max(0, self.concurrency - self.balancer.in_flight(i))
+                   for i in range(len(self.replicas)) if not self.balancer.is_ejected(i))
+
+    async def send(
+        self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
+    ) -> jina_pb2.DataRequestProto:
+        """Call one replica, retrying transport failures on others within the budget."""
+        deadline = None if timeout is None else self.clock() + timeout
+        if self.budget is not None:
+            self.budget.record_request()
+        tried: set[int] = set()
+        last_error: UnavailableError | None = None
+        while True:
+            full = {i for i in range(len(self.replicas))
+                    if self.balancer.in_flight(i) >= self.concurrency}
+            try:
+                call = self.balancer.acquire(tried | full)
+            except NoReplicaError:
+                if last_error is not None:
+                    raise last_error from None
+                raise UnavailableError(
+                    f"executor {self.name!r}: no healthy replica left to try "
+                    f"({len(tried)} tried, {len(self.replicas)} in all)") from None
+            i = call.replica
+            remaining = None if deadline is None else deadline - self.clock()
+            if remaining is not None and remaining <= 0:
+                call.done(ok=True)
+                raise DeadlineExceededError(
+                    f"deadline exceeded before sending to executor {self.name!r}")
+            if self.timeout_send is not None:
+                remaining = self.timeout_send if remaining is None else min(
+                    remaining, self.timeout_send)
+            try:
+                reply = await self.replicas[i].process(request, endpoint=endpoint,
+                                                       timeout=remaining)
+            except UnavailableError as exc:
+                call.done(ok=False)
+                self.eject(i)
+                tried.add(i)
+                last_error = exc
+                if len(tried) > self.retries or (
+                        self.budget is not None and not self.budget.try_retry()):
+                    raise
+                continue
+            except BaseException:
+                call.done(ok=False)
+                raise
+            call.done(ok=True)
+            self._failures[i] = 0
+            return reply
+
+    def eject(self, i: int) -> None:
+        """Stop sending to replica `i` for a while: 1 s, doubling per consecutive failure."""
+        self._failures[i] += 1
+        pause = min(self.eject_max, self.eject_base * 2 ** (self._failures[i] - 1))
+        self.balancer.eject(i, self.clock() + pause)
+        self._on_capacity_change()
+
+    def readmit(self, i: int) -> None:
+        """Send to replica `i` again (its health check passed)."""
+        if self.balancer.is_ejected(i):
+            self.balancer.readmit(i)
+            self._on_capacity_change()
+
+    def ejected(self) -> list[int]:
+        return [i for i in range(len(self.replicas)) if self.balancer.is_ejected(i)]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        rows = self.balancer.snapshot()
+        for row, replica in zip(rows, self.replicas, strict=True):
+            row["address"] = replica.address
+        return rows
+
+    async def close(self) -> None:
+        for replica in self.replicas:
+            await replica.close()
