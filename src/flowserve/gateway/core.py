@@ -24,6 +24,7 @@ from ..proto import jina_pb2
 from ..request import DataRequest
 from .deployment import Deployment
 from .merge import merge_requests
+from .observer import NullObserver, Observer, outcome_of
 
 __all__ = ["GatewayCore", "error_response"]
 
@@ -140,6 +141,7 @@ class GatewayCore:
         *,
         name: str = START,
         clock: Callable[[], float] = time.time,
+        observer: Observer | None = None,
     ) -> None:
         missing = [n for n in graph.order if n not in deployments]
         if missing:
@@ -149,6 +151,7 @@ class GatewayCore:
         self.deployments = dict(deployments)
         self.name = name
         self.clock = clock
+        self.observer: Observer = observer or NullObserver()
 
     async def process(self, request: DataRequest, *, timeout: float | None = None,
                       client: str = "") -> DataRequest:
@@ -156,14 +159,21 @@ class GatewayCore:
         started = self.clock()
         deadline = started + timeout if timeout is not None else None
         walk = _Walk(self, request, deadline, client)
+        outcome = "success"
         try:
             sinks = self.graph.sinks
             outputs = [await walk.node(s) for s in sinks] if sinks else [request]
             response = merge_requests(outputs)
         except _ExecutorFailed as failed:
             response = failed.reply
+            outcome = "executor_error"
+        except BaseException as exc:
+            outcome = outcome_of(exc)
+            raise
         finally:
             walk.cancel_pending()
+            self.observer.request_finished(endpoint=walk.endpoint, outcome=outcome,
+                                           seconds=self.clock() - started)
         return self._finish(response, request, walk, started)
 
     def _finish(

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import UnavailableError
 from ..proto import jina_pb2
 from .deployment_types import ReplicaClient
+from .observer import NullObserver, Observer
 from .replicas import ReplicaSet
 from .retry_budget import RetryBudget
 from .scheduler import FairQueue, QueueSnapshot
@@ -43,6 +44,7 @@ class Deployment:
         weights: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        observer: Observer | None = None,
     ) -> None:
         groups = _as_shards(replicas)
         if not groups or not all(groups):
@@ -50,10 +52,12 @@ class Deployment:
         self.name = name
         self.clock = clock
         self.polling = polling
+        self.observer: Observer = observer or NullObserver()
         self.shards = [
             ReplicaSet(name, group, concurrency=concurrency, balancing=balancing,
                        retries=retries, budget=budget, timeout_send=timeout_send,
-                       on_capacity_change=self._capacity_changed, clock=clock, rng=rng)
+                       on_capacity_change=self._capacity_changed, observer=self.observer,
+                       clock=clock, rng=rng)
             for group in groups
         ]
         self.queue = FairQueue(name, self.capacity(), max_queue=max_queue,
@@ -101,6 +105,7 @@ class Deployment:
                                    f"(all {len(self.replicas)} ejected after failures)")
         deadline = self.clock() + timeout if timeout is not None else None
         slot = await self.queue.acquire(client, deadline=deadline, timeout=timeout)
+        self.observer.queue_wait(executor=self.name, seconds=slot.queue_wait)
         started = self.clock()
         try:
             remaining = None if deadline is None else max(0.0, deadline - started)

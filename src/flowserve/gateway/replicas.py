@@ -19,6 +19,7 @@ from ..errors import DeadlineExceededError, UnavailableError
 from ..proto import jina_pb2
 from .balancer import NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
+from .observer import NullObserver, Observer, outcome_of
 from .retry_budget import RetryBudget
 
 __all__ = ["ReplicaSet"]
@@ -40,6 +41,7 @@ class ReplicaSet:
         eject_base: float = 1.0,
         eject_max: float = 30.0,
         on_capacity_change: Callable[[], None] = lambda: None,
+        observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -57,6 +59,7 @@ class ReplicaSet:
         self.balancer = make_balancer(balancing, len(self.replicas), clock=clock, rng=rng)
         self._failures = [0] * len(self.replicas)
         self._on_capacity_change = on_capacity_change
+        self.observer: Observer = observer or NullObserver()
 
     @property
     def capacity(self) -> int:
@@ -97,10 +100,15 @@ class ReplicaSet:
             if self.timeout_send is not None:
                 remaining = self.timeout_send if remaining is None else min(
                     remaining, self.timeout_send)
+            started = self.clock()
             try:
                 reply = await self.replicas[i].process(request, endpoint=endpoint,
                                                        timeout=remaining)
-            except UnavailableError as exc:
+            except BaseException as exc:
+                self._observe(i, endpoint, outcome_of(exc), started, request, None)
+                if not isinstance(exc, UnavailableError):
+                    call.done(ok=False)
+                    raise
                 call.done(ok=False)
                 self.eject(i)
                 tried.add(i)
@@ -109,12 +117,27 @@ class ReplicaSet:
                         self.budget is not None and not self.budget.try_retry()):
                     raise
                 continue
-            except BaseException:
-                call.done(ok=False)
-                raise
+            error = reply.header.status.code == jina_pb2.StatusProto.ERROR
+            self._observe(i, endpoint, outcome_of(None, executor_error=error), started, request,
+                          reply)
             call.done(ok=True)
             self._failures[i] = 0
             return reply
+
+    def _observe(self, i: int, endpoint: str, outcome: str, started: float,
+                 request: jina_pb2.DataRequestProto,
+                 reply: jina_pb2.DataRequestProto | None) -> None:
+        observer = self.observer
+        if isinstance(observer, NullObserver):
+            return
+        sizes = getattr(observer, "wants_sizes", True)
+        observer.executor_call(
+            executor=self.name, replica=self.replicas[i].address, endpoint=endpoint,
+            outcome=outcome, seconds=self.clock() - started,
+            request_bytes=request.ByteSize() if sizes else 0,
+            response_bytes=reply.ByteSize() if sizes and reply is not None else 0,
+            docs=len(reply.data.docs.docs) if reply is not None else 0,
+        )
 
     def eject(self, i: int) -> None:
         """Stop sending to replica `i` for a while: 1 s, doubling per consecutive failure."""

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from ..docarray import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
 from ..request import DataRequest
 
-__all__ = ["ExecutorRuntime"]
+__all__ = ["ExecutorRuntime", "HandlerObserver"]
 
 log = logging.getLogger(__name__)
+
+
+class HandlerObserver(Protocol):
+    """Receives one event per handled request (for the executor's own metrics/tracing)."""
+
+    def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
+                docs: int) -> None: ...
 
 
 class ExecutorRuntime:
@@ -25,8 +33,10 @@ class ExecutorRuntime:
     run at once (default 1: executors need not be thread-safe).
     """
 
-    def __init__(self, executor: Executor, *, concurrency: int = 1) -> None:
+    def __init__(self, executor: Executor, *, concurrency: int = 1,
+                 observer: HandlerObserver | None = None) -> None:
         self.executor = executor
+        self.observer = observer
         self.name = executor.name
         self.handlers: Mapping[str, Handler] = discover_endpoints(executor)
         self._slots = asyncio.Semaphore(concurrency)
@@ -48,13 +58,20 @@ class ExecutorRuntime:
         handler = self.handler_for(endpoint)
         if handler is None:
             return request
-        try:
-            async with self._slots:
+        outcome = "success"
+        async with self._slots:
+            started = time.monotonic()
+            try:
                 result = await self._call(handler, request)
-            self._apply(result, request, handler)
-        except Exception as exc:  # executor code failed: report it, keep serving
-            log.debug("executor %s raised on %s", self.name, endpoint, exc_info=True)
-            request.set_exception(exc, executor=self.name)
+                self._apply(result, request, handler)
+            except Exception as exc:  # executor code failed: report it, keep serving
+                log.debug("executor %s raised on %s", self.name, endpoint, exc_info=True)
+                request.set_exception(exc, executor=self.name)
+                outcome = "executor_error"
+            if self.observer is not None:
+                self.observer.handled(executor=self.name, endpoint=handler.endpoint,
+                                      outcome=outcome, seconds=time.monotonic() - started,
+                                      docs=len(request.docs))
         return request
 
     async def _call(self, handler: Handler, request: DataRequest) -> Any:

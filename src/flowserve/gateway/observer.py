@@ -1,0 +1,64 @@
+"""Hooks through which the gateway core reports what happens, for metrics and tracing.
+
+The core calls an `Observer`; it knows nothing about Prometheus or OpenTelemetry. The default
+`NullObserver` does nothing, so an unobserved gateway pays one no-op call per event.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["NullObserver", "Observer", "outcome_of"]
+
+
+class Observer(Protocol):
+    """Receives gateway events. Implementations must be cheap and must not raise."""
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+        """A client request was answered (end to end through the gateway)."""
+
+    def queue_wait(self, *, executor: str, seconds: float) -> None:
+        """A request waited `seconds` in an executor deployment's fair queue."""
+
+    def executor_call(self, *, executor: str, replica: str, endpoint: str, outcome: str,
+                      seconds: float, request_bytes: int, response_bytes: int,
+                      docs: int) -> None:
+        """One call to an executor replica finished (processing time, sizes)."""
+
+
+class NullObserver:
+    """Observes nothing."""
+
+    wants_sizes = False
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def queue_wait(self, *, executor: str, seconds: float) -> None:
+        pass
+
+    def executor_call(self, *, executor: str, replica: str, endpoint: str, outcome: str,
+                      seconds: float, request_bytes: int, response_bytes: int,
+                      docs: int) -> None:
+        pass
+
+
+def outcome_of(exc: BaseException | None, *, executor_error: bool = False) -> str:
+    """A low-cardinality outcome label: success, executor_error, overloaded, deadline,
+    unavailable, bad_request, cancelled or error."""
+    if exc is None:
+        return "executor_error" if executor_error else "success"
+    from ..errors import (
+        BadRequestError,
+        DeadlineExceededError,
+        OverloadedError,
+        UnavailableError,
+    )
+
+    for kind, label in ((OverloadedError, "overloaded"), (DeadlineExceededError, "deadline"),
+                        (UnavailableError, "unavailable"), (BadRequestError, "bad_request")):
+        if isinstance(exc, kind):
+            return label
+    import asyncio
+
+    return "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
