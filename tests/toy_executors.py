@@ -111,3 +111,32 @@ class Slow(Executor):
     @requests
     def slow(self, docs, **kwargs):
         time.sleep(self.delay)
+
+
+class SlowOnReplicaZero(Executor):
+    """Replica 0 takes `slow` seconds per request, the others `fast`; tags the replica."""
+
+    def __init__(self, slow: float = 0.2, fast: float = 0.005, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = slow if self.runtime_args.replica_id == 0 else fast
+
+    @requests
+    def work(self, docs, **kwargs):
+        time.sleep(self.delay)
+        for d in docs:
+            d.tags["replica"] = float(self.runtime_args.replica_id)
+
+
+class ShardMatcher(Executor):
+    """Adds one match per doc, scored by shard id, so merged results show every shard."""
+
+    @requests
+    def match(self, docs, **kwargs):
+        from flowserve import Document
+
+        shard = self.runtime_args.shard_id
+        for d in docs:
+            m = Document(id=f"{d.id}-shard{shard}")
+            m.scores["score"] = float(shard)
+            d.matches.append(m)
+            d.tags["shard"] = float(shard)

@@ -23,6 +23,21 @@ __all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]
 
 CLIENT_ID_HEADER = "X-Flowserve-Client-Id"
 """HTTP header naming the client for fair queuing (default: the remote IP address)."""
+TIMEOUT_HEADER = "X-Flowserve-Timeout"
+"""HTTP header with the request's deadline in seconds (the body's `timeout` is in ms)."""
+
+
+def _timeout(header_value: str | None, body_ms: int, default: float | None) -> float | None:
+    if header_value:
+        try:
+            seconds = float(header_value)
+        except ValueError:
+            raise BadRequestError(
+                f"header {TIMEOUT_HEADER}: expected seconds, got {header_value!r}") from None
+        if seconds <= 0:
+            raise BadRequestError(f"header {TIMEOUT_HEADER}: must be > 0, got {header_value!r}")
+        return seconds
+    return body_ms / 1000 if body_ms else default
 
 
 def http_error(exc: RequestError) -> JSONResponse:
@@ -69,7 +84,8 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> Fa
             except ValueError as exc:
                 raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
             data_request = request_from_post_body(body)
-            timeout = data_request.header.timeout / 1000 or default_timeout
+            timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
+                               default_timeout)
             client = request.headers.get(CLIENT_ID_HEADER) or (
                 request.client.host if request.client else "unknown")
             response = await core.process(data_request, timeout=timeout, client=client)

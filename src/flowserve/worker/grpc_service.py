@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,7 +45,10 @@ class WorkerServicer(
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
-        result = await self.runtime.handle(DataRequest(request), _endpoint_from(context))
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining
+        result = await self.runtime.handle(DataRequest(request), _endpoint_from(context),
+                                           deadline=deadline)
         return result.proto
 
     async def Call(  # noqa: N802 - the wire name

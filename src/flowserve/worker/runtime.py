@@ -52,8 +52,13 @@ class ExecutorRuntime:
             return self.handlers[endpoint]
         return self.handlers.get(DEFAULT_ENDPOINT)
 
-    async def handle(self, request: DataRequest, endpoint: str | None = None) -> DataRequest:
-        """Run the handler for the request's endpoint; executor errors go into the status."""
+    async def handle(self, request: DataRequest, endpoint: str | None = None, *,
+                     deadline: float | None = None) -> DataRequest:
+        """Run the handler for the request's endpoint; executor errors go into the status.
+
+        `deadline` (time.monotonic) drops the request, unstarted, if it passes while the
+        request waits for the handler.
+        """
         endpoint = endpoint if endpoint is not None else request.endpoint
         handler = self.handler_for(endpoint)
         if handler is None:
@@ -61,6 +66,11 @@ class ExecutorRuntime:
         outcome = "success"
         async with self._slots:
             started = time.monotonic()
+            if deadline is not None and started >= deadline:
+                request.set_error(
+                    f"deadline exceeded at executor {self.name!r} before its handler started",
+                    name="DeadlineExceededError", executor=self.name)
+                return request
             try:
                 result = await self._call(handler, request)
                 self._apply(result, request, handler)

@@ -1,0 +1,56 @@
+"""SIGTERM during a stream: every request the gateway accepted is answered."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from conftest import wait_until
+
+from flowserve import Client, Document, DocumentArray
+
+pytestmark = pytest.mark.integration
+
+
+def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
+    flow_yml = tmp_path / "flow.yml"
+    flow_yml.write_text(
+        "jtype: Flow\nwith:\n  grace: 20\nexecutors:\n"
+        "  - name: slow\n    uses: toy_executors:Slow\n    uses_with: {delay: 0.05}\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+    proc = subprocess.Popen([sys.executable, "-m", "flowserve", "flow", "--uses", str(flow_yml)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        assert wait_until(lambda: any("grpc://" in line for line in lines)
+                          or proc.poll() is not None, 120), "".join(lines)
+        url = next(line for line in lines if "grpc://" in line).split("grpc://")[1].split()[0]
+        answered, failed = [], []
+
+        def on_done(r):
+            answered.append(r)
+            if len(answered) == 10:
+                proc.send_signal(signal.SIGTERM)
+
+        with Client(host=f"grpc://{url.strip('│ ')}") as client:
+            client.post("/", DocumentArray(Document(text=str(i)) for i in range(40)),
+                        request_size=1, prefetch=5, on_done=on_done, on_error=failed.append,
+                        timeout=120)
+        assert proc.wait(60) == 0, "".join(lines)
+        assert len(answered) + len(failed) == 40
+        # requests already inside the gateway when SIGTERM came were answered
+        assert len(answered) >= 15, (len(answered), len(failed))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        reader.join(10)
+        if proc.stdout:
+            proc.stdout.close()

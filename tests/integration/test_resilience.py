@@ -1,0 +1,113 @@
+"""Replicas, balancing, retries, deadlines, shards and self-healing on real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+import httpx
+import pytest
+from conftest import pid_alive, running, wait_until
+from toy_executors import NoOp, ShardMatcher, Slow, SlowOnReplicaZero, TagByReplica
+
+from flowserve import Client, Document, DocumentArray, Flow
+from flowserve.errors import DeadlineExceededError
+
+pytestmark = pytest.mark.integration
+
+
+def docs(n: int) -> DocumentArray:
+    return DocumentArray(Document(id=f"d{i}", text=f"t{i}") for i in range(n))
+
+
+def test_killing_a_replica_mid_stream_loses_nothing_and_it_comes_back():
+    flow = Flow().add(name="marker", uses=TagByReplica, replicas=2)
+    with running(flow):
+        replicas = [c for c in flow._runtime.children if c.role == "executor"]
+        victim = replicas[0].pid
+        outcomes: list[str] = []
+
+        def on_done(r):
+            outcomes.append("done")
+            if len(outcomes) == 50:
+                os.kill(victim, signal.SIGKILL)
+
+        with Client(host=flow.addresses.gateway_url("grpc")) as client:
+            client.post("/", docs(300), request_size=1, prefetch=4, on_done=on_done,
+                        on_error=lambda r: outcomes.append("error"), timeout=120)
+        assert len(outcomes) == 300  # every request ended in on_done or on_error
+        assert outcomes.count("done") >= 290, Counter(outcomes)
+        # the supervisor restarts the killed replica on the same port
+        assert wait_until(lambda: replicas[0].pid != victim and replicas[0].info is not None, 60)
+        assert flow._runtime.supervisor.restarts.get(replicas[0].name) == 1
+
+        def both_serve() -> bool:
+            result = flow.post("/", docs(10), request_size=1)
+            return {d.tags["replica"] for d in result} == {0.0, 1.0}
+
+        assert wait_until(both_serve, 60)
+
+
+@pytest.mark.parametrize("balancing", ["round_robin", "p2c_ewma"])
+def test_slow_replica_share_by_policy(balancing, record_property):
+    # concurrency 4: no replica is ever full here, so the policy alone decides the share
+    flow = Flow().add(name="work", uses=SlowOnReplicaZero, replicas=3, balancing=balancing,
+                      concurrency=4, uses_with={"slow": 0.2, "fast": 0.005})
+    with running(flow):
+        result = flow.post("/", docs(200), request_size=1, prefetch=2)
+    share = Counter(d.tags["replica"] for d in result)[0.0] / len(result)
+    record_property("slow_share", share)
+    if balancing == "round_robin":
+        assert share > 0.2, share
+    else:
+        assert share < 0.1, share
+
+
+def test_deadline_expiry_names_where_it_expired():
+    flow = Flow(protocol=["grpc", "http"]).add(name="sleepy", uses=Slow, uses_with={"delay": 1.0})
+    with running(flow):
+        with Client(host=flow.addresses.gateway_url("grpc")) as client:
+            errors = []
+            client.post("/", docs(1), timeout=0.3, on_error=errors.append)
+            assert errors, "the request did not fail"
+            status = errors[0].header.status
+            assert status.exception.name == "DeadlineExceededError"
+            with pytest.raises(DeadlineExceededError):
+                client.post("/", docs(1), timeout=0.3)
+        http = flow.addresses.gateway_url("http")
+        reply = httpx.post(f"{http}/post", json={"data": [{"text": "x"}]},
+                           headers={"X-Flowserve-Timeout": "0.3"}, timeout=30)
+        assert reply.status_code == 504
+        assert "sleepy" in reply.json()["detail"]
+        # the Flow still serves within a generous deadline
+        assert len(flow.post("/", docs(1), timeout=30)) == 1
+
+
+@pytest.mark.parametrize("polling", ["ALL", "ANY"])
+def test_shards(polling):
+    flow = Flow().add(name="index", uses=ShardMatcher, shards=2, polling=polling)
+    with running(flow):
+        result = flow.post("/", docs(6), request_size=1)
+    if polling == "ALL":
+        for doc in result:
+            assert [m.id for m in doc.matches] == [f"{doc.id}-shard1", f"{doc.id}-shard0"]
+    else:
+        assert all(len(doc.matches) == 1 for doc in result)
+        assert {doc.tags["shard"] for doc in result} == {0.0, 1.0}
+
+
+def test_replica_that_stops_is_ejected_and_traffic_moves_on():
+    flow = Flow().add(name="marker", uses=TagByReplica, replicas=2)
+    with running(flow):
+        supervisor = flow._runtime.supervisor
+        supervisor.stop()  # no restarts: the replica stays down
+        victim = next(c for c in flow._runtime.children if c.role == "executor")
+        os.kill(victim.pid, signal.SIGKILL)
+        assert wait_until(lambda: not pid_alive(victim.pid), 30)
+        started = time.monotonic()
+        result = flow.post("/", docs(20), request_size=1, timeout=60)
+        assert len(result) == 20
+        assert time.monotonic() - started < 30
+        assert {d.tags["replica"] for d in result[5:]} == {1.0}
