@@ -59,3 +59,21 @@ def test_light_client_is_not_starved_by_three_flooders():
         assert backlog > 20, "the flooders were not flooding when the light client posted"
         assert latency <= 2.5 * SERVICE_TIME, f"light client waited {latency:.3f} s"
         assert answered == [REQUESTS_PER_FLOODER] * FLOODERS  # nothing lost
+
+
+def test_http_overload_is_shed_with_429_and_the_client_can_retry():
+    flow = Flow(protocol="http", max_queue_per_client=1).add(
+        name="slow", uses=Slow, uses_with={"delay": 0.3})
+    with running(flow):
+        url = flow.addresses.gateway_url("http")
+        errors: list = []
+        with Client(host=url) as client:
+            client.post("/", DocumentArray(Document(text=str(i)) for i in range(6)),
+                        request_size=1, prefetch=6, on_error=errors.append, on_done=lambda r: None)
+            assert errors, "nothing was shed although the client's queue holds one request"
+            assert {e.header.status.exception.name for e in errors} == {"OverloadedError"}
+            done: list = []
+            client.post("/", DocumentArray(Document(text=str(i)) for i in range(6)),
+                        request_size=1, prefetch=6, on_done=done.append, retries=10,
+                        retry_backoff=0.1)
+            assert len(done) == 6

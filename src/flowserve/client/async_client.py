@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
@@ -17,6 +19,9 @@ from ._grpc import GrpcTransport
 from ._http import HttpTransport
 from ._inflight import InFlight
 from ._reporter import ProgressReporter
+from ._retry import RetryingSink, backoff_delay
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
 
@@ -90,6 +95,9 @@ class AsyncClient:
         timeout: float | None = None,
         return_responses: bool = False,
         metadata: Metadata | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.5,
+        retry_max_backoff: float = 10.0,
     ) -> DocumentArray | list[DataRequest] | None:
         """Send `inputs` to endpoint `on`, in requests of `request_size` docs.
 
@@ -110,6 +118,11 @@ class AsyncClient:
         each request's timeout; it is also sent as each request's ``header.timeout``.
         `metadata` is extra gRPC metadata (HTTP headers for HTTP). Raises UnavailableError
         at once when nothing listens at the address.
+
+        `retries` > 0 sends requests the gateway shed for overload again, up to that many
+        rounds, after a jittered exponential backoff starting at `retry_backoff` seconds
+        (at least the server's Retry-After, at most `retry_max_backoff`); only the final
+        outcome reaches the callbacks.
         """
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
@@ -149,13 +162,36 @@ class AsyncClient:
         if progress is not None:
             progress.start()
         try:
-            await run_post(
-                open_stream, requests, sink, inflight, timeout=timeout, where=str(self.address)
-            )
+            if retries <= 0:
+                await run_post(open_stream, requests, sink, inflight, timeout=timeout,
+                               where=str(self.address))
+            else:
+                await self._post_with_retries(open_stream, requests, sink, limit,
+                                              results_in_order, timeout, retries,
+                                              retry_backoff, retry_max_backoff)
         finally:
             if progress is not None:
                 progress.stop()
         return sink.result()
+
+    async def _post_with_retries(self, open_stream: Any, requests: Any, sink: ResultSink,
+                                 limit: int, ordered: bool, timeout: float | None, retries: int,
+                                 backoff: float, max_backoff: float) -> None:
+        retrying = RetryingSink(sink, retries)
+        batch = retrying.track(requests)
+        while True:
+            await run_post(open_stream, batch, retrying,  # type: ignore[arg-type]
+                           InFlight(limit, ordered=ordered), timeout=timeout,
+                           where=str(self.address))
+            held = retrying.take_held()
+            if not held:
+                return
+            delay = backoff_delay(retrying.round, base=backoff, cap=max_backoff,
+                                  hint=retrying.hint)
+            logger.info("retrying %d overloaded request(s) in %.2f s (round %d of %d)",
+                        len(held), delay, retrying.round, retries)
+            await asyncio.sleep(delay)
+            batch = retrying.track(iter(held))
 
     def _metadata(
         self, prefetch: int | None, results_in_order: bool, metadata: Metadata | None

@@ -124,6 +124,9 @@ class Client:
         timeout: float | None = None,
         return_responses: bool = False,
         metadata: Metadata | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.5,
+        retry_max_backoff: float = 10.0,
     ) -> DocumentArray | list[DataRequest] | None:
         """Send `inputs` to endpoint `on` and wait; see `AsyncClient.post`."""
         return self._run(
@@ -143,6 +146,9 @@ class Client:
                 timeout=timeout,
                 return_responses=return_responses,
                 metadata=metadata,
+                retries=retries,
+                retry_backoff=retry_backoff,
+                retry_max_backoff=retry_max_backoff,
             )
         )
 

@@ -1,0 +1,65 @@
+"""Several observers behind one: the gateway core and the worker runtime take a single one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..gateway.observer import NullObserver, Observer
+
+__all__ = ["HandlerFanout", "fanout", "handler_fanout"]
+
+
+class _Fanout:
+    """Calls every observer in turn (each must be cheap and must not raise)."""
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self.observers = list(observers)
+        self.wants_sizes = any(getattr(o, "wants_sizes", True) for o in self.observers)
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+        for o in self.observers:
+            o.request_finished(endpoint=endpoint, outcome=outcome, seconds=seconds)
+
+    def queue_wait(self, *, executor: str, seconds: float) -> None:
+        for o in self.observers:
+            o.queue_wait(executor=executor, seconds=seconds)
+
+    def executor_call(self, *, executor: str, replica: str, endpoint: str, outcome: str,
+                      seconds: float, request_bytes: int, response_bytes: int,
+                      docs: int) -> None:
+        for o in self.observers:
+            o.executor_call(executor=executor, replica=replica, endpoint=endpoint,
+                            outcome=outcome, seconds=seconds, request_bytes=request_bytes,
+                            response_bytes=response_bytes, docs=docs)
+
+
+def fanout(*observers: Observer | None) -> Observer | None:
+    """One observer for all given (None entries dropped); None when there are none."""
+    present = [o for o in observers if o is not None and not isinstance(o, NullObserver)]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return _Fanout(present)
+
+
+class HandlerFanout:
+    """Several executor-side `HandlerObserver`s behind one."""
+
+    def __init__(self, observers: Sequence[Any]) -> None:
+        self.observers = list(observers)
+
+    def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
+                docs: int) -> None:
+        for o in self.observers:
+            o.handled(executor=executor, endpoint=endpoint, outcome=outcome, seconds=seconds,
+                      docs=docs)
+
+
+def handler_fanout(*observers: Any) -> Any:
+    """One `HandlerObserver` for all given (None dropped); None when there are none."""
+    present = [o for o in observers if o is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else HandlerFanout(present)

@@ -1,0 +1,230 @@
+"""Prometheus metrics of a gateway and of an executor process (golden metrics, bounded labels).
+
+Every metric is registered in the `CollectorRegistry` passed in, made by the process that
+serves it: nothing touches prometheus-client's global registry, so two gateways in one test
+process never share counters. Label values are bounded: executors and replicas come from the
+Flow, outcomes from `gateway.observer.outcome_of`, endpoints are capped (`LabelCap`) because
+clients choose them, and clients appear only as the top `TOP_CLIENTS` by queued requests plus
+``other``. The full list, with labels, is in docs/observability.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ..gateway.scheduler import ClientStats, QueueSnapshot
+
+__all__ = [
+    "LATENCY_BUCKETS",
+    "OTHER",
+    "TOP_CLIENTS",
+    "GatewayMetrics",
+    "HandlerMetrics",
+    "LabelCap",
+    "QueueCollector",
+    "top_queued",
+]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0, 30.0, 60.0, 120.0, float("inf"))
+"""Seconds: from a fast in-memory executor to the seed's minute-long queues."""
+TOP_CLIENTS = 10
+"""Clients named in per-client labels; the rest are summed as ``other``."""
+OTHER = "other"
+MAX_ENDPOINTS = 32
+
+
+class LabelCap:
+    """Keeps the first `limit` distinct values of a label; later new ones become ``other``.
+
+    Endpoints are chosen by clients, so without a cap one client could create any number of
+    time series."""
+
+    def __init__(self, limit: int = MAX_ENDPOINTS) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) < self.limit:
+            self._seen.add(value)
+            return value
+        return OTHER
+
+
+class GatewayMetrics:
+    """The gateway core's `Observer` as Prometheus counters and histograms."""
+
+    wants_sizes = True
+
+    def __init__(self, registry: CollectorRegistry, *, endpoints: LabelCap | None = None) -> None:
+        self.endpoint = endpoints or LabelCap()
+        r = registry
+        self.requests = Counter(
+            "flowserve_gateway_requests", "Client requests answered by the gateway.",
+            ["endpoint", "outcome"], registry=r)
+        self.duration = Histogram(
+            "flowserve_gateway_request_duration_seconds",
+            "End-to-end time of a client request in the gateway.",
+            ["endpoint", "outcome"], buckets=LATENCY_BUCKETS, registry=r)
+        self.calls = Counter(
+            "flowserve_executor_requests", "Calls from the gateway to executor replicas.",
+            ["executor", "replica", "endpoint", "outcome"], registry=r)
+        self.processing = Histogram(
+            "flowserve_executor_processing_seconds",
+            "Time of one call to an executor replica (network + handler), after the queue.",
+            ["executor", "replica", "endpoint"], buckets=LATENCY_BUCKETS, registry=r)
+        self.queue_wait_s = Histogram(
+            "flowserve_executor_queue_wait_seconds",
+            "Time a request waited in an executor deployment's fair queue at the gateway.",
+            ["executor"], buckets=LATENCY_BUCKETS, registry=r)
+        self.request_bytes = Counter(
+            "flowserve_executor_request_bytes", "Bytes of requests sent to executor replicas.",
+            ["executor", "replica"], registry=r)
+        self.response_bytes = Counter(
+            "flowserve_executor_response_bytes",
+            "Bytes of responses received from executor replicas.",
+            ["executor", "replica"], registry=r)
+        self.docs = Counter(
+            "flowserve_executor_docs", "Documents in the responses of executor replicas.",
+            ["executor", "replica"], registry=r)
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+        endpoint = self.endpoint(endpoint)
+        self.requests.labels(endpoint, outcome).inc()
+        self.duration.labels(endpoint, outcome).observe(seconds)
+
+    def queue_wait(self, *, executor: str, seconds: float) -> None:
+        self.queue_wait_s.labels(executor).observe(seconds)
+
+    def executor_call(self, *, executor: str, replica: str, endpoint: str, outcome: str,
+                      seconds: float, request_bytes: int, response_bytes: int,
+                      docs: int) -> None:
+        endpoint = self.endpoint(endpoint)
+        self.calls.labels(executor, replica, endpoint, outcome).inc()
+        self.processing.labels(executor, replica, endpoint).observe(seconds)
+        self.request_bytes.labels(executor, replica).inc(request_bytes)
+        self.response_bytes.labels(executor, replica).inc(response_bytes)
+        self.docs.labels(executor, replica).inc(docs)
+
+
+class HandlerMetrics:
+    """The executor runtime's `HandlerObserver` as Prometheus metrics (executor process)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "flowserve_handler_requests", "Requests handled by this executor replica.",
+            ["executor", "endpoint", "outcome"], registry=registry)
+        self.seconds = Histogram(
+            "flowserve_handler_seconds", "Time in the executor's handler (decode to encode).",
+            ["executor", "endpoint", "outcome"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.docs = Counter(
+            "flowserve_handler_docs", "Documents handled by this executor replica.",
+            ["executor", "endpoint"], registry=registry)
+
+    def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
+                docs: int) -> None:
+        self.requests.labels(executor, endpoint, outcome).inc()
+        self.seconds.labels(executor, endpoint, outcome).observe(seconds)
+        self.docs.labels(executor, endpoint).inc(docs)
+
+
+def top_queued(clients: Mapping[str, ClientStats], n: int = TOP_CLIENTS,
+               ) -> tuple[list[tuple[str, ClientStats]], ClientStats]:
+    """The `n` clients with most requests queued (then in flight; ties by name), and the sum
+    of all others' stats. Clients with nothing queued or in flight are left out."""
+    busy = [(c, s) for c, s in clients.items() if s.queued or s.in_flight]
+    busy.sort(key=lambda item: (-item[1].queued, -item[1].in_flight, item[0]))
+    rest = ClientStats()
+    for _, s in busy[n:]:
+        rest.queued += s.queued
+        rest.in_flight += s.in_flight
+        rest.admitted += s.admitted
+        rest.rejected += s.rejected
+    return busy[:n], rest
+
+
+class QueueSource(Protocol):
+    """What `QueueCollector` reads: a `GatewayCore`, or a fake in tests."""
+
+    @property
+    def deployments(self) -> Mapping[str, Any]: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+class QueueCollector(Collector):
+    """Gauges read from the gateway's queues at scrape time (nothing to keep up to date)."""
+
+    def __init__(self, core: QueueSource, *, top_clients: int = TOP_CLIENTS) -> None:
+        self.core = core
+        self.top_clients = top_clients
+
+    def describe(self) -> list[Metric]:
+        # Described up front (empty) so registering never calls collect(): no core access then.
+        return self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        in_flight, depth, capacity, queued, replicas, replica_in_flight, admitted, rejected, \
+            expired = families
+        snap: Mapping[str, QueueSnapshot] = self.core.snapshot()["deployments"]
+        for name, q in snap.items():
+            in_flight.add_metric([name], q.in_flight)
+            depth.add_metric([name], q.queued)
+            capacity.add_metric([name], q.capacity)
+            admitted.add_metric([name], q.admitted)
+            rejected.add_metric([name], q.rejected)
+            expired.add_metric([name], q.expired)
+            top, rest = top_queued(q.clients, self.top_clients)
+            for client, stats in top:
+                queued.add_metric([name, client], stats.queued)
+            if len(q.clients) > len(top):
+                queued.add_metric([name, OTHER], rest.queued)
+            rows = self.core.deployments[name].replica_snapshot()
+            ejected = sum(1 for row in rows if row.get("ejected"))
+            replicas.add_metric([name, "healthy"], len(rows) - ejected)
+            replicas.add_metric([name, "ejected"], ejected)
+            for row in rows:
+                replica_in_flight.add_metric([name, str(row["address"])], row["in_flight"])
+        yield from families
+
+    @staticmethod
+    def _families() -> list[Metric]:
+        return [
+            GaugeMetricFamily("flowserve_executor_in_flight",
+                              "Requests being served by an executor deployment now.",
+                              labels=["executor"]),
+            GaugeMetricFamily("flowserve_executor_queue_depth",
+                              "Requests waiting in an executor deployment's queue now.",
+                              labels=["executor"]),
+            GaugeMetricFamily("flowserve_executor_capacity",
+                              "Requests an executor deployment serves at once "
+                              "(healthy replicas x concurrency).", labels=["executor"]),
+            GaugeMetricFamily("flowserve_executor_queued_requests",
+                              f"Requests waiting per client (top {TOP_CLIENTS} by queued, "
+                              f"the rest as client=\"{OTHER}\").",
+                              labels=["executor", "client"]),
+            GaugeMetricFamily("flowserve_executor_replicas",
+                              "Replicas of an executor by state (healthy or ejected).",
+                              labels=["executor", "state"]),
+            GaugeMetricFamily("flowserve_executor_replica_in_flight",
+                              "Requests in flight at one executor replica.",
+                              labels=["executor", "replica"]),
+            CounterMetricFamily("flowserve_executor_admitted",
+                                "Requests admitted to an executor deployment's queue.",
+                                labels=["executor"]),
+            CounterMetricFamily("flowserve_executor_rejected",
+                                "Requests refused by an executor deployment's queue "
+                                "(full, or the deadline could not be met).",
+                                labels=["executor"]),
+            CounterMetricFamily("flowserve_executor_expired",
+                                "Requests whose deadline passed while they waited in the queue.",
+                                labels=["executor"]),
+        ]
