@@ -29,6 +29,32 @@ def _add_process_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--die-with-parent", action="store_true", help=argparse.SUPPRESS)
 
 
+def _add_observability_flags(p: argparse.ArgumentParser) -> None:
+    """Monitoring and tracing flags shared by `flowserve executor` and `flowserve gateway`."""
+    import os
+
+    g = p.add_argument_group("observability (docs/observability.md)")
+    g.add_argument("--monitoring", action="store_true",
+                   help="serve Prometheus /metrics (the gateway: also /dashboard)")
+    g.add_argument("--port-monitoring", type=int, default=0,
+                   help="port of /metrics (default: a free port, in the ready line)")
+    g.add_argument("--tracing", action="store_true",
+                   help="OpenTelemetry spans (needs: pip install 'flowserve[tracing]')")
+    g.add_argument("--traces-exporter-host", default=None,
+                   help="OTLP/gRPC collector host (default localhost)")
+    g.add_argument("--traces-exporter-port", type=int, default=None,
+                   help="OTLP/gRPC collector port (default 4317)")
+    g.add_argument("--traces-file", default=os.environ.get("FLOWSERVE_TRACES_FILE") or None,
+                   help="append finished spans as JSON lines to this file instead of exporting "
+                        "them (default: $FLOWSERVE_TRACES_FILE)")
+
+
+def _observability_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"monitoring": args.monitoring, "port_monitoring": args.port_monitoring or None,
+            "tracing": args.tracing, "traces_exporter_host": args.traces_exporter_host,
+            "traces_exporter_port": args.traces_exporter_port, "traces_file": args.traces_file}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowserve", description=__doc__)
     parser.add_argument("--log-level", default="INFO")
@@ -54,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="requests handled at once by this replica (default 1)")
     ex.add_argument("--workspace", default=None)
     _add_process_flags(ex)
+    _add_observability_flags(ex)
 
     gw = sub.add_parser("gateway", help="serve a gateway for executors running elsewhere")
     gw.add_argument("--graph", type=_json_arg, default={},
@@ -78,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="never retry a failed send on another replica (e.g. under a mesh)")
     gw.add_argument("--retry-budget", type=float, default=0.2)
     _add_process_flags(gw)
+    _add_observability_flags(gw)
 
     from .export.cli import register as register_export
 
@@ -85,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     from .ping_cli import register as register_ping
 
     register_ping(sub)  # `flowserve ping executor|gateway|flow HOST:PORT`
+    from .observe.top import register as register_top
+
+    register_top(sub)  # `flowserve top HOST:PORT`: the dashboard's numbers in a terminal
     return parser
 
 
@@ -97,6 +128,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
         shard_id=args.shard_id, concurrency=args.concurrency,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
+        **_observability_kwargs(args),
     ))
     return 0
 
@@ -118,7 +150,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
         name=args.name, grace=args.grace, max_queue=args.max_queue,
         max_queue_per_client=args.max_queue_per_client, client_weights=args.client_weights,
         timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
-        ready_fd=args.ready_fd,
+        ready_fd=args.ready_fd, **_observability_kwargs(args),
     ))
     return 0
 

@@ -24,11 +24,43 @@ class DocumentArray(MutableSequence[Document]):
     ``doc in da`` test by id. Ids need not be unique; lookup by id finds the first match.
     """
 
-    __slots__ = ("_docs", "_id_map", "_id_map_version")
+    __slots__ = ("_id_map", "_id_map_version", "_items", "_source")
 
-    _docs: list[Document]
+    _items: list[Document] | None
+    _source: docarray_pb2.DocumentArrayProto | None
     _id_map: dict[str, int] | None
     _id_map_version: int
+
+    @property
+    def _docs(self) -> list[Document]:
+        """The documents; an array decoded lazily from the wire decodes them on first use."""
+        items = self._items
+        if items is None:
+            from ._docproto import document_from_proto
+
+            assert self._source is not None
+            items = self._items = [document_from_proto(d) for d in self._source.docs]
+        return items
+
+    @_docs.setter
+    def _docs(self, value: list[Document]) -> None:
+        self._items = value
+
+    @property
+    def is_decoded(self) -> bool:
+        """False while this array is still the untouched wire message it was read from."""
+        return self._items is not None
+
+    @classmethod
+    def _lazy(cls, pb: docarray_pb2.DocumentArrayProto) -> DocumentArray:
+        """An array over a wire message, decoded only when its documents are first used; until
+        then, encoding it again returns the message as is (a pass-through costs nothing)."""
+        da = cls.__new__(cls)
+        da._items = None
+        da._source = pb
+        da._id_map = None
+        da._id_map_version = 0
+        return da
 
     def __init__(self, docs: Iterable[Document] | Document | None = None) -> None:
         if docs is None:
@@ -41,7 +73,8 @@ class DocumentArray(MutableSequence[Document]):
             items = list(docs)
             for doc in items:
                 _check_doc(doc)
-        self._docs = items
+        self._items = items
+        self._source = None
         self._id_map = None
         self._id_map_version = 0
 
@@ -49,7 +82,8 @@ class DocumentArray(MutableSequence[Document]):
     def _wrap(cls, docs: list[Document]) -> DocumentArray:
         """Wrap a list of Documents without copying or checking it (codecs, slicing)."""
         da = cls.__new__(cls)
-        da._docs = docs
+        da._items = docs
+        da._source = None
         da._id_map = None
         da._id_map_version = 0
         return da
@@ -78,6 +112,8 @@ class DocumentArray(MutableSequence[Document]):
     # -- sequence protocol ------------------------------------------------------------------
 
     def __len__(self) -> int:
+        if self._items is None and self._source is not None:
+            return len(self._source.docs)
         return len(self._docs)
 
     def __iter__(self) -> Iterator[Document]:
@@ -255,17 +291,19 @@ class DocumentArray(MutableSequence[Document]):
     # -- conversions ------------------------------------------------------------------------
 
     def to_protobuf(self) -> docarray_pb2.DocumentArrayProto:
-        """Encode as ``docarray.DocumentArrayProto`` (arrays always dense)."""
+        """Encode as ``docarray.DocumentArrayProto`` (arrays always dense). An array whose
+        documents were never used returns the message it was read from."""
+        if self._items is None and self._source is not None:
+            return self._source
         from ._docproto import docarray_to_proto
 
         return docarray_to_proto(self)
 
     @classmethod
     def from_protobuf(cls, pb: docarray_pb2.DocumentArrayProto) -> DocumentArray:
-        """Decode a ``docarray.DocumentArrayProto``; arrays are read-only zero-copy views."""
-        from ._docproto import docarray_from_proto
-
-        return docarray_from_proto(pb)
+        """Decode a ``docarray.DocumentArrayProto``, lazily: documents are built on first use;
+        arrays are read-only zero-copy views of the message's buffers."""
+        return cls._lazy(pb)
 
     def to_bytes(self) -> bytes:
         """Serialize as a ``docarray.DocumentArrayProto`` message."""

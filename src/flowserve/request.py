@@ -67,12 +67,17 @@ class DataRequest:
     @property
     def proto(self) -> jina_pb2.DataRequestProto:
         """The wire message, with any decoded-and-touched docs/parameters written back."""
-        if self._docs is not None:
+        docs = self._docs
+        if docs is not None:
             from ._docproto import docarray_into_proto
 
             target = self._pb.data.docs
-            target.Clear()
-            docarray_into_proto(self._docs, target)
+            if not docs.is_decoded:  # untouched since read from the wire: nothing to encode
+                if docs._source is not target:
+                    target.CopyFrom(docs.to_protobuf())
+            else:
+                target.Clear()
+                docarray_into_proto(docs, target)
         if self._parameters is not None:
             self._pb.parameters.Clear()
             self._pb.parameters.update(self._parameters)

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import uvicorn
 
 from .._lifecycle import install_stop_signals, notify_ready
+from ..observe.tracing import TracingSettings
+from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
 from ..transport.grpc_common import Health, new_server
 from .config import GatewayConfig
@@ -21,25 +23,46 @@ from .health_monitor import monitor_replicas
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from .http_app import create_app
 
-__all__ = ["build_core", "run_gateway", "serve_gateway"]
+__all__ = ["build_core", "build_observability", "run_gateway", "serve_gateway"]
 
 log = logging.getLogger(__name__)
 
 
-def build_core(config: GatewayConfig) -> GatewayCore:
+def build_core(config: GatewayConfig,
+               observability: GatewayObservability | None = None) -> GatewayCore:
     budget = RetryBudget(ratio=config.retry_budget) if config.retries else None
+    obs = observability
+    observer = obs.observer if obs is not None else None
+
+    def client(address: str, name: str) -> GrpcReplicaClient:
+        interceptors = obs.interceptors(executor=name, address=address) if obs else []
+        return GrpcReplicaClient(address, executor=name, interceptors=interceptors)
+
     deployments = {
         name: Deployment(
             name,
-            [[GrpcReplicaClient(a, executor=name) for a in shard] for shard in dep.shard_addresses],
+            [[client(a, name) for a in shard] for shard in dep.shard_addresses],
             concurrency=dep.concurrency, balancing=dep.balancing, polling=dep.polling,
             retries=dep.retries if config.retries else 0, budget=budget,
             timeout_send=dep.timeout_send, max_queue=dep.max_queue or config.max_queue,
             max_queue_per_client=config.max_queue_per_client, weights=config.client_weights,
+            observer=observer,
         )
         for name, dep in config.deployments.items()
     }
-    return GatewayCore(config.graph, deployments, name=config.name)
+    core = GatewayCore(config.graph, deployments, name=config.name, observer=observer)
+    if obs is not None:
+        obs.attach(core)
+    return core
+
+
+def build_observability(config: GatewayConfig) -> GatewayObservability:
+    """Metrics, dashboard and tracing as configured (inert when both are off)."""
+    tracing = TracingSettings(
+        service_name=config.name, exporter_host=config.traces_exporter_host,
+        exporter_port=config.traces_exporter_port, traces_file=config.traces_file,
+    ) if config.tracing else None
+    return GatewayObservability(name=config.name, monitoring=config.monitoring, tracing=tracing)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -68,7 +91,8 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     """Serve every protocol until `stop` is set, then drain within `opts.grace` seconds."""
     if len(opts.protocols) != len(opts.ports):
         raise ValueError("gateway: give one port per protocol")
-    core = build_core(opts)
+    observability = build_observability(opts)
+    core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
     grpc_servers = []
     http_servers: list[tuple[_UvicornServer, asyncio.Task[None]]] = []
@@ -96,10 +120,14 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["http"] = sock.getsockname()[1]
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
+        monitoring_port = observability.start(opts.host, opts.port_monitoring)
         monitor = asyncio.create_task(monitor_replicas(core.deployments.values(), stop))
         await health.set_serving(True)
         log.info("gateway listening: %s", bound)
-        notify_ready(opts.ready_fd, {"name": opts.name, "ports": bound})
+        ready: dict[str, object] = {"name": opts.name, "ports": bound}
+        if monitoring_port is not None:
+            ready["monitoring_port"] = monitoring_port
+        notify_ready(opts.ready_fd, ready)
         await stop.wait()
         await monitor
     finally:
@@ -112,6 +140,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
             with contextlib.suppress(Exception):
                 await task
         await core.close()
+        await observability.close()
 
 
 def run_gateway(opts: GatewayConfig) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,16 +18,19 @@ __all__ = ["GrpcReplicaClient"]
 class GrpcReplicaClient:
     """Calls `process_single_data` on one executor replica over a persistent channel."""
 
-    def __init__(self, address: str, *, executor: str) -> None:
+    def __init__(self, address: str, *, executor: str,
+                 interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
         self.address = address
         self.executor = executor
+        self.interceptors = list(interceptors)  # e.g. tracing: a span + traceparent per call
         self._channel: grpc.aio.Channel | None = None
         self._stub: jina_pb2_grpc.JinaSingleDataRequestRPCStub | None = None
 
     def _get_stub(self) -> jina_pb2_grpc.JinaSingleDataRequestRPCStub:
         # Created lazily: a grpc.aio channel must be created inside the running event loop.
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+            self._channel = grpc.aio.insecure_channel(
+                self.address, options=CHANNEL_OPTIONS, interceptors=self.interceptors or None)
             self._stub = jina_pb2_grpc.JinaSingleDataRequestRPCStub(self._channel)
         return self._stub
 

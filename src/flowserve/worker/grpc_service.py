@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -14,7 +14,11 @@ from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from .runtime import ExecutorRuntime
 
-__all__ = ["SERVICE_NAMES", "WorkerServicer", "add_worker_services"]
+__all__ = ["SERVICE_NAMES", "TraceHook", "WorkerServicer", "add_worker_services"]
+
+TraceHook = Callable[[Sequence[tuple[str, Any]], "str | None",
+                      Callable[[], Awaitable[DataRequest]]], Awaitable[DataRequest]]
+"""Wraps handling one request: (gRPC metadata, endpoint, the call) -> its result (tracing)."""
 
 SERVICE_NAMES = [
     "jina.JinaSingleDataRequestRPC",
@@ -39,16 +43,24 @@ class WorkerServicer(
 ):
     """Serves `process_single_data`, `Call`, `endpoint_discovery` and `_status`."""
 
-    def __init__(self, runtime: ExecutorRuntime) -> None:
+    def __init__(self, runtime: ExecutorRuntime, *, trace: TraceHook | None = None) -> None:
         self.runtime = runtime
+        self.trace = trace
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
-        result = await self.runtime.handle(DataRequest(request), _endpoint_from(context),
-                                           deadline=deadline)
+        endpoint = _endpoint_from(context)
+
+        def handle() -> Awaitable[DataRequest]:
+            return self.runtime.handle(DataRequest(request), endpoint, deadline=deadline)
+
+        if self.trace is None:
+            result = await handle()
+        else:  # continues the gateway's trace from the call's metadata
+            result = await self.trace(tuple(context.invocation_metadata() or ()), endpoint, handle)
         return result.proto
 
     async def Call(  # noqa: N802 - the wire name

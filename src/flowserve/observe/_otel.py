@@ -1,0 +1,229 @@
+"""Everything that imports OpenTelemetry (imported by :mod:`.tracing` only when tracing is on).
+
+The W3C TraceContext propagator is used directly (no global propagator or tracer provider is
+installed), so tracing one Flow never changes process-wide OpenTelemetry state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from ..executor import DEFAULT_ENDPOINT
+from ..gateway.core import GatewayCore
+from ..request import DataRequest
+from .tracing import TracingSettings
+
+__all__ = ["CallSpanInterceptor", "JsonLinesSpanExporter", "QueueSpanObserver",
+           "instrument_core", "make_provider", "worker_hook"]
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_PROCESS_METHOD = "/jina.JinaSingleDataRequestRPC/process_single_data"
+EXPORT_TIMEOUT_S = 3.0
+_OTLP_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends each finished span as one JSON line to a file (several processes may share it:
+    each line is written with a single append)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = "".join(json.dumps(span_record(s)) + "\n" for s in spans).encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, lines)
+            finally:
+                os.close(fd)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def span_record(span: ReadableSpan) -> dict[str, Any]:
+    """A span as plain data: ids in hex, times in ns, attributes, status, service name."""
+    ctx = span.get_span_context()
+    assert ctx is not None
+    parent = span.parent
+    return {
+        "name": span.name,
+        "trace_id": f"{ctx.trace_id:032x}",
+        "span_id": f"{ctx.span_id:016x}",
+        "parent_id": f"{parent.span_id:016x}" if parent is not None else None,
+        "kind": span.kind.name,
+        "service": span.resource.attributes.get("service.name"),
+        "start": span.start_time,
+        "end": span.end_time,
+        "attributes": dict(span.attributes or {}),
+        "status": span.status.status_code.name,
+    }
+
+
+class _Quiet(logging.Filter):
+    """Lets one record through per `every` seconds: an absent collector is worth one warning,
+    not one per batch."""
+
+    def __init__(self, every: float = 300.0) -> None:
+        super().__init__()
+        self.every = every
+        self._last = -every
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        return True
+
+
+def make_provider(settings: TracingSettings, *, exporter: SpanExporter | None = None,
+                  ) -> TracerProvider:
+    """A tracer provider for this process (not installed globally)."""
+    attributes = {"service.name": settings.service_name}
+    if settings.instance is not None:
+        attributes["service.instance.id"] = settings.instance
+    provider = TracerProvider(resource=Resource.create(attributes))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif settings.traces_file:
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(
+            settings.traces_file)))
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        logger = logging.getLogger(_OTLP_LOGGER)
+        if not any(isinstance(f, _Quiet) for f in logger.filters):
+            logger.addFilter(_Quiet())
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+            endpoint=settings.endpoint, insecure=True, timeout=EXPORT_TIMEOUT_S)))
+    return provider
+
+
+def _endpoint_of(request: DataRequest) -> str:
+    return request.endpoint or DEFAULT_ENDPOINT
+
+
+def instrument_core(core: GatewayCore, tracer: trace.Tracer) -> None:
+    """Wrap `core.process` (the one entry point of both adapters) in a request span; the
+    DAG's node tasks inherit its context, so executor calls become its children."""
+    process = core.process
+
+    async def traced(request: DataRequest, *, timeout: float | None = None,
+                     client: str = "") -> DataRequest:
+        endpoint = _endpoint_of(request)
+        with tracer.start_as_current_span(
+                f"gateway {endpoint}", kind=SpanKind.SERVER,
+                attributes={"flowserve.endpoint": endpoint, "flowserve.client": client,
+                            "flowserve.request_id": request.request_id or ""}) as span:
+            response = await process(request, timeout=timeout, client=client)
+            if response.is_error:
+                span.set_status(Status(StatusCode.ERROR, "executor error"))
+            return response
+
+    core.process = traced  # type: ignore[method-assign]
+
+
+class QueueSpanObserver:
+    """Gateway `Observer` recording each wait in a fair queue as a span, after the fact."""
+
+    wants_sizes = False
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def queue_wait(self, *, executor: str, seconds: float) -> None:
+        if not trace.get_current_span().get_span_context().is_valid:
+            return
+        end = time.time_ns()
+        span = self.tracer.start_span(f"queue {executor}", start_time=end - int(seconds * 1e9),
+                                      attributes={"flowserve.executor": executor})
+        span.end(end_time=end)
+
+    def executor_call(self, *, executor: str, replica: str, endpoint: str, outcome: str,
+                      seconds: float, request_bytes: int, response_bytes: int,
+                      docs: int) -> None:
+        pass
+
+
+def _method_name(method: Any) -> str:
+    return method.decode() if isinstance(method, bytes) else str(method)
+
+
+class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Around `process_single_data` calls only: a client span carried to the executor as a
+    W3C ``traceparent`` in the call's metadata (health checks stay untraced)."""
+
+    def __init__(self, tracer: trace.Tracer, *, executor: str, address: str) -> None:
+        self.tracer = tracer
+        self.executor = executor
+        self.address = address
+
+    async def intercept_unary_unary(self, continuation: Callable[..., Any],
+                                    client_call_details: Any, request: Any) -> Any:
+        if _method_name(client_call_details.method) != _PROCESS_METHOD:
+            return await continuation(client_call_details, request)
+        pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
+        endpoint = next((str(v) for k, v in pairs if k == "endpoint"), DEFAULT_ENDPOINT)
+        with self.tracer.start_as_current_span(
+                f"call {self.executor}", kind=SpanKind.CLIENT,
+                attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,
+                            "flowserve.endpoint": endpoint, "rpc.system": "grpc",
+                            "rpc.method": "process_single_data"}) as span:
+            carrier: dict[str, str] = {}
+            _PROPAGATOR.inject(carrier)
+            details = client_call_details._replace(
+                metadata=grpc.aio.Metadata(*pairs, *carrier.items()))
+            call = await continuation(details, request)
+            try:
+                await call
+            except grpc.aio.AioRpcError as exc:
+                span.set_status(Status(StatusCode.ERROR, exc.code().name))
+                raise
+            return call
+
+
+def worker_hook(tracer: trace.Tracer, executor: str,
+                ) -> Callable[[Sequence[tuple[str, Any]], str | None,
+                               Callable[[], Awaitable[DataRequest]]], Awaitable[DataRequest]]:
+    """The executor's span around one request, continuing the trace named in `metadata`."""
+
+    async def hook(metadata: Sequence[tuple[str, Any]], endpoint: str | None,
+                   call: Callable[[], Awaitable[DataRequest]]) -> DataRequest:
+        carrier = {str(k): v for k, v in metadata if isinstance(v, str)}
+        parent = _PROPAGATOR.extract(carrier)
+        name = endpoint or DEFAULT_ENDPOINT
+        with tracer.start_as_current_span(
+                f"executor {executor} {name}", context=parent, kind=SpanKind.SERVER,
+                attributes={"flowserve.executor": executor, "flowserve.endpoint": name}) as span:
+            result = await call()
+            if result.is_error:
+                span.set_status(Status(StatusCode.ERROR, "executor error"))
+            return result
+
+    return hook

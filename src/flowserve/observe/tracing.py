@@ -1,0 +1,125 @@
+"""OpenTelemetry tracing of a Flow: one trace per request, across the gateway and executors.
+
+Spans, all in the request's trace:
+
+- ``gateway <endpoint>`` (server): one per client request, in the gateway process;
+- ``queue <executor>``: the time the request waited in that executor's fair queue;
+- ``call <executor>`` (client): one per call to a replica, with its W3C ``traceparent`` sent
+  in the gRPC metadata of ``process_single_data``;
+- ``executor <executor> <endpoint>`` (server): the handler, in the executor process, a child of
+  the gateway's call span.
+
+Spans are exported with OTLP/gRPC to ``traces_exporter_host:traces_exporter_port`` (default
+``localhost:4317``) in batches from a background thread: with no collector running the batches
+are dropped after a short timeout, one warning is logged, and requests never wait for it. With
+`traces_file` set, finished spans are instead appended to that file as JSON lines (used by the
+tests and for debugging without a collector; ``--traces-file`` or the ``FLOWSERVE_TRACES_FILE``
+environment variable).
+
+OpenTelemetry is optional (``pip install 'flowserve[tracing]'``) and imported only here, when
+tracing is switched on; everything OpenTelemetry-specific lives in :mod:`._otel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    import grpc
+
+    from ..gateway.core import GatewayCore
+    from ..gateway.observer import Observer
+    from ..request import DataRequest
+
+__all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing"]
+
+DEFAULT_OTLP_HOST = "localhost"
+DEFAULT_OTLP_PORT = 4317
+EXTRA_HINT = "pip install 'flowserve[tracing]'"
+
+TraceHook = Callable[[Sequence[tuple[str, Any]], "str | None",
+                      Callable[[], Awaitable["DataRequest"]]], Awaitable["DataRequest"]]
+"""The worker's hook: (gRPC metadata, endpoint, the call) -> the call's result, traced."""
+
+
+def require_otel() -> None:
+    """Raise a `ConfigError` naming the extra when OpenTelemetry is not installed."""
+    try:
+        import opentelemetry.sdk.trace  # noqa: F401
+        import opentelemetry.trace  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"tracing is switched on but OpenTelemetry is not installed ({exc}); "
+            f"install the extra: {EXTRA_HINT}") from None
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    """Where a process sends its spans."""
+
+    service_name: str
+    exporter_host: str | None = None
+    exporter_port: int | None = None
+    traces_file: str | None = None
+    instance: str | None = None
+    """Told apart in the resource as ``service.instance.id`` (e.g. the replica)."""
+
+    @property
+    def endpoint(self) -> str:
+        return (f"{self.exporter_host or DEFAULT_OTLP_HOST}:"
+                f"{self.exporter_port or DEFAULT_OTLP_PORT}")
+
+
+class Tracing:
+    """A process's tracer and the hooks that put spans around its work."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+        self.tracer = provider.get_tracer("flowserve")
+
+    # -- gateway -------------------------------------------------------------------------
+    def instrument_core(self, core: GatewayCore) -> None:
+        """Wrap `core.process` in a request span that executor calls descend from."""
+        from ._otel import instrument_core
+
+        instrument_core(core, self.tracer)
+
+    def gateway_observer(self) -> Observer:
+        """An Observer adding a span for each wait in an executor's queue."""
+        from ._otel import QueueSpanObserver
+
+        return QueueSpanObserver(self.tracer)
+
+    def client_interceptors(self, *, executor: str, address: str,
+                            ) -> list[grpc.aio.ClientInterceptor]:
+        """gRPC interceptors for the gateway's channel to one replica: span + traceparent."""
+        from ._otel import CallSpanInterceptor
+
+        return [CallSpanInterceptor(self.tracer, executor=executor, address=address)]
+
+    # -- executor ------------------------------------------------------------------------
+    def worker_hook(self, executor: str) -> TraceHook:
+        """The hook `WorkerServicer` calls around each request: continues the caller's trace."""
+        from ._otel import worker_hook
+
+        return worker_hook(self.tracer, executor)
+
+    def shutdown(self) -> None:
+        """Export what is buffered (briefly; never hangs without a collector) and stop."""
+        try:
+            self.provider.force_flush(timeout_millis=2000)
+        finally:
+            self.provider.shutdown()
+
+
+def start_tracing(settings: TracingSettings, *, exporter: Any = None) -> Tracing:
+    """A `Tracing` exporting with OTLP, to `settings.traces_file`, or to `exporter` (tests:
+    the SDK's `InMemorySpanExporter`). Raises `ConfigError` without OpenTelemetry."""
+    require_otel()
+    from ._otel import make_provider
+
+    return Tracing(make_provider(settings, exporter=exporter))
