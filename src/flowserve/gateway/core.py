@@ -44,7 +44,9 @@ def _target_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _stamp(ts: Any, seconds: float) -> None:
-    ts.FromNanoseconds(int(seconds * 1e9))
+    whole = int(seconds)
+    ts.seconds = whole
+    ts.nanos = int((seconds - whole) * 1e9)
 
 
 class _Walk:
@@ -76,7 +78,17 @@ class _Walk:
         needs = self.core.graph.needs[name]
         inputs = [await self.node(n) for n in needs]
         base = await self.node(self.core.join_base[name]) if len(needs) > 1 else None
-        request = merge_requests(inputs, base)
+        return await self.visit(name, merge_requests(inputs, base))
+
+    async def run_chain(self, names: list[str]) -> DataRequest:
+        """A linear Flow: visit each executor in turn, without a task per node."""
+        request = self.request
+        for name in names:
+            request = await self.visit(name, request)
+        return request
+
+    async def visit(self, name: str, request: DataRequest) -> DataRequest:
+        """Send `request` to executor `name` (unless target_executor excludes it)."""
         if self.target is not None and not self.target.match(name):
             return request
         timeout = None
@@ -115,6 +127,16 @@ def error_response(request: DataRequest, exc: Exception) -> DataRequest:
     return reply
 
 
+def _as_chain(graph: FlowGraph) -> list[str] | None:
+    """The executors in order if the Flow is a simple chain (or empty), else None."""
+    previous = START
+    for name in graph.order:
+        if graph.needs[name] != (previous,):
+            return None
+        previous = name
+    return list(graph.order)
+
+
 def _join_bases(graph: FlowGraph) -> dict[str, str]:
     """For each fan-in node, the nearest node all its branches descend from (their common
     starting point, against which their changes are merged)."""
@@ -148,6 +170,7 @@ class GatewayCore:
             raise ValueError(f"no addresses given for executor(s) {', '.join(missing)}")
         self.graph = graph
         self.join_base = _join_bases(graph)
+        self._chain = _as_chain(graph)
         self.deployments = dict(deployments)
         self.name = name
         self.clock = clock
@@ -161,9 +184,11 @@ class GatewayCore:
         walk = _Walk(self, request, deadline, client)
         outcome = "success"
         try:
-            sinks = self.graph.sinks
-            outputs = [await walk.node(s) for s in sinks] if sinks else [request]
-            response = merge_requests(outputs)
+            if self._chain is not None:
+                response = await walk.run_chain(self._chain)
+            else:
+                outputs = [await walk.node(s) for s in self.graph.sinks]
+                response = merge_requests(outputs)
         except _ExecutorFailed as failed:
             response = failed.reply
             outcome = "executor_error"
