@@ -131,3 +131,24 @@ def test_executor_and_gateway_commands_compose_a_flow(tmp_path):
     finally:
         assert gateway.stop() == 0, gateway.output
         assert executor.stop() == 0, executor.output
+
+
+def test_flow_with_an_external_executor_uses_it_without_starting_it():
+    from conftest import running
+
+    from flowserve import Flow
+
+    port = _free_port()
+    external = Proc("executor", "--uses", "toy_executors:AppendText", "--name", "outside",
+                    "--uses-with", json.dumps({"suffix": "@ext"}), "--host", "127.0.0.1",
+                    "--port", str(port))
+    try:
+        flow = Flow().add(name="outside", external=True, host="127.0.0.1", port=port)
+        with running(flow):
+            assert all(c.role == "gateway" for c in flow._runtime.children)
+            with Client(host=flow.addresses.gateway_url("grpc")) as client:
+                assert wait_until(lambda: client.dry_run(), 120), external.output
+                result = client.post("/", DocumentArray([Document(text="x")]))
+        assert [d.text for d in result] == ["x@ext"]
+    finally:
+        assert external.stop() == 0, external.output
