@@ -1,7 +1,7 @@
 """Flooding and fairness: can one client (or three) starve another? Issue 3's benchmark.
 
-    cd /work/main && PYTHONPATH=src python bench/flooding.py            # full scale, ~8 min
-    PYTHONPATH=src python bench/flooding.py --quick                     # scaled down, ~1.5 min
+    cd /work/main && PYTHONPATH=src python bench/flooding.py            # full scale, ~7-8 min
+    PYTHONPATH=src python bench/flooding.py --quick                     # scaled down, under 1 min
     PYTHONPATH=src python bench/flooding.py --scenarios seed,memory --json /tmp/flood.json
 
 Scenarios (``--scenarios``, default all three), each on its own local Flow with DEFAULT
@@ -51,10 +51,10 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 from rich.table import Table
@@ -66,10 +66,10 @@ for _p in (HERE, SEED_DIR):  # children inherit sys.path (PYTHONPATH) and import
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from _noop_executor import NoopExecutor  # noqa: E402
-from executor import HeavyExecutorLinkerdDemo  # noqa: E402  (the seed's executor.py)
+from _noop_executor import NoopExecutor
+from executor import HeavyExecutorLinkerdDemo  # the seed's examples/linkerd-demo/executor.py
 
-from flowserve import Client, Document, DocumentArray, Flow  # noqa: E402
+from flowserve import Client, Document, DocumentArray, Flow
 
 HOST = "127.0.0.1"
 MIB = 1024 * 1024
@@ -115,9 +115,9 @@ class CpuMeter:
     """CPU used by our processes and by everything else over an interval (100% = one core)."""
 
     def __init__(self, pids: list[int]) -> None:
-        self.pids = ["self", *pids]
+        self.pids: list[int | str] = ["self", *pids]
 
-    def __enter__(self) -> CpuMeter:
+    def __enter__(self) -> Self:
         self.t0 = time.monotonic()
         self.ours0 = sum(proc_cpu_s(p) for p in self.pids)
         self.all0 = machine_cpu_s()
@@ -133,7 +133,7 @@ class CpuMeter:
 class RssSampler:
     """Samples VmRSS of named processes every `period` seconds on a thread."""
 
-    def __init__(self, pids: dict[str, int | str], period: float = 0.5,
+    def __init__(self, pids: Mapping[str, int | str], period: float = 0.5,
                  progress: Any = None) -> None:
         self.pids, self.period, self.progress = pids, period, progress
         self.samples: list[dict[str, Any]] = []
@@ -152,7 +152,7 @@ class RssSampler:
             if self._stop.wait(self.period):
                 return
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -397,11 +397,13 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         flow = Flow(host=HOST).add(name="noop_executor", uses=NoopExecutor)
         dim = 0
     console.print(f"[bold]memory[/]: one client streams {n_docs:,} docs (generator, "
-                  f"request_size {args.request_size}) through {args.memory_executor} executor "
+                  f"request_size {args.request_size}, client prefetch "
+                  f"{args.memory_prefetch or 'default'}) through {args.memory_executor} executor "
                   f"only (bound {max_s:.0f} s)")
     counts = {"docs": 0, "answered": 0, "errors": 0, "sent": 0}
     out: dict[str, Any] = {"scenario": "memory", "n_docs": n_docs,
-                           "executor": args.memory_executor, "dim": dim}
+                           "executor": args.memory_executor, "dim": dim,
+                           "client_prefetch": args.memory_prefetch}
     with flow:
         url = flow.addresses.gateway_url("grpc")
         pids = pids_of(flow)
@@ -432,7 +434,7 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.monotonic()
             try:
                 client.post("/", inputs(), request_size=args.request_size, on_done=done,
-                            on_error=failed)
+                            on_error=failed, prefetch=args.memory_prefetch)
             except BaseException as exc:  # noqa: BLE001 - reported
                 out["error"] = f"{type(exc).__name__}: {exc}"[:300]
             seconds = time.monotonic() - t0
@@ -575,7 +577,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         if "crash" in m:
             table.add_row("memory", "run", m["crash"], "", mark(False))
         else:
-            label = f"memory ({m['executor']} executor)"
+            label = f"memory ({m['executor']} executor" + (
+                f", client prefetch {m['client_prefetch']})" if m["client_prefetch"] else ")")
             g = m["rss"].get("gateway")
             if g:
                 table.add_row(label, "gateway RSS start / 10% / 90% / peak / end",
@@ -631,6 +634,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probes", type=int, default=4, help="later light probes per scenario")
     p.add_argument("--memory-docs", type=int, help="docs streamed in `memory` (100,000; quick 20,000)")
     p.add_argument("--memory-executor", choices=("bulky", "noop"), default="bulky")
+    p.add_argument("--memory-prefetch", type=int,
+                   help="client prefetch in `memory` (default: the Client's default, 1000)")
     p.add_argument("--rss-period", type=float, default=0.5, help="RSS sampling period (s)")
     p.add_argument("--max-seconds", type=float,
                    help="bound of each scenario (default: 2 x its expected time + 60 s)")

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
 
-DEFAULT_PREFETCH = 1000  # as in Jina: requests in flight per post; 0 means unlimited
+DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gateway admits at most
+# max_queue_per_client (100) of a client anyway, and a larger window only holds inputs in memory
 
 Metadata = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -103,7 +104,7 @@ class AsyncClient:
 
         `inputs` is a Document, a DocumentArray, any iterable or generator of Documents
         (taken lazily: at most `prefetch` batches exist at once), or None for one request
-        without docs. At most `prefetch` requests are in flight (None: 1000, 0: unlimited).
+        without docs. At most `prefetch` requests are in flight (None: 100, 0: unlimited).
 
         Each answer goes to ``on_done`` (success) or ``on_error`` (status ERROR, or a
         per-request transport failure such as overload or deadline, turned into an error
