@@ -6,5 +6,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[test,tracing]'
+# The dashboard test drives headless Chromium (Debian's package); install it when we can.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+    >/tmp/flowserve-chromium-install.log 2>&1 \
+    || echo "warning: could not install chromium (see /tmp/flowserve-chromium-install.log)" >&2
+fi
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -11,10 +11,11 @@ from typing import Any
 
 from ..graph import build_graph
 from ..spec import ExecutorSpec, FlowSpec
-from ._common import ExportError, gateway_ports
+from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 
-__all__ = ["executor_args", "gateway_args", "grpc_health_command", "http_health_command"]
+__all__ = ["executor_args", "gateway_args", "grpc_health_command", "http_health_command",
+           "observability_args"]
 
 PROGRAM = "flowserve"
 
@@ -27,8 +28,24 @@ def _json(value: Any, who: str, key: str) -> str:
                           f"container: {exc}") from None
 
 
+def observability_args(spec: FlowSpec, ex: ExecutorSpec) -> list[str]:
+    """An executor's monitoring and tracing flags (docs/observability.md); none when off."""
+    args: list[str] = []
+    port = monitoring_port(spec, ex)
+    if port is not None:
+        args += ["--monitoring", "--port-monitoring", str(port)]
+    opts = spec.with_
+    if opts.tracing:
+        args += ["--tracing"]
+        if opts.traces_exporter_host:
+            args += ["--traces-exporter-host", opts.traces_exporter_host]
+        if opts.traces_exporter_port:
+            args += ["--traces-exporter-port", str(opts.traces_exporter_port)]
+    return args
+
+
 def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: float,
-                  replica_id: int | None = None) -> list[str]:
+                  replica_id: int | None = None, observability: Sequence[str] = ()) -> list[str]:
     """Arguments of ``flowserve executor`` (after the program name) for one executor."""
     args = ["executor"]
     if image.uses is not None:
@@ -47,7 +64,7 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
     if ex.workspace:
         args += ["--workspace", ex.workspace]
     args += ["--grace", f"{grace:g}"]
-    return args
+    return args + list(observability)
 
 
 def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
@@ -66,7 +83,8 @@ def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
         deployments[name] = dataclasses.replace(deployments[name], concurrency=slots)
     ports = gateway_ports(spec)
     config = dataclasses.replace(config, deployments=deployments,
-                                 ports=[port for _, port in ports])
+                                 ports=[port for _, port in ports],
+                                 port_monitoring=monitoring_port(spec, None))
     return ["gateway", *config.to_argv()]
 
 

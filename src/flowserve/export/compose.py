@@ -18,7 +18,13 @@ from typing import Any
 
 from ..spec import ExecutorSpec, FlowSpec
 from . import _common as c
-from ._commands import executor_args, gateway_args, grpc_health_command, http_health_command
+from ._commands import (
+    executor_args,
+    gateway_args,
+    grpc_health_command,
+    http_health_command,
+    observability_args,
+)
 from ._quantity import parse_quantity
 from .images import ExecutorImage
 
@@ -92,7 +98,8 @@ def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str]
 
 def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, port: int,
               replica_id: int | None) -> dict[str, Any]:
-    args = executor_args(ex, image, port=port, grace=spec.with_.grace, replica_id=replica_id)
+    args = executor_args(ex, image, port=port, grace=spec.with_.grace, replica_id=replica_id,
+                         observability=observability_args(spec, ex))
     return _common(spec, ex, image.image, args, grpc_health_command(port))
 
 

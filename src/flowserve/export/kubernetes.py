@@ -19,7 +19,7 @@ from typing import Any
 
 from ..spec import ExecutorSpec, FlowSpec
 from . import _common as c
-from ._commands import executor_args, gateway_args
+from ._commands import executor_args, gateway_args, observability_args
 from ._pod import ContainerPlan, labels, pod_template, selector
 from .images import ExecutorImage
 from .linkerd import service_profile
@@ -54,8 +54,20 @@ def kubernetes_manifests(
         executor_objects += _executor(spec, ex, images[ex.name], name=name, namespace=ns,
                                       port=port, cluster_domain=cluster_domain)
     objects += _gateway(spec, names[spec.with_.name], ns, gateway_args(spec, addresses, capacity))
+    if _monitored(spec):  # a Grafana dashboard for what Prometheus scrapes
+        from ..observe.grafana import grafana_config_map
+
+        gateway = names[spec.with_.name]
+        objects.append(grafana_config_map(spec.with_.name, name=f"{gateway}-grafana",
+                                          namespace=ns, labels=labels(gateway, "gateway")))
     objects += executor_objects
     return objects
+
+
+def _monitored(spec: FlowSpec) -> bool:
+    """Whether the gateway or any executor serves metrics."""
+    return c.monitoring_port(spec, None) is not None or any(
+        c.monitoring_port(spec, ex) is not None for ex in spec.executors if not ex.external)
 
 
 def _meta(name: str, namespace: str, role: str, component: str | None = None) -> dict[str, Any]:
@@ -137,7 +149,8 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, name: s
     opts = spec.with_
     plan = ContainerPlan(
         name=name, flow_name=ex.name, role="executor", image=image.image,
-        args=executor_args(ex, image, port=port, grace=opts.grace),
+        args=executor_args(ex, image, port=port, grace=opts.grace,
+                           observability=observability_args(spec, ex)),
         ports=[("grpc", port)], env_config_map=f"{name}-env", env=c.env_of(spec, ex),
         secret_env={var: (ref.name, ref.key) for var, ref in ex.env_from_secret.items()},
         resources=c.resources_of(spec, ex), pull_policy=c.pull_policy(spec, ex),

@@ -18,10 +18,10 @@ from ..transport.grpc_common import Health, new_server
 from .config import GatewayConfig
 from .core import GatewayCore
 from .deployment import Deployment
-from .retry_budget import RetryBudget
-from .health_monitor import monitor_replicas
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
+from .health_monitor import monitor_replicas
 from .http_app import create_app
+from .retry_budget import RetryBudget
 
 __all__ = ["build_core", "build_observability", "run_gateway", "serve_gateway"]
 

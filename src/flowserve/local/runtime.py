@@ -29,11 +29,28 @@ class FlowAddresses:
     gateway_host: str
     gateway_ports: dict[str, int]  # protocol -> port
     executors: dict[str, list[str]] = field(default_factory=dict)  # name -> host:port per replica
+    gateway_monitoring_port: int | None = None  # /metrics and /dashboard, with monitoring on
+    executor_monitoring: dict[str, list[str]] = field(default_factory=dict)
+    """name -> host:port of /metrics per replica, for executors with monitoring on."""
+
+    def _host(self) -> str:
+        return "127.0.0.1" if self.gateway_host in ("0.0.0.0", "::", "") else self.gateway_host
 
     def gateway_url(self, protocol: str | None = None) -> str:
         protocol = protocol or next(iter(self.gateway_ports))
-        host = "127.0.0.1" if self.gateway_host in ("0.0.0.0", "::", "") else self.gateway_host
-        return f"{protocol}://{host}:{self.gateway_ports[protocol]}"
+        return f"{protocol}://{self._host()}:{self.gateway_ports[protocol]}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """The gateway's Prometheus endpoint, or None with monitoring off."""
+        port = self.gateway_monitoring_port
+        return None if port is None else f"http://{self._host()}:{port}/metrics"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The live dashboard, or None with monitoring off."""
+        port = self.gateway_monitoring_port
+        return None if port is None else f"http://{self._host()}:{port}/dashboard"
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -81,6 +98,37 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
     if ex.workspace:
         argv += ["--workspace", ex.workspace]
     return argv
+
+
+def executor_observability_argv(spec: FlowSpec, ex: ExecutorSpec, *, index: int) -> list[str]:
+    """Monitoring and tracing flags of the `index`-th process of `ex` (replicas of a fixed
+    ``port_monitoring`` take the following ports, like ``port``; otherwise free ports)."""
+    opts = spec.with_
+    argv: list[str] = []
+    if opts.monitoring if ex.monitoring is None else ex.monitoring:
+        port = ex.port_monitoring + index if ex.port_monitoring else 0
+        argv += ["--monitoring", "--port-monitoring", str(port)]
+    if opts.tracing:
+        argv += ["--tracing"]
+        if opts.traces_exporter_host:
+            argv += ["--traces-exporter-host", opts.traces_exporter_host]
+        if opts.traces_exporter_port:
+            argv += ["--traces-exporter-port", str(opts.traces_exporter_port)]
+    return argv
+
+
+def _pin_monitoring_port(child: ChildProcess) -> None:
+    """Restart on the monitoring port it bound first, so the addresses printed stay valid."""
+    port = (child.info or {}).get("monitoring_port")
+    if port is None:
+        return
+    argv = child.argv
+    if "--port-monitoring" in argv:
+        i = argv.index("--port-monitoring")
+        if argv[i + 1] == "0":
+            argv[i + 1] = str(port)
+    else:
+        argv += ["--port-monitoring", str(port)]
 
 
 def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str]]) -> list[str]:
@@ -135,7 +183,8 @@ class LocalFlow:
                     "executor",
                     _process_name(ex.name, shard, ex.shards, i, ex.replicas),
                     executor_argv(ex, resolved, replica_id=i, shard_id=shard,
-                                  port=(ex.port + shard * ex.replicas + i) if ex.port else 0),
+                                  port=(ex.port + shard * ex.replicas + i) if ex.port else 0)
+                    + executor_observability_argv(spec, ex, index=shard * ex.replicas + i),
                     env,
                 )
                 for shard in range(ex.shards)
@@ -153,11 +202,21 @@ class LocalFlow:
                               dict(spec.with_.env))
         wait_all_ready([gateway], timeout)
         assert gateway.info is not None
-        self.addresses = FlowAddresses(spec.with_.host, dict(gateway.info["ports"]), addresses)
+        self.addresses = FlowAddresses(
+            spec.with_.host, dict(gateway.info["ports"]), addresses,
+            gateway_monitoring_port=gateway.info.get("monitoring_port"),
+            executor_monitoring={
+                name: [f"{EXECUTOR_HOST}:{c.info['monitoring_port']}" for c in children
+                       if c.info and c.info.get("monitoring_port") is not None]
+                for name, children in replicas.items()
+                if any(c.info and c.info.get("monitoring_port") for c in children)
+            },
+        )
         for child in self.children:
             if child.info is not None:
                 child.pin_port(child.info["port"] if "port" in child.info
                                else next(iter(child.info["ports"].values())))
+                _pin_monitoring_port(child)
             self.supervisor.watch(child)
         return self.addresses
 

@@ -24,4 +24,11 @@ def print_addresses(spec: FlowSpec, addresses: FlowAddresses, console: Console |
         for i, address in enumerate(replicas):
             label = name if len(replicas) == 1 else f"{name} [{i}]"
             table.add_row("executor", label, address)
+    if addresses.dashboard_url is not None:
+        table.add_row("dashboard", spec.with_.name, addresses.dashboard_url)
+        table.add_row("metrics", spec.with_.name, addresses.metrics_url)
+    for name, endpoints in addresses.executor_monitoring.items():
+        for i, address in enumerate(endpoints):
+            label = name if len(endpoints) == 1 else f"{name} [{i}]"
+            table.add_row("metrics", label, f"http://{address}/metrics")
     console.print(table)

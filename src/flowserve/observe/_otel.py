@@ -37,7 +37,7 @@ __all__ = ["CallSpanInterceptor", "JsonLinesSpanExporter", "QueueSpanObserver",
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _PROCESS_METHOD = "/jina.JinaSingleDataRequestRPC/process_single_data"
-EXPORT_TIMEOUT_S = 3.0
+EXPORT_TIMEOUT_S = 2.0
 _OTLP_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
 
 

@@ -133,7 +133,7 @@ def hot_spot(nodes: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         "client": top["client"] if top else None,
         "client_queued": top["queued"] if top else 0,
         "share": round(top["queued"] / depth, 3) if top else 0.0,
-        "wait_p50": node.get("wait_p50"),
+        "wait_p50": node.get("wait_p50"), "wait_p95": node.get("wait_p95"),
     }
 
 

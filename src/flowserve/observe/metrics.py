@@ -168,7 +168,7 @@ class QueueCollector(Collector):
 
     def describe(self) -> list[Metric]:
         # Described up front (empty) so registering never calls collect(): no core access then.
-        return self._families()
+        return list(self._families())
 
     def collect(self) -> Iterator[Metric]:
         families = self._families()
@@ -185,7 +185,7 @@ class QueueCollector(Collector):
             top, rest = top_queued(q.clients, self.top_clients)
             for client, stats in top:
                 queued.add_metric([name, client], stats.queued)
-            if len(q.clients) > len(top):
+            if rest.queued or rest.in_flight:
                 queued.add_metric([name, OTHER], rest.queued)
             rows = self.core.deployments[name].replica_snapshot()
             ejected = sum(1 for row in rows if row.get("ejected"))
@@ -196,7 +196,7 @@ class QueueCollector(Collector):
         yield from families
 
     @staticmethod
-    def _families() -> list[Metric]:
+    def _families() -> list[GaugeMetricFamily | CounterMetricFamily]:
         return [
             GaugeMetricFamily("flowserve_executor_in_flight",
                               "Requests being served by an executor deployment now.",

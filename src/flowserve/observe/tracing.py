@@ -49,7 +49,7 @@ TraceHook = Callable[[Sequence[tuple[str, Any]], "str | None",
 def require_otel() -> None:
     """Raise a `ConfigError` naming the extra when OpenTelemetry is not installed."""
     try:
-        import opentelemetry.sdk.trace  # noqa: F401
+        import opentelemetry.sdk.trace
         import opentelemetry.trace  # noqa: F401
     except ImportError as exc:
         raise ConfigError(
@@ -109,11 +109,9 @@ class Tracing:
         return worker_hook(self.tracer, executor)
 
     def shutdown(self) -> None:
-        """Export what is buffered (briefly; never hangs without a collector) and stop."""
-        try:
-            self.provider.force_flush(timeout_millis=2000)
-        finally:
-            self.provider.shutdown()
+        """Export what is buffered and stop: one last batch, bounded by the exporter's timeout
+        (a few seconds), so a missing collector cannot hold up the process's exit."""
+        self.provider.shutdown()
 
 
 def start_tracing(settings: TracingSettings, *, exporter: Any = None) -> Tracing:

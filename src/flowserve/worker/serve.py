@@ -10,9 +10,11 @@ from typing import Any
 
 from .._lifecycle import install_stop_signals, notify_ready
 from ..loader import load_executor_class
+from ..observe.tracing import TracingSettings
+from ..observe.wiring import WorkerObservability
 from ..transport.grpc_common import Health, new_server
 from .grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
-from .runtime import ExecutorRuntime
+from .runtime import ExecutorRuntime, HandlerObserver
 
 __all__ = ["WorkerOptions", "run_worker", "serve_worker"]
 
@@ -37,34 +39,59 @@ class WorkerOptions:
     concurrency: int = 1
     grace: float = 10.0
     ready_fd: int | None = None
+    # -- observability (docs/observability.md)
+    monitoring: bool = False
+    port_monitoring: int | None = None
+    tracing: bool = False
+    traces_exporter_host: str | None = None
+    traces_exporter_port: int | None = None
+    traces_file: str | None = None
 
 
-def build_runtime(opts: WorkerOptions) -> ExecutorRuntime:
+def build_observability(opts: WorkerOptions) -> WorkerObservability:
+    """Metrics and tracing as configured (inert when both are off)."""
+    tracing = TracingSettings(
+        service_name=opts.name, exporter_host=opts.traces_exporter_host,
+        exporter_port=opts.traces_exporter_port, traces_file=opts.traces_file,
+        instance=f"{opts.name}/{opts.shard_id}/{opts.replica_id}",
+    ) if opts.tracing else None
+    return WorkerObservability(monitoring=opts.monitoring, tracing=tracing)
+
+
+def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
+                  ) -> ExecutorRuntime:
     cls = load_executor_class(
         opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
     )
     runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "shard_id": opts.shard_id,
                     "workspace": opts.workspace}
     executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
-    return ExecutorRuntime(executor, concurrency=opts.concurrency)
+    return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer)
 
 
 async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
     """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds."""
-    runtime = build_runtime(opts)
+    observability = build_observability(opts)
+    runtime = build_runtime(opts, observability.handler_observer)
     health = Health(SERVICE_NAMES)
     server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
-    add_worker_services(WorkerServicer(runtime), server)
+    add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
+                        server)
     await server.start()
+    monitoring_port = observability.start(opts.host, opts.port_monitoring)
     await health.set_serving(True)
     log.info("executor %s listening on %s:%d", opts.name, opts.host, port)
-    notify_ready(opts.ready_fd, {"name": opts.name, "port": port, "endpoints": runtime.endpoints})
+    ready: dict[str, Any] = {"name": opts.name, "port": port, "endpoints": runtime.endpoints}
+    if monitoring_port is not None:
+        ready["monitoring_port"] = monitoring_port
+    notify_ready(opts.ready_fd, ready)
     try:
         await stop.wait()
     finally:
         await health.set_serving(False)
         await server.stop(opts.grace)
         runtime.close()
+        await observability.close()
 
 
 def run_worker(opts: WorkerOptions) -> None:

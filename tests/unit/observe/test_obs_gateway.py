@@ -1,0 +1,110 @@
+"""A real gateway core with in-process replicas, observed the way `flowserve gateway` wires
+it: exact counts per outcome, the queue gauges and the dashboard's history (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from toy_executors import AppendText, Raises
+
+from flowserve import Document, DocumentArray
+from flowserve.errors import UnavailableError
+from flowserve.gateway.core import GatewayCore
+from flowserve.gateway.deployment import Deployment
+from flowserve.graph import graph_from_mapping
+from flowserve.observe.wiring import GatewayObservability
+from flowserve.proto import jina_pb2
+from flowserve.request import DataRequest
+from flowserve.worker.runtime import ExecutorRuntime
+
+
+class Replica:
+    def __init__(self, name: str, executor) -> None:
+        self.address = f"{name}:1"
+        executor.runtime_args.name = name
+        self.runtime = ExecutorRuntime(executor)
+
+    async def process(self, request, *, endpoint, timeout):
+        wire = DataRequest(jina_pb2.DataRequestProto.FromString(request.SerializeToString()))
+        reply = await self.runtime.handle(wire, endpoint)
+        return jina_pb2.DataRequestProto.FromString(reply.to_bytes())
+
+    async def is_ready(self, timeout):
+        return True
+
+    async def endpoints(self, timeout):
+        return self.runtime.endpoints
+
+    async def close(self):
+        self.runtime.close()
+
+
+class Down(Replica):
+    async def process(self, request, *, endpoint, timeout):
+        raise UnavailableError("down")
+
+
+def observed_core(obs: GatewayObservability) -> GatewayCore:
+    replicas = {"a": Replica("a", AppendText()), "r": Replica("r", Raises()),
+                "down": Down("down", AppendText())}
+    deployments = {n: Deployment(n, [rep], observer=obs.observer, retries=0)
+                   for n, rep in replicas.items()}
+    core = GatewayCore(graph_from_mapping({"a": ["gateway"], "r": ["a"], "down": ["r"]}),
+                       deployments, observer=obs.observer)
+    obs.attach(core)
+    return core
+
+
+def test_exact_counts_per_outcome_and_gauges():
+    obs = GatewayObservability(name="gw", monitoring=True)
+    core = observed_core(obs)
+
+    async def go():
+        outcomes = []
+        for text in ["ok", "boom", "ok", "boom", "boom"]:
+            request = DataRequest.new(DocumentArray([Document(text=text)]), endpoint="/x")
+            try:
+                reply = await core.process(request, client="c")
+                outcomes.append("executor_error" if reply.is_error else "success")
+            except UnavailableError:
+                outcomes.append("unavailable")
+        await core.close()
+        return outcomes
+
+    outcomes = asyncio.run(go())
+    assert outcomes == ["unavailable", "executor_error", "unavailable", "executor_error",
+                        "executor_error"]
+    get = obs.registry.get_sample_value
+    assert get("flowserve_gateway_requests_total",
+               {"endpoint": "/x", "outcome": "executor_error"}) == 3
+    assert get("flowserve_gateway_requests_total",
+               {"endpoint": "/x", "outcome": "unavailable"}) == 2
+    assert get("flowserve_gateway_request_duration_seconds_count",
+               {"endpoint": "/x", "outcome": "unavailable"}) == 2
+    call = {"endpoint": "/x", "outcome": "success"}
+    assert get("flowserve_executor_requests_total",
+               {"executor": "a", "replica": "a:1", **call}) == 5
+    assert get("flowserve_executor_requests_total",
+               {"executor": "r", "replica": "r:1", "endpoint": "/x",
+                "outcome": "executor_error"}) == 3
+    # the first failure ejects the only replica: the second request is refused before a call
+    assert get("flowserve_executor_requests_total",
+               {"executor": "down", "replica": "down:1", "endpoint": "/x",
+                "outcome": "unavailable"}) == 1
+    assert get("flowserve_executor_replicas", {"executor": "down", "state": "ejected"}) == 1
+    assert get("flowserve_executor_queue_wait_seconds_count", {"executor": "a"}) == 5
+    assert get("flowserve_executor_request_bytes_total", {"executor": "a", "replica": "a:1"}) > 0
+    assert get("flowserve_executor_queue_depth", {"executor": "a"}) == 0
+    assert get("flowserve_executor_admitted_total", {"executor": "a"}) == 5
+    assert get("process_cpu_seconds_total") is not None  # process metrics of this process
+    point = obs.dashboard.sample()
+    assert point["nodes"]["r"]["success_rate"] == pytest.approx(2 / 5)
+    assert point["gateway"]["success_rate"] == 0.0
+
+
+def test_off_means_no_observer_no_registry():
+    obs = GatewayObservability(name="gw", monitoring=False)
+    assert obs.observer is None and obs.registry is None
+    assert obs.interceptors(executor="a", address="h:1") == []
+    assert obs.start("127.0.0.1", 0) is None
