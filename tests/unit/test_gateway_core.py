@@ -6,6 +6,7 @@ import asyncio
 import itertools
 
 import pytest
+from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Embed, NoOp, Raises, ReturnsDict
 
 from flowserve import Document, DocumentArray, Executor
@@ -15,47 +16,6 @@ from flowserve.gateway.deployment import Deployment
 from flowserve.graph import graph_from_mapping
 from flowserve.proto import jina_pb2
 from flowserve.request import DataRequest
-from flowserve.worker.runtime import ExecutorRuntime
-
-
-class InProcessReplica:
-    """A ReplicaClient that runs an executor in-process, through the wire form."""
-
-    def __init__(self, executor: Executor, address: str = "fake:1") -> None:
-        self.address = address
-        self.runtime = ExecutorRuntime(executor)
-        self.calls = 0
-
-    async def process(self, request, *, endpoint, timeout):
-        self.calls += 1
-        wire = DataRequest(jina_pb2.DataRequestProto.FromString(request.SerializeToString()))
-        reply = await self.runtime.handle(wire, endpoint)
-        return jina_pb2.DataRequestProto.FromString(reply.to_bytes())
-
-    async def is_ready(self, timeout):
-        return True
-
-    async def endpoints(self, timeout):
-        return self.runtime.endpoints
-
-    async def close(self):
-        self.runtime.close()
-
-
-class DownReplica:
-    address = "down:1"
-
-    async def process(self, request, *, endpoint, timeout):
-        raise UnavailableError("executor 'x' at down:1 failed: UNAVAILABLE")
-
-    async def is_ready(self, timeout):
-        return False
-
-    async def endpoints(self, timeout):
-        raise UnavailableError("down")
-
-    async def close(self):
-        pass
 
 
 class FakeClock:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
-from collections.abc import Iterator
-
-import uvicorn
 
 from .._lifecycle import install_stop_signals, notify_ready
 from ..observe.tracing import TracingSettings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
 from ..transport.grpc_common import Health, new_server
+from ..transport.http_server import HttpServer
 from .config import GatewayConfig
 from .core import GatewayCore
 from .deployment import Deployment
@@ -65,28 +61,6 @@ def build_observability(config: GatewayConfig) -> GatewayObservability:
     return GatewayObservability(name=config.name, monitoring=config.monitoring, tracing=tracing)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"gateway: cannot listen on {host}:{port} (http): {exc}") from exc
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-class _UvicornServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the composition root owns signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     """Serve every protocol until `stop` is set, then drain within `opts.grace` seconds."""
     if len(opts.protocols) != len(opts.ports):
@@ -95,7 +69,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
     grpc_servers = []
-    http_servers: list[tuple[_UvicornServer, asyncio.Task[None]]] = []
+    http_servers: list[HttpServer] = []
     bound: dict[str, int] = {}
     try:
         for protocol, port in zip(opts.protocols, opts.ports, strict=True):
@@ -108,16 +82,10 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                sock = _listen(opts.host, port)
-                config = uvicorn.Config(
-                    create_app(core, default_timeout=opts.timeout), log_level="warning", lifespan="off",
-                    timeout_graceful_shutdown=int(opts.grace),
-                )
-                http = _UvicornServer(config)
-                # A socket bound here is listening at once, so the port is known and
-                # connections queue until uvicorn accepts: no need to wait for it to start.
-                http_servers.append((http, asyncio.create_task(http.serve(sockets=[sock]))))
-                bound["http"] = sock.getsockname()[1]
+                http = HttpServer.start(create_app(core, default_timeout=opts.timeout),
+                                        opts.host, port, grace=opts.grace, what="gateway (http)")
+                http_servers.append(http)
+                bound["http"] = http.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
         monitoring_port = observability.start(opts.host, opts.port_monitoring)
@@ -132,13 +100,12 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
         await monitor
     finally:
         await health.set_serving(False)
-        for http, _ in http_servers:
-            http.should_exit = True
+        for http in http_servers:
+            http.begin_stop()
         for server in grpc_servers:
             await server.stop(opts.grace)
-        for _, task in http_servers:
-            with contextlib.suppress(Exception):
-                await task
+        for http in http_servers:
+            await http.stop()
         await core.close()
         await observability.close()
 

@@ -8,15 +8,12 @@ on the same thread that changes them: no locks, no torn snapshots.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from ..transport.http_server import HttpServer
 
 if TYPE_CHECKING:
     from .dashboard import Dashboard
@@ -41,47 +38,11 @@ def monitoring_app(registry: CollectorRegistry, *, dashboard: Dashboard | None =
     return app
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"monitoring: cannot listen on {host}:{port}: {exc}") from exc
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the process's composition root owns signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class MonitoringServer:
-    """Serves an ASGI app on (host, port) from the running event loop until `stop`."""
-
-    def __init__(self, server: _Server, task: asyncio.Task[None], port: int) -> None:
-        self._server = server
-        self._task = task
-        self.port = port
+class MonitoringServer(HttpServer):
+    """The process's monitoring endpoint (``/metrics``, and the dashboard on a gateway)."""
 
     @classmethod
-    def start(cls, app: FastAPI, host: str, port: int = 0) -> MonitoringServer:
+    def start(cls, app: Any, host: str, port: int = 0, *, grace: float = 1.0,
+              what: str = "monitoring") -> HttpServer:
         """Bind now (0 picks a free port, see `.port`) and serve in a task of the running loop."""
-        sock = _listen(host, port)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1)
-        server = _Server(config)
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-        return cls(server, task, sock.getsockname()[1])
-
-    async def stop(self) -> None:
-        self._server.should_exit = True
-        with contextlib.suppress(Exception):
-            await self._task
+        return HttpServer.start(app, host, port, grace=grace, what=what)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Raises
 
 from flowserve import Document, DocumentArray
@@ -14,35 +15,15 @@ from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
 from flowserve.graph import graph_from_mapping
 from flowserve.observe.wiring import GatewayObservability
-from flowserve.proto import jina_pb2
 from flowserve.request import DataRequest
-from flowserve.worker.runtime import ExecutorRuntime
 
 
-class Replica:
-    def __init__(self, name: str, executor) -> None:
-        self.address = f"{name}:1"
-        executor.runtime_args.name = name
-        self.runtime = ExecutorRuntime(executor)
-
-    async def process(self, request, *, endpoint, timeout):
-        wire = DataRequest(jina_pb2.DataRequestProto.FromString(request.SerializeToString()))
-        reply = await self.runtime.handle(wire, endpoint)
-        return jina_pb2.DataRequestProto.FromString(reply.to_bytes())
-
-    async def is_ready(self, timeout):
-        return True
-
-    async def endpoints(self, timeout):
-        return self.runtime.endpoints
-
-    async def close(self):
-        self.runtime.close()
+def Replica(name: str, executor) -> InProcessReplica:  # noqa: N802 - reads like a class
+    return InProcessReplica(executor, f"{name}:1", name=name)
 
 
-class Down(Replica):
-    async def process(self, request, *, endpoint, timeout):
-        raise UnavailableError("down")
+def Down(name: str, executor) -> DownReplica:  # noqa: N802
+    return DownReplica(f"{name}:1")
 
 
 def observed_core(obs: GatewayObservability) -> GatewayCore:

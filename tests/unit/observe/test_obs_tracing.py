@@ -11,6 +11,7 @@ import sys
 
 import grpc
 import pytest
+from fakes import InProcessReplica
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from toy_executors import AppendText, Raises
 
@@ -22,18 +23,15 @@ from flowserve.graph import graph_from_mapping
 from flowserve.observe.tracing import Tracing, TracingSettings, require_otel, start_tracing
 from flowserve.proto import jina_pb2
 from flowserve.request import DataRequest
-from flowserve.worker.runtime import ExecutorRuntime
 
 PROCESS = b"/jina.JinaSingleDataRequestRPC/process_single_data"
 
 
-class TracedReplica:
+class TracedReplica(InProcessReplica):
     """A ReplicaClient whose calls cross the interceptor and the worker hook in-process."""
 
     def __init__(self, name: str, executor, gateway: Tracing, worker: Tracing) -> None:
-        self.address = f"{name}:1"
-        executor.runtime_args.name = name
-        self.runtime = ExecutorRuntime(executor)
+        super().__init__(executor, f"{name}:1", name=name)
         self.interceptor = gateway.client_interceptors(executor=name, address=self.address)[0]
         self.hook = worker.worker_hook(name)
         self.sent_metadata: list[tuple[str, str]] = []
@@ -55,15 +53,6 @@ class TracedReplica:
                                              None)
         call = await self.interceptor.intercept_unary_unary(continuation, details, request)
         return await call
-
-    async def is_ready(self, timeout):
-        return True
-
-    async def endpoints(self, timeout):
-        return self.runtime.endpoints
-
-    async def close(self):
-        self.runtime.close()
 
 
 @pytest.fixture

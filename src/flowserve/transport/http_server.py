@@ -1,0 +1,67 @@
+"""Serving an ASGI app with uvicorn inside a process's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+__all__ = ["HttpServer"]
+
+
+def _listen(host: str, port: int, what: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"{what}: cannot listen on {host}:{port}: {exc}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process's composition root owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class HttpServer:
+    """An ASGI app served from the running event loop until `stop()`.
+
+    The socket is bound and listening when `start` returns, so the port is known (0 picks a
+    free one) and connections queue until uvicorn accepts them: nobody waits for it to start.
+    """
+
+    def __init__(self, server: _Server, task: asyncio.Task[None], port: int) -> None:
+        self._server = server
+        self._task = task
+        self.port = port
+
+    @classmethod
+    def start(cls, app: Any, host: str, port: int = 0, *, grace: float = 1.0,
+              what: str = "http") -> HttpServer:
+        sock = _listen(host, port, what)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=max(1, int(grace)))
+        server = _Server(config)
+        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+        return cls(server, task, sock.getsockname()[1])
+
+    def begin_stop(self) -> None:
+        """Stop accepting; in-flight requests get the grace period."""
+        self._server.should_exit = True
+
+    async def stop(self) -> None:
+        self.begin_stop()
+        with contextlib.suppress(Exception):
+            await self._task
