@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import pid_alive, wait_until
+from procs import pid_alive, wait_until
 
 from flowserve import Client, Document, DocumentArray
 
@@ -134,7 +134,7 @@ def test_executor_and_gateway_commands_compose_a_flow(tmp_path):
 
 
 def test_flow_with_an_external_executor_uses_it_without_starting_it():
-    from conftest import running
+    from procs import running
 
     from flowserve import Flow
 

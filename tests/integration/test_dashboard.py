@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import running, wait_until
+from procs import running, wait_until
 from toy_executors import Embed, Slow
 
 from flowserve import Client, Document, Flow

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import running, wait_until
+from procs import running, wait_until
 from toy_executors import Embed, Slow
 
 from flowserve import Client, Document, DocumentArray, Flow

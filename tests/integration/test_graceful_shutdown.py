@@ -9,7 +9,7 @@ import sys
 import threading
 
 import pytest
-from conftest import wait_until
+from procs import wait_until
 
 from flowserve import Client, Document, DocumentArray
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import running
+from procs import running
 from prometheus_client.parser import text_string_to_metric_families
 from toy_executors import AppendText, Raises
 

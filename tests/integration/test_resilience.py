@@ -9,7 +9,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from conftest import pid_alive, running, wait_until
+from procs import pid_alive, running, wait_until
 from toy_executors import NoOp, ShardMatcher, Slow, SlowOnReplicaZero, TagByReplica
 
 from flowserve import Client, Document, DocumentArray, Flow

@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from conftest import running, wait_until
+from procs import running, wait_until
 from toy_executors import AppendText, Raises
 
 from flowserve import Client, Document, DocumentArray, Flow

@@ -1,4 +1,6 @@
-"""Helpers for integration tests: real processes on 127.0.0.1, always cleaned up."""
+"""Helpers for integration tests: real processes on 127.0.0.1, always cleaned up.
+
+A plain module (not a conftest) so that tests import it by a name no other module shares."""
 
 from __future__ import annotations
 
@@ -7,11 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 
-import pytest
-
 from flowserve import Flow
-
-pytestmark = pytest.mark.integration
 
 
 def pid_alive(pid: int) -> bool:
