@@ -138,3 +138,17 @@ def test_empty_flow_echoes_and_dry_run_reports_problems():
     down = make_core({"x": ["gateway"]}, {"x": DownReplica()})
     problems = asyncio.run(down.dry_run())
     assert problems and "down:1" in problems[0]
+
+
+def test_retry_goes_to_a_busy_healthy_replica_rather_than_failing():
+    core = make_core({"a": ["gateway"]}, {"a": [DownReplica(), NoOp()]},
+                     balancing="round_robin")
+
+    async def go():
+        replies = await asyncio.gather(*(core.process(DataRequest.new(docs(1)))
+                                         for _ in range(2)))
+        await core.close()
+        return replies
+
+    replies = asyncio.run(go())
+    assert [r.is_error for r in replies] == [False, False]

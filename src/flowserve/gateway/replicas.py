@@ -84,7 +84,14 @@ class ReplicaSet:
             full = {i for i in range(len(self.replicas))
                     if self.balancer.in_flight(i) >= self.concurrency}
             try:
-                call = self.balancer.acquire(tried | full)
+                try:
+                    call = self.balancer.acquire(tried | full)
+                except NoReplicaError:
+                    if not tried:
+                        raise
+                    # A retry already holds its fair-queue slot: it may queue at a busy
+                    # replica rather than fail while healthy ones remain.
+                    call = self.balancer.acquire(tried)
             except NoReplicaError:
                 if last_error is not None:
                     raise last_error from None
