@@ -140,8 +140,14 @@ def test_empty_flow_echoes_and_dry_run_reports_problems():
     assert problems and "down:1" in problems[0]
 
 
+class YieldingDownReplica(DownReplica):
+    async def process(self, request, *, endpoint, timeout):
+        await asyncio.sleep(0)  # let the other request reach the healthy replica first
+        return await super().process(request, endpoint=endpoint, timeout=timeout)
+
+
 def test_retry_goes_to_a_busy_healthy_replica_rather_than_failing():
-    core = make_core({"a": ["gateway"]}, {"a": [DownReplica(), NoOp()]},
+    core = make_core({"a": ["gateway"]}, {"a": [YieldingDownReplica(), NoOp()]},
                      balancing="round_robin")
 
     async def go():
