@@ -111,3 +111,17 @@ def test_replica_that_stops_is_ejected_and_traffic_moves_on():
         assert len(result) == 20
         assert time.monotonic() - started < 30
         assert {d.tags["replica"] for d in result[5:]} == {1.0}
+
+
+def test_single_request_to_a_dead_executor_reaches_on_error_not_a_raise():
+    flow = Flow().add(name="only", uses=NoOp)
+    with running(flow):
+        flow._runtime.supervisor.stop()
+        victim = next(c for c in flow._runtime.children if c.role == "executor")
+        os.kill(victim.pid, signal.SIGKILL)
+        assert wait_until(lambda: not pid_alive(victim.pid), 30)
+        errors: list = []
+        with Client(host=flow.addresses.gateway_url("grpc")) as client:
+            client.post("/", docs(1), on_error=errors.append, timeout=30)
+        assert [e.header.status.exception.name for e in errors] == ["UnavailableError"]
+        assert "only" in errors[0].header.status.description

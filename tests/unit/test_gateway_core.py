@@ -158,3 +158,11 @@ def test_retry_goes_to_a_busy_healthy_replica_rather_than_failing():
 
     replies = asyncio.run(go())
     assert [r.is_error for r in replies] == [False, False]
+
+
+def test_a_request_finding_every_replica_ejected_probes_them_before_failing():
+    core = make_core({"a": ["gateway"]}, {"a": NoOp()})
+    shard = core.deployments["a"].shards[0]
+    shard.eject(0)  # e.g. ejected while it was still starting; it is ready now
+    out = run(core, docs(1))
+    assert not out.is_error and not shard.ejected()

@@ -75,6 +75,14 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
     return RequestError(_join(f"{address} failed the request with {name}", details))
 
 
+class RequestFailed(Exception):
+    """The gateway answered a unary request with an error for that request alone."""
+
+    def __init__(self, error: RequestError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class GrpcStream:
     """One ``Call`` stream, seen through the engine's `Stream` interface."""
 
@@ -122,6 +130,8 @@ class GrpcTransport:
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._call: grpc.aio.StreamStreamMultiCallable | None = None
+        self._unary: grpc.aio.UnaryUnaryMultiCallable | None = None
+        self.unary_supported = True
 
     def _ensure_channel(self) -> grpc.aio.Channel:
         loop = asyncio.get_running_loop()
@@ -135,6 +145,8 @@ class GrpcTransport:
                 self._channel = grpc.aio.insecure_channel(target, options=self._options)
             self._loop = loop
             self._call = jina_pb2_grpc.JinaRPCStub(self._channel).Call
+            self._unary = jina_pb2_grpc.JinaSingleDataRequestRPCStub(
+                self._channel).process_single_data
         return self._channel
 
     async def open_stream(
@@ -145,6 +157,34 @@ class GrpcTransport:
         assert self._call is not None
         call = self._call(metadata=tuple(metadata) or None, timeout=timeout)
         return GrpcStream(call, self.address)
+
+    async def post_one(
+        self, request: DataRequest, metadata: Sequence[tuple[str, str]], timeout: float | None
+    ) -> DataRequest | None:
+        """One request as a unary ``process_single_data`` call (cheaper than a stream);
+        None if the gateway does not serve that method (the caller then uses a stream).
+
+        A failure of this request (its deadline, overload, or any failure the gateway reports
+        with the ``flowserve-error`` trailer) raises `RequestFailed`; any other RPC error means
+        the gateway could not be reached or failed as a whole and raises the mapped error.
+        """
+        self._ensure_channel()
+        assert self._unary is not None
+        try:
+            reply = await self._unary(request.proto, metadata=tuple(metadata) or None,
+                                      timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self.unary_supported = False  # a gateway with Call only: streams from now on
+                return None
+            error = error_from_rpc(exc, self.address)
+            trailers = exc.trailing_metadata() or ()
+            per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
+                                         grpc.StatusCode.RESOURCE_EXHAUSTED)
+            if per_request or any(key == "flowserve-error" for key, _ in trailers):
+                raise RequestFailed(error) from exc
+            raise error from exc
+        return DataRequest(reply)
 
     async def dry_run(self, timeout: float | None = None) -> bool:
         """``JinaGatewayDryRunRPC/dry_run``: True when the gateway reports SUCCESS."""
@@ -168,6 +208,6 @@ class GrpcTransport:
 
     async def close(self) -> None:
         channel, loop = self._channel, self._loop
-        self._channel = self._call = self._loop = None
+        self._channel = self._call = self._unary = self._loop = None
         if channel is not None and loop is asyncio.get_running_loop():
             await channel.close()

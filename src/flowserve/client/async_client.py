@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
@@ -15,7 +16,7 @@ from ._address import Address, parse_address
 from ._batching import InputType, count_requests, iter_requests
 from ._callbacks import Callback, ResultSink
 from ._engine import Stream, run_post
-from ._grpc import GrpcTransport
+from ._grpc import GrpcTransport, RequestFailed
 from ._http import HttpTransport
 from ._inflight import InFlight
 from ._reporter import ProgressReporter
@@ -163,6 +164,14 @@ class AsyncClient:
         if progress is not None:
             progress.start()
         try:
+            if retries <= 0 and isinstance(transport, GrpcTransport) and transport.unary_supported:
+                # A post that makes one request goes as one unary call: no stream to set up.
+                first, second = next(requests, None), next(requests, None)
+                if first is not None and second is None and await self._post_single(
+                        transport, first, sink, metadata, timeout):
+                    return sink.result()
+                requests = itertools.chain((r for r in (first, second) if r is not None),
+                                           requests)
             if retries <= 0:
                 await run_post(open_stream, requests, sink, inflight, timeout=timeout,
                                where=str(self.address))
@@ -174,6 +183,20 @@ class AsyncClient:
             if progress is not None:
                 progress.stop()
         return sink.result()
+
+    @staticmethod
+    async def _post_single(transport: GrpcTransport, request: DataRequest, sink: ResultSink,
+                           metadata: Metadata | None, timeout: float | None) -> bool:
+        """Send one request unary; False if the gateway has no unary method (use a stream)."""
+        try:
+            response = await transport.post_one(request, _pairs(metadata), timeout)
+        except RequestFailed as failed:
+            await sink.deliver(request, failed.error)
+            return True
+        if response is None:
+            return False
+        await sink.deliver(response)
+        return True
 
     async def _post_with_retries(self, open_stream: Any, requests: Any, sink: ResultSink,
                                  limit: int, ordered: bool, timeout: float | None, retries: int,

@@ -101,6 +101,8 @@ class Deployment:
     ) -> jina_pb2.DataRequestProto:
         """Wait for a fair turn, then send to one shard or all; `timeout` bounds both."""
         if self.capacity() == 0:
+            await self.probe_ejected()
+        if self.capacity() == 0:
             raise UnavailableError(f"executor {self.name!r}: no healthy replica "
                                    f"(all {len(self.replicas)} ejected after failures)")
         deadline = self.clock() + timeout if timeout is not None else None
@@ -116,6 +118,16 @@ class Deployment:
             return await self._any_shard().send(request, endpoint=endpoint, timeout=remaining)
         finally:
             self.queue.release(slot, service_time=self.clock() - started)
+
+    async def probe_ejected(self, timeout: float = 0.5) -> None:
+        """Health-check the ejected replicas now and re-admit the ready ones (so a request does
+        not fail only because the periodic check has not run since a replica came up)."""
+        for shard in self.shards:
+            ejected = shard.ejected()
+            ready = await asyncio.gather(*(shard.replicas[i].is_ready(timeout) for i in ejected))
+            for i, ok in zip(ejected, ready, strict=True):
+                if ok:
+                    shard.readmit(i)
 
     def _any_shard(self) -> ReplicaSet:
         """The shard with the most free slots (round robin among equals)."""

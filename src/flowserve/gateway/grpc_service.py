@@ -20,7 +20,7 @@ from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from .core import GatewayCore, error_response
 
-__all__ = ["SERVICE_NAMES", "GatewayServicer", "add_gateway_services", "grpc_code_for"]
+__all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "GatewayServicer", "add_gateway_services", "grpc_code_for"]
 
 SERVICE_NAMES = [
     "jina.JinaRPC",
@@ -45,6 +45,9 @@ def grpc_code_for(exc: RequestError) -> grpc.StatusCode:
             return code
     return grpc.StatusCode.INTERNAL
 
+
+ERROR_TRAILER = "flowserve-error"
+"""Trailing metadata naming the flowserve error when the gateway fails a unary request."""
 
 CLIENT_ID_METADATA = "flowserve-client-id"
 """gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
@@ -185,6 +188,11 @@ class GatewayServicer(
             response = await self.core.process(
                 req, timeout=_timeout(req, self.default_timeout, context), client=client)
         except RequestError as exc:
+            # Says "this request failed in the gateway" (not "no gateway here") to clients.
+            trailers = [(ERROR_TRAILER, type(exc).__name__)]
+            if isinstance(exc, OverloadedError):
+                trailers.append(("retry-after", str(exc.retry_after)))
+            context.set_trailing_metadata(trailers)
             await context.abort(grpc_code_for(exc), str(exc))
         return response.proto
 
