@@ -1,6 +1,6 @@
 """Flooding and fairness: can one client (or three) starve another? Issue 3's benchmark.
 
-    cd /work/main && PYTHONPATH=src python bench/flooding.py            # full scale, ~7-8 min
+    PYTHONPATH=src python bench/flooding.py            # full scale, ~7-8 min
     PYTHONPATH=src python bench/flooding.py --quick                     # scaled down, under 1 min
     PYTHONPATH=src python bench/flooding.py --scenarios seed,memory --json /tmp/flood.json
 

@@ -1,6 +1,6 @@
 """flowserve's overhead over a raw grpc.aio chain with the same hops, measured in one run.
 
-    cd /work/main && PYTHONPATH=src python bench/overhead.py [--requests 2000] [--docs 20000]
+    PYTHONPATH=src python bench/overhead.py [--requests 2000] [--docs 20000]
         [--dim 512] [--warmup 200] [--request-size 100] [--prefetch 1000] [--rounds 3]
         [--max-seconds 60] [--wait-idle SECONDS] [--json results.json]
         [--profile DIR | --cprofile DIR] [--only raw|flowserve] [--scenarios seq,stream,bulk]
