@@ -478,12 +478,9 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    from _machine import cpu_model
+
+    model = cpu_model()
     import grpc
 
     digest = hashlib.sha256()

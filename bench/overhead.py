@@ -589,12 +589,9 @@ def flow_bulk(client: Client, docs: DocumentArray, request_size: int, prefetch: 
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    from _machine import cpu_model
+
+    model = cpu_model()
     import google.protobuf
 
     import flowserve
