@@ -18,6 +18,8 @@ from ..errors import FlowStartError
 
 __all__ = ["ChildProcess", "wait_all_ready"]
 
+_PRINT_LOCK = threading.Lock()  # relay threads of all children share our stderr: whole lines
+
 
 class ChildProcess:
     """A flowserve process (executor replica or gateway) started with `--ready-fd`.
@@ -79,7 +81,8 @@ class ChildProcess:
             line = raw.decode(errors="replace").rstrip("\n")
             self.last_lines.append(line)
             try:
-                print(f"{self.name}: {line}", file=self._log_to, flush=True)
+                with _PRINT_LOCK:
+                    print(f"{self.name}: {line}", file=self._log_to, flush=True)
             except (ValueError, OSError):  # our stderr went away; keep draining the pipe
                 pass
 
