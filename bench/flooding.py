@@ -40,7 +40,6 @@ the watchdog included) and listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
