@@ -23,20 +23,15 @@ class Flow:
     """
 
     def __init__(self, **with_: Any) -> None:
-        self._with = dict(with_)
-        self._executors: list[dict[str, Any]] = []
-        self._source: Path | None = None
-        self._spec: FlowSpec | None = flow_from_dict({"with": self._with})
+        self._spec: FlowSpec = flow_from_dict({"with": with_})
         self._runtime: Any = None
         self._client: Any = None
 
     @classmethod
     def load_config(cls, path: str | Path) -> Flow:
         """A Flow from a YAML file (errors name the file, line and key)."""
-        spec = load_flow(path)
-        flow = cls.__new__(cls)
-        flow._with, flow._executors, flow._source = {}, [], spec.source
-        flow._spec, flow._runtime, flow._client = spec, None, None
+        flow = cls()
+        flow._spec = load_flow(path)
         return flow
 
     def add(self, **executor: Any) -> Flow:
@@ -53,7 +48,7 @@ class Flow:
 
     @property
     def spec(self) -> FlowSpec:
-        assert self._spec is not None
+        """The validated configuration this Flow runs."""
         return self._spec
 
     # -- running ---------------------------------------------------------------------------
