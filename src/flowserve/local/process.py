@@ -62,12 +62,16 @@ class ChildProcess:
                                        daemon=True)
         self._relay.start()
 
-    def pin_port(self, port: int) -> None:
-        """Restart on `port` from now on (the port it bound first), so its address stays."""
+    def pin(self, flag: str, ports: Sequence[int]) -> None:
+        """Restart with these values for `flag` (the ports it bound first, where it was given
+        0), so the addresses others know stay valid."""
         argv = self.argv
-        for i, arg in enumerate(argv[:-1]):
-            if arg == "--port" and argv[i + 1] == "0":
-                argv[i + 1] = str(port)
+        values = [str(p) for p in ports]
+        if flag in argv:
+            i = argv.index(flag) + 1
+            argv[i:i + len(values)] = values
+        else:
+            argv += [flag, *values]
 
     def restart(self) -> None:
         """Start the same command again (after it exited)."""

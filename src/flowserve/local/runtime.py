@@ -117,20 +117,6 @@ def executor_observability_argv(spec: FlowSpec, ex: ExecutorSpec, *, index: int)
     return argv
 
 
-def _pin_monitoring_port(child: ChildProcess) -> None:
-    """Restart on the monitoring port it bound first, so the addresses printed stay valid."""
-    port = (child.info or {}).get("monitoring_port")
-    if port is None:
-        return
-    argv = child.argv
-    if "--port-monitoring" in argv:
-        i = argv.index("--port-monitoring")
-        if argv[i + 1] == "0":
-            argv[i + 1] = str(port)
-    else:
-        argv += ["--port-monitoring", str(port)]
-
-
 def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str]]) -> list[str]:
     """The `flowserve gateway` command line for a Flow whose executors are at `addresses`."""
     return _base_argv("gateway") + GatewayConfig.from_flow(spec, graph, addresses).to_argv()
@@ -213,10 +199,12 @@ class LocalFlow:
             },
         )
         for child in self.children:
-            if child.info is not None:
-                child.pin_port(child.info["port"] if "port" in child.info
-                               else next(iter(child.info["ports"].values())))
-                _pin_monitoring_port(child)
+            info = child.info
+            if info is not None:
+                child.pin("--port", [info["port"]] if "port" in info
+                          else list(info["ports"].values()))
+                if info.get("monitoring_port") is not None:
+                    child.pin("--port-monitoring", [info["monitoring_port"]])
             self.supervisor.watch(child)
         return self.addresses
 
