@@ -49,10 +49,13 @@ def _add_observability_flags(p: argparse.ArgumentParser) -> None:
                         "them (default: $FLOWSERVE_TRACES_FILE)")
 
 
-def _observability_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"monitoring": args.monitoring, "port_monitoring": args.port_monitoring or None,
-            "tracing": args.tracing, "traces_exporter_host": args.traces_exporter_host,
-            "traces_exporter_port": args.traces_exporter_port, "traces_file": args.traces_file}
+def _observability(args: argparse.Namespace) -> Any:
+    from .observe.options import ObservabilityOptions
+
+    return ObservabilityOptions(
+        monitoring=args.monitoring, port_monitoring=args.port_monitoring or None,
+        tracing=args.tracing, traces_exporter_host=args.traces_exporter_host,
+        traces_exporter_port=args.traces_exporter_port, traces_file=args.traces_file)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,7 +131,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
         shard_id=args.shard_id, concurrency=args.concurrency,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
-        **_observability_kwargs(args),
+        observability=_observability(args),
     ))
     return 0
 
@@ -150,7 +153,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
         name=args.name, grace=args.grace, max_queue=args.max_queue,
         max_queue_per_client=args.max_queue_per_client, client_weights=args.client_weights,
         timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
-        ready_fd=args.ready_fd, **_observability_kwargs(args),
+        ready_fd=args.ready_fd, observability=_observability(args),
     ))
     return 0
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..graph import build_graph
 from ..spec import ExecutorSpec, FlowSpec
+from ..observe.options import ObservabilityOptions
 from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 
@@ -30,18 +31,8 @@ def _json(value: Any, who: str, key: str) -> str:
 
 def observability_args(spec: FlowSpec, ex: ExecutorSpec) -> list[str]:
     """An executor's monitoring and tracing flags (docs/observability.md); none when off."""
-    args: list[str] = []
-    port = monitoring_port(spec, ex)
-    if port is not None:
-        args += ["--monitoring", "--port-monitoring", str(port)]
-    opts = spec.with_
-    if opts.tracing:
-        args += ["--tracing"]
-        if opts.traces_exporter_host:
-            args += ["--traces-exporter-host", opts.traces_exporter_host]
-        if opts.traces_exporter_port:
-            args += ["--traces-exporter-port", str(opts.traces_exporter_port)]
-    return args
+    return ObservabilityOptions.for_component(
+        spec, ex, port_monitoring=monitoring_port(spec, ex)).to_argv()
 
 
 def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: float,
@@ -82,9 +73,10 @@ def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
     for name, slots in (capacity or {}).items():
         deployments[name] = dataclasses.replace(deployments[name], concurrency=slots)
     ports = gateway_ports(spec)
+    observability = dataclasses.replace(config.observability,
+                                        port_monitoring=monitoring_port(spec, None))
     config = dataclasses.replace(config, deployments=deployments,
-                                 ports=[port for _, port in ports],
-                                 port_monitoring=monitoring_port(spec, None))
+                                 ports=[port for _, port in ports], observability=observability)
     return ["gateway", *config.to_argv()]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..graph import FlowGraph
+from ..observe.options import ObservabilityOptions
 from ..spec import ExecutorSpec, FlowSpec
 
 __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
@@ -103,16 +104,7 @@ class GatewayConfig:
     retries: bool = True
     retry_budget: float = 0.2
     ready_fd: int | None = None
-    # -- observability (docs/observability.md)
-    monitoring: bool = False
-    """Serve /metrics and the dashboard on `port_monitoring`."""
-    port_monitoring: int | None = None
-    """None or 0: a free port (reported in the ready line)."""
-    tracing: bool = False
-    traces_exporter_host: str | None = None
-    traces_exporter_port: int | None = None
-    traces_file: str | None = None
-    """Write finished spans as JSON lines here instead of exporting them (tests, debugging)."""
+    observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
     @classmethod
     def from_flow(cls, spec: FlowSpec, graph: FlowGraph,
@@ -128,9 +120,8 @@ class GatewayConfig:
             max_queue=opts.max_queue, max_queue_per_client=opts.max_queue_per_client,
             client_weights=dict(opts.client_weights), timeout=opts.timeout,
             retries=opts.retries, retry_budget=opts.retry_budget,
-            monitoring=opts.monitoring, port_monitoring=opts.port_monitoring,
-            tracing=opts.tracing, traces_exporter_host=opts.traces_exporter_host,
-            traces_exporter_port=opts.traces_exporter_port,
+            observability=ObservabilityOptions.for_component(
+                spec, port_monitoring=opts.port_monitoring),
         )
 
     def to_argv(self) -> list[str]:
@@ -150,21 +141,4 @@ class GatewayConfig:
             argv += ["--timeout", str(self.timeout)]
         if not self.retries:
             argv += ["--no-retries"]
-        return argv + self.observability_argv()
-
-    def observability_argv(self) -> list[str]:
-        """The monitoring and tracing flags (none when both are off)."""
-        argv: list[str] = []
-        if self.monitoring:
-            argv += ["--monitoring"]
-            if self.port_monitoring:
-                argv += ["--port-monitoring", str(self.port_monitoring)]
-        if self.tracing:
-            argv += ["--tracing"]
-            if self.traces_exporter_host:
-                argv += ["--traces-exporter-host", self.traces_exporter_host]
-            if self.traces_exporter_port:
-                argv += ["--traces-exporter-port", str(self.traces_exporter_port)]
-            if self.traces_file:
-                argv += ["--traces-file", self.traces_file]
-        return argv
+        return argv + self.observability.to_argv()

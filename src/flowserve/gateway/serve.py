@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 from .._lifecycle import install_stop_signals, notify_ready
-from ..observe.tracing import TracingSettings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
 from ..transport.grpc_common import Health, new_server
@@ -54,11 +53,9 @@ def build_core(config: GatewayConfig,
 
 def build_observability(config: GatewayConfig) -> GatewayObservability:
     """Metrics, dashboard and tracing as configured (inert when both are off)."""
-    tracing = TracingSettings(
-        service_name=config.name, exporter_host=config.traces_exporter_host,
-        exporter_port=config.traces_exporter_port, traces_file=config.traces_file,
-    ) if config.tracing else None
-    return GatewayObservability(name=config.name, monitoring=config.monitoring, tracing=tracing)
+    options = config.observability
+    return GatewayObservability(name=config.name, monitoring=options.monitoring,
+                                tracing=options.tracing_settings(config.name))
 
 
 async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
@@ -88,7 +85,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["http"] = http.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
-        monitoring_port = observability.start(opts.host, opts.port_monitoring)
+        monitoring_port = observability.start(opts.host, opts.observability.port_monitoring)
         monitor = asyncio.create_task(monitor_replicas(core.deployments.values(), stop))
         await health.set_serving(True)
         log.info("gateway listening: %s", bound)

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
+from ..observe.options import ObservabilityOptions
 from ..graph import FlowGraph, build_graph
 from ..loader import ResolvedExecutor, resolve_executor
 from ..spec import ExecutorSpec, FlowSpec
@@ -103,18 +104,8 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
 def executor_observability_argv(spec: FlowSpec, ex: ExecutorSpec, *, index: int) -> list[str]:
     """Monitoring and tracing flags of the `index`-th process of `ex` (replicas of a fixed
     ``port_monitoring`` take the following ports, like ``port``; otherwise free ports)."""
-    opts = spec.with_
-    argv: list[str] = []
-    if opts.monitoring if ex.monitoring is None else ex.monitoring:
-        port = ex.port_monitoring + index if ex.port_monitoring else 0
-        argv += ["--monitoring", "--port-monitoring", str(port)]
-    if opts.tracing:
-        argv += ["--tracing"]
-        if opts.traces_exporter_host:
-            argv += ["--traces-exporter-host", opts.traces_exporter_host]
-        if opts.traces_exporter_port:
-            argv += ["--traces-exporter-port", str(opts.traces_exporter_port)]
-    return argv
+    port = ex.port_monitoring + index if ex.port_monitoring else 0
+    return ObservabilityOptions.for_component(spec, ex, port_monitoring=port).to_argv()
 
 
 def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str]]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._lifecycle import install_stop_signals, notify_ready
 from ..loader import load_executor_class
-from ..observe.tracing import TracingSettings
+from ..observe.options import ObservabilityOptions
 from ..observe.wiring import WorkerObservability
 from ..transport.grpc_common import Health, new_server
 from .grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
@@ -39,23 +39,14 @@ class WorkerOptions:
     concurrency: int = 1
     grace: float = 10.0
     ready_fd: int | None = None
-    # -- observability (docs/observability.md)
-    monitoring: bool = False
-    port_monitoring: int | None = None
-    tracing: bool = False
-    traces_exporter_host: str | None = None
-    traces_exporter_port: int | None = None
-    traces_file: str | None = None
+    observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
 
 def build_observability(opts: WorkerOptions) -> WorkerObservability:
     """Metrics and tracing as configured (inert when both are off)."""
-    tracing = TracingSettings(
-        service_name=opts.name, exporter_host=opts.traces_exporter_host,
-        exporter_port=opts.traces_exporter_port, traces_file=opts.traces_file,
-        instance=f"{opts.name}/{opts.shard_id}/{opts.replica_id}",
-    ) if opts.tracing else None
-    return WorkerObservability(monitoring=opts.monitoring, tracing=tracing)
+    options = opts.observability
+    tracing = options.tracing_settings(opts.name, f"{opts.name}/{opts.shard_id}/{opts.replica_id}")
+    return WorkerObservability(monitoring=options.monitoring, tracing=tracing)
 
 
 def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
@@ -78,7 +69,7 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
     await server.start()
-    monitoring_port = observability.start(opts.host, opts.port_monitoring)
+    monitoring_port = observability.start(opts.host, opts.observability.port_monitoring)
     await health.set_serving(True)
     log.info("executor %s listening on %s:%d", opts.name, opts.host, port)
     ready: dict[str, Any] = {"name": opts.name, "port": port, "endpoints": runtime.endpoints}

@@ -3,6 +3,8 @@ Kubernetes export), and the Grafana dashboard the export writes. Pure data, no p
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 
@@ -36,8 +38,8 @@ def test_gateway_flags_round_trip_through_the_cli():
     spec = flow_from_dict(FLOW)
     config = GatewayConfig.from_flow(spec, build_graph(spec), {
         "slow_executor": ["127.0.0.1:1", "127.0.0.1:2"], "bulky_executor": ["127.0.0.1:3"]})
-    config.port_monitoring = 9999
-    config.traces_file = "/tmp/spans.jsonl"
+    config.observability = dataclasses.replace(config.observability, port_monitoring=9999,
+                                               traces_file="/tmp/spans.jsonl")
     args = _parser().parse_args(["gateway", *config.to_argv()])
     assert (args.monitoring, args.port_monitoring) == (True, 9999)
     assert (args.tracing, args.traces_exporter_host, args.traces_exporter_port) == (
@@ -48,7 +50,8 @@ def test_gateway_flags_round_trip_through_the_cli():
 def test_no_observability_flags_when_off():
     spec = flow_from_dict({"executors": [{"name": "a", "uses": "toy_executors:NoOp"}]})
     config = GatewayConfig.from_flow(spec, build_graph(spec), {"a": ["h:1"]})
-    assert config.observability_argv() == []
+    assert config.observability.to_argv() == []
+    assert not {"--monitoring", "--tracing"} & set(config.to_argv())
     assert executor_observability_argv(spec, spec.executors[0], index=0) == []
 
 
