@@ -55,9 +55,14 @@ class DocumentArray(MutableSequence[Document]):
     def _lazy(cls, pb: docarray_pb2.DocumentArrayProto) -> DocumentArray:
         """An array over a wire message, decoded only when its documents are first used; until
         then, encoding it again returns the message as is (a pass-through costs nothing)."""
+        return cls._new(None, pb)
+
+    @classmethod
+    def _new(cls, items: list[Document] | None,
+             source: docarray_pb2.DocumentArrayProto | None) -> DocumentArray:
         da = cls.__new__(cls)
-        da._items = None
-        da._source = pb
+        da._items = items
+        da._source = source
         da._id_map = None
         da._id_map_version = 0
         return da
@@ -81,12 +86,7 @@ class DocumentArray(MutableSequence[Document]):
     @classmethod
     def _wrap(cls, docs: list[Document]) -> DocumentArray:
         """Wrap a list of Documents without copying or checking it (codecs, slicing)."""
-        da = cls.__new__(cls)
-        da._items = docs
-        da._source = None
-        da._id_map = None
-        da._id_map_version = 0
-        return da
+        return cls._new(docs, None)
 
     # -- id map -----------------------------------------------------------------------------
 
