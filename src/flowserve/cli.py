@@ -176,6 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"flow": _cmd_flow, "executor": _cmd_executor, "gateway": _cmd_gateway}
     try:
         return (getattr(args, "func", None) or commands[args.command])(args)
-    except FlowserveError as exc:
+    except (FlowserveError, OSError) as exc:  # bad config, port in use: one clear line
         print(f"flowserve {args.command}: error: {exc}", file=sys.stderr)
         return 1

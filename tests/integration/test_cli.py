@@ -151,3 +151,21 @@ def test_flow_with_an_external_executor_uses_it_without_starting_it():
         assert [d.text for d in result] == ["x@ext"]
     finally:
         assert external.stop() == 0, external.output
+
+
+def test_flow_command_reports_a_port_in_use_in_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        path = tmp_path / "flow.yml"
+        path.write_text(f"jtype: Flow\nwith:\n  port: {port}\n  host: 127.0.0.1\n"
+                        "executors:\n  - name: a\n")
+        proc = Proc("flow", "--uses", str(path))
+        proc.p.wait(120)
+        code = proc.stop()
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.output
+    assert "Traceback" not in proc.output
