@@ -122,11 +122,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_name(uses: str | None) -> str:
+    """`module:Class` -> Class, `pkg.mod.Class` -> Class, `exec.yml` -> exec."""
+    if not uses:
+        return "executor"
+    if ":" in uses:
+        return uses.rsplit(":", 1)[1]
+    if uses.endswith((".yml", ".yaml", ".py")):
+        return Path(uses).stem
+    return uses.rsplit(".", 1)[-1]
+
+
 def _cmd_executor(args: argparse.Namespace) -> int:
     from .worker.serve import WorkerOptions, run_worker
 
     run_worker(WorkerOptions(
-        uses=args.uses, name=args.name or (args.uses or "executor").split(":")[-1].split(".")[-1],
+        uses=args.uses, name=args.name or _default_name(args.uses),
         port=args.port, host=args.host, uses_with=args.uses_with, uses_metas=args.uses_metas,
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
         shard_id=args.shard_id, concurrency=args.concurrency,

@@ -122,7 +122,7 @@ class _Walk:
 def error_response(request: DataRequest, exc: Exception) -> DataRequest:
     """A reply for `request` that failed in the gateway (overload, deadline, unreachable)."""
     reply = DataRequest()
-    reply.proto.header.CopyFrom(request.proto.header)
+    reply.header.CopyFrom(request.header)
     reply.set_error(str(exc), name=type(exc).__name__)
     return reply
 
@@ -215,7 +215,9 @@ class GatewayCore:
         del pb.routes[:]
         pb.routes.append(gateway_route)
         pb.routes.extend(walk.routes)
-        return response
+        # A fresh view of the encoded message: the adapters' `.proto` must not encode the
+        # docs of a merged response a second time.
+        return DataRequest(pb)
 
     async def dry_run(self, timeout: float = 5.0) -> list[str]:
         """Check every replica is reachable; returns the problems found (empty when healthy)."""
