@@ -26,13 +26,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from google.protobuf import json_format
 
+from ._ids import new_id
 from ._ndarray import ndarray_from_proto
 from .docarray import DocumentArray
 from .document import Document, NamedScore, ScoreDict
@@ -169,7 +169,7 @@ def document_from_dict(data: Any, *, where: str = "document") -> Document:
     if contents:
         _set_content(doc, contents, where)
     if not doc._id:
-        doc._id = uuid.uuid4().hex
+        doc._id = new_id()
     return doc
 
 

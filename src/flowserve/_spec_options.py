@@ -17,6 +17,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Polling = Literal["ANY", "ALL"]
 Balancing = Literal["round_robin", "least_loaded", "p2c_ewma"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+SyncHandlers = Literal["auto", "thread"]
 Quantity = str | int | float
 
 
@@ -89,6 +90,9 @@ class ExecutorOptions(_Strict):
     # -- scheduling
     concurrency: int = Field(default=1, ge=1)
     """Requests one replica works on at once."""
+    sync_handlers: SyncHandlers = "auto"
+    """Where sync handlers run: ``auto`` (inline on the event loop once their calls prove to
+    take under a millisecond, else on the handler thread) or ``thread`` (always on the thread)."""
     max_queue: int | None = Field(default=None, ge=1)
     """Overrides the gateway's ``max_queue`` for this deployment."""
     # -- replicas, shards, resilience

@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--shard-id", type=int, default=0)
     ex.add_argument("--concurrency", type=int, default=1,
                     help="requests handled at once by this replica (default 1)")
+    ex.add_argument("--sync-handlers", choices=["auto", "thread"], default="auto",
+                    help="where sync handlers run: auto (inline on the event loop once they "
+                         "prove fast) or thread (always on the handler thread)")
     ex.add_argument("--workspace", default=None)
     _add_process_flags(ex)
     _add_observability_flags(ex)
@@ -140,7 +143,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         uses=args.uses, name=args.name or _default_name(args.uses),
         port=args.port, host=args.host, uses_with=args.uses_with, uses_metas=args.uses_metas,
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
-        shard_id=args.shard_id, concurrency=args.concurrency,
+        shard_id=args.shard_id, concurrency=args.concurrency, sync_handlers=args.sync_handlers,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
         observability=_observability(args),
     ))

@@ -176,8 +176,15 @@ class DocumentArray(MutableSequence[Document]):
 
     def extend(self, values: Iterable[Document]) -> None:
         """Append every Document of ``values``."""
-        for doc in list(values):
-            self.append(doc)
+        added = list(values._docs) if isinstance(values, DocumentArray) else [
+            _check_doc(doc) for doc in values]
+        docs = self._docs
+        start = len(docs)
+        docs.extend(added)
+        id_map = self._id_map
+        if id_map is not None:
+            for i, doc in enumerate(added, start):
+                id_map.setdefault(doc._id, i)
 
     def clear(self) -> None:
         """Remove every Document."""

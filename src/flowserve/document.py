@@ -12,12 +12,13 @@ numbers as 64-bit floats; values that do not fit come back rounded.
 from __future__ import annotations
 
 import numbers
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 
 import numpy as np
+
+from ._ids import new_id
 
 if TYPE_CHECKING:
     from .docarray import DocumentArray
@@ -204,7 +205,7 @@ class Document:
     ) -> None:
         if sum(v is not None for v in (text, blob, tensor)) > 1:
             raise ValueError("a Document takes at most one of text, blob and tensor")
-        self._id: str = uuid.uuid4().hex if id is None else _check_str("id", id)
+        self._id: str = new_id() if id is None else _check_str("id", id)
         self._text: str | None = None
         self._blob: bytes | None = None
         self._tensor: np.ndarray | None = None

@@ -8,15 +8,14 @@ request never decodes its documents.
 from __future__ import annotations
 
 import traceback
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google.protobuf import json_format
 
-from .proto import jina_pb2
-
-if TYPE_CHECKING:
-    from .docarray import DocumentArray
+from ._docproto import docarray_into_proto
+from ._ids import new_id
+from .docarray import DocumentArray
+from .proto import docarray_pb2, jina_pb2
 
 __all__ = ["DataRequest", "SUCCESS", "ERROR"]
 
@@ -50,7 +49,7 @@ class DataRequest:
         """Build a fresh request carrying `docs` for `endpoint`."""
         req = cls()
         header = req._pb.header
-        header.request_id = request_id or uuid.uuid4().hex
+        header.request_id = request_id or new_id()
         if endpoint is not None:
             header.exec_endpoint = endpoint
         if target_executor is not None:
@@ -69,8 +68,6 @@ class DataRequest:
         """The wire message, with any decoded-and-touched docs/parameters written back."""
         docs = self._docs
         if docs is not None:
-            from ._docproto import docarray_into_proto
-
             target = self._pb.data.docs
             if not docs.is_decoded:  # untouched since read from the wire: nothing to encode
                 if docs._source is not target:
@@ -78,9 +75,10 @@ class DataRequest:
             else:
                 target.Clear()
                 docarray_into_proto(docs, target)
-        if self._parameters is not None:
+        params = self._parameters
+        if params is not None and (params or self._pb.HasField("parameters")):
             self._pb.parameters.Clear()
-            self._pb.parameters.update(self._parameters)
+            self._pb.parameters.update(params)
         return self._pb
 
     def to_bytes(self) -> bytes:
@@ -145,8 +143,6 @@ class DataRequest:
     def docs(self) -> DocumentArray:
         """The documents, decoded on first access (from `docs` or `docs_bytes`)."""
         if self._docs is None:
-            from .docarray import DocumentArray
-
             data = self._pb.data
             which = data.WhichOneof("documents")
             if which == "docs":
@@ -159,8 +155,6 @@ class DataRequest:
 
     @docs.setter
     def docs(self, value: DocumentArray) -> None:
-        from .docarray import DocumentArray
-
         self._docs = value if isinstance(value, DocumentArray) else DocumentArray(value)
 
     @property
@@ -170,8 +164,6 @@ class DataRequest:
             return self._docs.to_protobuf()
         data = self._pb.data
         if data.WhichOneof("documents") == "docs_bytes":
-            from .proto import docarray_pb2
-
             return docarray_pb2.DocumentArrayProto.FromString(data.docs_bytes)
         return data.docs
 

@@ -136,6 +136,8 @@ class ServerThread:
         self.server = grpc.aio.server()
         jina_pb2_grpc.add_JinaRPCServicer_to_server(self.servicer, self.server)
         jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self.servicer, self.server)
+        if isinstance(self.servicer, jina_pb2_grpc.JinaSingleDataRequestRPCServicer):
+            jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self.servicer, self.server)
         health_servicer = health.aio.HealthServicer()
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
@@ -414,6 +416,96 @@ def test_async_client(grpc_server: ServerThread, fake: FakeJina) -> None:
     result = asyncio.run(main())
     assert sorted(order) == ["A", "B"]
     assert sorted(d.text for d in result) == ["X", "Y", "Z"]
+
+
+# -- blocking unary path of Client (a post that makes one request) ------------------------------
+
+
+class FakeJinaUnary(FakeJina, jina_pb2_grpc.JinaSingleDataRequestRPCServicer):
+    """FakeJina that also serves unary process_single_data, as flowserve's gateway does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unary_calls = 0
+
+    async def process_single_data(self, request: Any, context: Any) -> Any:
+        self.unary_calls += 1
+        self.metadata.append(dict(context.invocation_metadata()))
+        req = DataRequest(request)
+        if "overload" in [d.text for d in req.docs]:
+            context.set_trailing_metadata((("flowserve-error", "OverloadedError"),
+                                           ("retry-after", "3")))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "executor 'x' is full")
+        return _answer(req).proto
+
+
+@pytest.fixture
+def unary_client() -> Iterator[tuple[Client, FakeJinaUnary]]:
+    fake = FakeJinaUnary()
+    server = ServerThread(fake)
+    server.start()
+    try:
+        with Client(host=f"grpc://127.0.0.1:{server.port}") as c:
+            yield c, fake
+    finally:
+        server.stop()
+
+
+def test_single_post_is_one_blocking_unary_call(
+    unary_client: tuple[Client, FakeJinaUnary],
+) -> None:
+    client, fake = unary_client
+    result = client.post("/", Document(text="a"), metadata={"k": "v"})
+    assert [d.text for d in result] == ["A"]  # type: ignore[union-attr]
+    assert client.post("/", _docs("b", "c"), return_responses=True)[0].docs.texts == ["B", "C"]  # type: ignore[index,union-attr]
+    assert fake.unary_calls == 2 and fake.received == 0  # no Call stream was opened
+    assert fake.metadata[0]["k"] == "v"
+    assert client._loop is None  # and no event loop was needed
+    # more than one request still streams
+    client.post("/", _docs("d", "e"), request_size=1)
+    assert fake.unary_calls == 2 and fake.received == 2
+
+
+def test_single_unary_post_callbacks_and_errors(
+    unary_client: tuple[Client, FakeJinaUnary],
+) -> None:
+    client, fake = unary_client
+    calls: list[tuple[str, str]] = []
+
+    def record(kind: str) -> Callable[[DataRequest], None]:
+        return lambda r: calls.append((kind, r.docs[0].text or ""))
+
+    for text in ("a", "boom"):
+        client.post("/", Document(text=text), on_done=record("done"), on_error=record("error"),
+                    on_always=record("always"))
+    assert calls == [("done", "A"), ("always", "A"), ("error", "boom"), ("always", "boom")]
+    with pytest.raises(ExecutorError, match="boom happened"):
+        client.post("/", Document(text="boom"))
+    errors: list[DataRequest] = []
+    client.post("/", Document(text="overload"), on_error=errors.append)
+    assert errors[0].status.exception.name == "OverloadedError"
+    assert "is full" in errors[0].status.description
+    with pytest.raises(OverloadedError):
+        client.post("/", Document(text="overload"))
+    assert fake.unary_calls == 5 and fake.received == 0
+
+
+def test_single_unary_post_async_and_reentrant_callbacks(
+    unary_client: tuple[Client, FakeJinaUnary],
+) -> None:
+    client, fake = unary_client
+    seen: list[str] = []
+
+    async def on_done(resp: DataRequest) -> None:
+        await asyncio.sleep(0)
+        seen.append(resp.docs[0].text or "")
+
+    client.post("/", Document(text="a"), on_done=on_done)
+    # a callback may post again with the same client
+    client.post("/", Document(text="b"),
+                on_done=lambda r: seen.append(client.post("/", Document(text="c"))[0].text))  # type: ignore[index]
+    assert seen == ["A", "C"]
+    assert fake.unary_calls == 3
 
 
 def test_show_progress_writes_to_stderr(client: Client, capsys: pytest.CaptureFixture) -> None:

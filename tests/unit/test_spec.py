@@ -152,6 +152,20 @@ def test_executor_field_coercions() -> None:
     assert b.replicas == 3 and b.workspace == "/tmp/ws"
 
 
+def test_sync_handlers_option(tmp_path: Path) -> None:
+    spec = flow_from_dict({"executors": [{"name": "a"}, {"name": "b", "sync_handlers": "thread"}]})
+    assert [e.sync_handlers for e in spec.executors] == ["auto", "thread"]
+    path = write(tmp_path, """
+        jtype: Flow
+        executors:
+          - name: first
+            sync_handlers: loop
+    """)
+    message = load_error(path)
+    assert f"{path}:4: executors[0].sync_handlers (first):" in message
+    assert "'auto' or 'thread'" in message
+
+
 def test_executor_uses_a_class_from_python() -> None:
     class Local(Executor):
         pass

@@ -25,10 +25,11 @@ from ..request import DataRequest
 from ._address import Address
 from ._engine import StreamBroken
 
-__all__ = ["GrpcStream", "GrpcTransport", "error_from_rpc"]
+__all__ = ["CHANNEL_OPTIONS", "GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc",
+           "unary_failure"]
 
 # Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
-_CHANNEL_OPTIONS: list[tuple[str, int]] = [
+CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
     # Its own connection per Client: the gateway tells clients apart by connection (fair
@@ -83,6 +84,22 @@ class RequestFailed(Exception):
         self.error = error
 
 
+def unary_failure(exc: grpc.RpcError, address: Address) -> RequestFailed | RequestError | None:
+    """What a failed unary ``process_single_data`` call means: None if the gateway does not
+    serve the method (use a stream), `RequestFailed` if this request alone failed (its
+    deadline, overload, or a failure the gateway names in the ``flowserve-error`` trailer),
+    else the error that the gateway could not be reached or failed as a whole."""
+    if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+        return None
+    error = error_from_rpc(exc, address)
+    trailers = exc.trailing_metadata() or ()
+    per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
+                                 grpc.StatusCode.RESOURCE_EXHAUSTED)
+    if per_request or any(key == "flowserve-error" for key, _ in trailers):
+        return RequestFailed(error)
+    return error
+
+
 class GrpcStream:
     """One ``Call`` stream, seen through the engine's `Stream` interface."""
 
@@ -126,7 +143,7 @@ class GrpcTransport:
 
     def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = ()) -> None:
         self.address = address
-        self._options = [*_CHANNEL_OPTIONS, *options]
+        self._options = [*CHANNEL_OPTIONS, *options]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._call: grpc.aio.StreamStreamMultiCallable | None = None
@@ -174,16 +191,11 @@ class GrpcTransport:
             reply = await self._unary(request.proto, metadata=tuple(metadata) or None,
                                       timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            failure = unary_failure(exc, self.address)
+            if failure is None:
                 self.unary_supported = False  # a gateway with Call only: streams from now on
                 return None
-            error = error_from_rpc(exc, self.address)
-            trailers = exc.trailing_metadata() or ()
-            per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
-                                         grpc.StatusCode.RESOURCE_EXHAUSTED)
-            if per_request or any(key == "flowserve-error" for key, _ in trailers):
-                raise RequestFailed(error) from exc
-            raise error from exc
+            raise failure from exc
         return DataRequest(reply)
 
     async def dry_run(self, timeout: float | None = None) -> bool:

@@ -24,7 +24,8 @@ from ._retry import RetryingSink, backoff_delay
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
+__all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata", "check_post_args", "metadata_pairs",
+           "timeout_ms"]
 
 DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gateway admits at most
 # max_queue_per_client (100) of a client anyway, and a larger window only holds inputs in memory
@@ -32,7 +33,19 @@ DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gatewa
 Metadata = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
-def _pairs(metadata: Metadata | None) -> list[tuple[str, str]]:
+def check_post_args(on: Any, timeout: float | None) -> None:
+    if not isinstance(on, str):
+        raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
+
+
+def timeout_ms(timeout: float | None) -> int | None:
+    """A post's timeout as the requests' ``header.timeout`` (ms)."""
+    return None if timeout is None else max(1, round(timeout * 1000))
+
+
+def metadata_pairs(metadata: Metadata | None) -> list[tuple[str, str]]:
     if not metadata:
         return []
     items = metadata.items() if isinstance(metadata, Mapping) else metadata
@@ -128,10 +141,7 @@ class AsyncClient:
         """
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
-        if not isinstance(on, str):
-            raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
+        check_post_args(on, timeout)
         limit = DEFAULT_PREFETCH if prefetch is None else prefetch
         inflight = InFlight(limit, ordered=results_in_order)
         progress: ProgressReporter | None = None
@@ -153,7 +163,7 @@ class AsyncClient:
             request_size=request_size,
             parameters=parameters,
             target_executor=target_executor,
-            timeout_ms=None if timeout is None else max(1, round(timeout * 1000)),
+            timeout_ms=timeout_ms(timeout),
         )
         stream_metadata = self._metadata(prefetch, results_in_order, metadata)
         transport = self._transport
@@ -189,7 +199,7 @@ class AsyncClient:
                            metadata: Metadata | None, timeout: float | None) -> bool:
         """Send one request unary; False if the gateway has no unary method (use a stream)."""
         try:
-            response = await transport.post_one(request, _pairs(metadata), timeout)
+            response = await transport.post_one(request, metadata_pairs(metadata), timeout)
         except RequestFailed as failed:
             await sink.deliver(request, failed.error)
             return True
@@ -227,7 +237,7 @@ class AsyncClient:
                 pairs.append(("__prefetch__", str(prefetch)))
             if results_in_order:
                 pairs.append(("__results_in_order__", "true"))
-        pairs.extend(_pairs(metadata))
+        pairs.extend(metadata_pairs(metadata))
         return pairs
 
     async def dry_run(self, timeout: float | None = None) -> bool:

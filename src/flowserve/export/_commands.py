@@ -52,6 +52,10 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
         args += ["--base-dir", image.base_dir]
     if replica_id is not None:
         args += ["--replica-id", str(replica_id)]
+    if ex.concurrency != 1:
+        args += ["--concurrency", str(ex.concurrency)]
+    if ex.sync_handlers != "auto":
+        args += ["--sync-handlers", ex.sync_handlers]
     if ex.workspace:
         args += ["--workspace", ex.workspace]
     args += ["--grace", f"{grace:g}"]

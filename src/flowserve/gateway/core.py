@@ -61,7 +61,9 @@ class _Walk:
         target = request.target_executor
         self.target = _target_regex(target) if target else None
         self.deadline = deadline
-        self.routes: list[jina_pb2.RouteProto] = []
+        # (executor, start, end, error status or None) per executor visited, in order; the
+        # RouteProtos are built once, into the response (`GatewayCore._finish`).
+        self.routes: list[tuple[str, float, float, jina_pb2.StatusProto | None]] = []
         self.tasks: dict[str, asyncio.Task[DataRequest]] = {}
 
     def node(self, name: str) -> asyncio.Future[DataRequest] | asyncio.Task[DataRequest]:
@@ -99,19 +101,17 @@ class _Walk:
                 raise DeadlineExceededError(
                     f"deadline exceeded at the gateway before sending to executor {name!r}"
                 )
-        route = jina_pb2.RouteProto(executor=name)
-        _stamp(route.start_time, now)
         reply_pb = await self.core.deployments[name].process(
             request.proto, endpoint=self.endpoint, timeout=timeout, client=self.client
         )
-        _stamp(route.end_time, self.core.clock())
         reply = DataRequest(reply_pb)
-        if reply.is_error:
-            route.status.CopyFrom(reply.status)
-            self.routes.append(route)
-            raise _ExecutorFailed(reply)
-        self.routes.append(route)
-        return reply
+        if not reply.is_error:
+            self.routes.append((name, now, self.core.clock(), None))
+            return reply
+        status = jina_pb2.StatusProto()  # a copy: the reply's header is rewritten later
+        status.CopyFrom(reply.status)
+        self.routes.append((name, now, self.core.clock(), status))
+        raise _ExecutorFailed(reply)
 
     def cancel_pending(self) -> None:
         for task in self.tasks.values():
@@ -205,16 +205,24 @@ class GatewayCore:
         self, response: DataRequest, request: DataRequest, walk: _Walk, started: float
     ) -> DataRequest:
         pb = response.proto
-        status = jina_pb2.StatusProto()
-        status.CopyFrom(pb.header.status)
-        pb.header.CopyFrom(request.header)
-        pb.header.status.CopyFrom(status)
-        gateway_route = jina_pb2.RouteProto(executor=self.name)
-        _stamp(gateway_route.start_time, started)
-        _stamp(gateway_route.end_time, self.clock())
-        del pb.routes[:]
-        pb.routes.append(gateway_route)
-        pb.routes.extend(walk.routes)
+        header = pb.header
+        if header.HasField("status"):  # keep the executors' status, take the rest from the request
+            status = jina_pb2.StatusProto()
+            status.CopyFrom(header.status)
+            header.CopyFrom(request.header)
+            header.status.CopyFrom(status)
+        else:
+            header.CopyFrom(request.header)
+        routes = pb.routes
+        del routes[:]
+        add = routes.add
+        for executor, start, end, status in [(self.name, started, self.clock(), None),
+                                             *walk.routes]:
+            route = add(executor=executor)
+            _stamp(route.start_time, start)
+            _stamp(route.end_time, end)
+            if status is not None:
+                route.status.CopyFrom(status)
         # A fresh view of the encoded message: the adapters' `.proto` must not encode the
         # docs of a merged response a second time.
         return DataRequest(pb)

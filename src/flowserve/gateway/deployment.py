@@ -100,9 +100,11 @@ class Deployment:
         client: str = "",
     ) -> jina_pb2.DataRequestProto:
         """Wait for a fair turn, then send to one shard or all; `timeout` bounds both."""
-        if self.capacity() == 0:
-            await self.probe_ejected()
-        if self.capacity() == 0:
+        if self.queue.capacity == 0:  # the queue's capacity is kept up to date on changes
+            self._capacity_changed()  # ejections may have run out since the last refresh
+            if self.queue.capacity == 0:
+                await self.probe_ejected()
+        if self.queue.capacity == 0:
             raise UnavailableError(f"executor {self.name!r}: no healthy replica "
                                    f"(all {len(self.replicas)} ejected after failures)")
         deadline = self.clock() + timeout if timeout is not None else None

@@ -57,6 +57,14 @@ def _client_id(metadata: dict[str, Any], context: Any) -> str:
     return str(metadata.get(CLIENT_ID_METADATA) or context.peer() or "unknown")
 
 
+def _unary_client_id(context: Any) -> str:
+    """`_client_id` of a unary call, without building a dict of its metadata."""
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_ID_METADATA and value:
+            return str(value)
+    return str(context.peer() or "unknown")
+
+
 def _timeout(request: DataRequest, default: float | None, context: Any) -> float | None:
     """The request's own timeout (header, ms), else the default; never past the RPC deadline."""
     header = request.header
@@ -183,7 +191,7 @@ class GatewayServicer(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         req = DataRequest(request)
-        client = _client_id(dict(context.invocation_metadata() or ()), context)
+        client = _unary_client_id(context)
         try:
             response = await self.core.process(
                 req, timeout=_timeout(req, self.default_timeout, context), client=client)

@@ -122,16 +122,31 @@ class FairQueue:
         deployment's queue is full, `DeadlineExceededError` when `deadline` (same clock) has
         passed or cannot be met by the estimated wait.
         """
-        now = self.clock()
-        stats = self._stats[client]
         future: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        slot = self._start_now(client, deadline)
+        if slot is not None:
+            future.set_result(slot)
+            return future
+        self._enqueue(client, cost, deadline, future)
+        return future
+
+    def _start_now(self, client: str, deadline: float | None) -> Slot | None:
+        """A slot at once when one is free and nobody waits; raises if `deadline` passed."""
+        now = self.clock()
         if deadline is not None and deadline <= now:
-            self._reject(stats)
+            self._reject(self._stats[client])
             raise DeadlineExceededError(
                 f"deadline expired before reaching executor {self.name!r}")
         if self.in_flight < self.capacity and not self.queued:
-            future.set_result(self._start(client, now, now))
-            return future
+            return self._start(client, now, now)
+        return None
+
+    def _enqueue(self, client: str, cost: float, deadline: float | None,
+                 future: asyncio.Future[Slot]) -> None:
+        """Queue a waiter for `future`, or raise when the queues are full or the deadline
+        cannot be met."""
+        now = self.clock()
+        stats = self._stats[client]
         queue = self._queues.get(client)
         if queue is not None and len(queue.waiters) >= self.max_queue_per_client:
             self._reject(stats)
@@ -160,12 +175,15 @@ class FairQueue:
         queue.waiters.append(_Waiter(client, cost, deadline, now, future))
         self.queued += 1
         stats.queued += 1
-        return future
 
     async def acquire(self, client: str, *, cost: float = 1.0,
                       deadline: float | None = None, timeout: float | None = None) -> Slot:
         """`submit` and wait; `timeout` (seconds, real time) bounds the wait in the queue."""
-        future = self.submit(client, cost=cost, deadline=deadline)
+        slot = self._start_now(client, deadline)
+        if slot is not None:  # the common, uncontended case: no future to wait on
+            return slot
+        future: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        self._enqueue(client, cost, deadline, future)
         try:
             if timeout is None:
                 return await future

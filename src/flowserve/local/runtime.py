@@ -84,6 +84,8 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
         "--replica-id", str(replica_id), "--shard-id", str(shard_id),
         "--concurrency", str(ex.concurrency), "--base-dir", str(resolved.base_dir),
     ]
+    if ex.sync_handlers != "auto":
+        argv += ["--sync-handlers", ex.sync_handlers]
     try:
         if resolved.uses_with:
             argv += ["--uses-with", json.dumps(resolved.uses_with)]

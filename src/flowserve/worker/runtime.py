@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -12,8 +13,15 @@ from typing import Any, Protocol
 from ..docarray import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
 from ..request import DataRequest
+from .inline import InlinePolicy
 
-__all__ = ["ExecutorRuntime", "HandlerObserver"]
+__all__ = ["SYNC_HANDLER_MODES", "ExecutorRuntime", "HandlerObserver"]
+
+SYNC_HANDLER_MODES = ("auto", "thread")
+"""Where sync handlers run: ``auto`` (inline on the event loop once they prove fast, see
+`InlinePolicy`) or ``thread`` (always on the handler thread)."""
+
+_LOOP_IN_USE = ("running event loop", "event loop is already running", "another loop is running")
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +37,26 @@ class ExecutorRuntime:
     """Dispatches requests to one executor's handlers.
 
     Sync handlers run on a dedicated thread so the event loop keeps answering health checks while
-    a handler works (the seed's executor sleeps for a second). At most `concurrency` handler calls
-    run at once (default 1: executors need not be thread-safe).
+    a handler works (the seed's executor sleeps for a second). With ``sync_handlers="auto"``
+    (the default) a sync handler whose calls prove fast (well under a millisecond) runs inline
+    on the event loop instead, which saves the two thread hand-overs per request; see
+    `InlinePolicy`. At most `concurrency` handler calls run at once (default 1: executors need
+    not be thread-safe).
     """
 
     def __init__(self, executor: Executor, *, concurrency: int = 1,
-                 observer: HandlerObserver | None = None) -> None:
+                 observer: HandlerObserver | None = None, sync_handlers: str = "auto") -> None:
+        if sync_handlers not in SYNC_HANDLER_MODES:
+            raise ValueError(f"executor {executor.name!r}: sync_handlers must be one of "
+                             f"{', '.join(SYNC_HANDLER_MODES)}, got {sync_handlers!r}")
         self.executor = executor
         self.observer = observer
         self.name = executor.name
         self.handlers: Mapping[str, Handler] = discover_endpoints(executor)
+        self.inline_policies = {
+            endpoint: InlinePolicy(enabled=sync_handlers == "auto")
+            for endpoint, handler in self.handlers.items() if not handler.is_async
+        }
         self._slots = asyncio.Semaphore(concurrency)
         self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name)
 
@@ -91,8 +109,29 @@ class ExecutorRuntime:
         )
         if handler.is_async:
             return await handler.fn(**kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, lambda: handler.fn(**kwargs))
+        call: Callable[[], Any] = lambda: handler.fn(**kwargs)  # noqa: E731
+        policy = self.inline_policies[handler.endpoint]
+        size = len(docs)
+        inline = policy.inline(size)
+        started = time.perf_counter()
+        try:
+            if not inline:
+                return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+            try:
+                return call()
+            except RuntimeError as exc:
+                if not any(words in str(exc) for words in _LOOP_IN_USE):
+                    raise
+                # The handler drives an event loop of its own (asyncio.run, ...): that only
+                # works off the loop thread. Keep it on the handler thread from now on.
+                log.warning("executor %s endpoint %s: the handler runs its own event loop, so "
+                            "it stays on the handler thread (%s)", self.name, handler.endpoint,
+                            exc)
+                policy.disable()
+                inline = False
+                return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+        finally:
+            policy.record(time.perf_counter() - started, size, inline=inline)
 
     def _apply(self, result: Any, request: DataRequest, handler: Handler) -> None:
         if result is None:

@@ -37,6 +37,7 @@ class WorkerOptions:
     shard_id: int = 0
     workspace: str | None = None
     concurrency: int = 1
+    sync_handlers: str = "auto"
     grace: float = 10.0
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
@@ -57,7 +58,8 @@ def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
     runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "shard_id": opts.shard_id,
                     "workspace": opts.workspace}
     executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
-    return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer)
+    return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
+                           sync_handlers=opts.sync_handlers)
 
 
 async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:

@@ -189,6 +189,13 @@ def test_pull_policy_and_workspace(kitchen):
     assert "--uses" not in _container(kitchen, "merge")["args"]  # the base Executor
     args = _parser().parse_args(_container(kitchen, "slow-indexer")["args"])
     assert args.workspace == "/data" and args.uses == "toy_executors:NoOp"
+    assert args.sync_handlers == "thread" and args.concurrency == 1
+
+
+def test_executor_containers_get_their_scheduling_flags(kitchen):
+    args = _parser().parse_args(_container(kitchen, "encoder")["args"])
+    assert args.concurrency == 2  # per replica, as the Flow says
+    assert args.sync_handlers == "auto"
 
 
 def test_service_profiles_routes_timeouts_and_retries(seed, kitchen):
