@@ -166,3 +166,29 @@ def test_a_request_finding_every_replica_ejected_probes_them_before_failing():
     shard.eject(0)  # e.g. ejected while it was still starting; it is ready now
     out = run(core, docs(1))
     assert not out.is_error and not shard.ejected()
+
+
+def test_a_slot_granted_before_an_ejection_still_finds_the_busy_healthy_replica():
+    """The fair queue granted two slots while both replicas looked healthy; one replica is
+    ejected before the second request is sent, and the other is busy. The request waits at
+    the busy replica instead of failing with 'no healthy replica'."""
+    core = make_core({"a": ["gateway"]}, {"a": [NoOp(), NoOp()]}, balancing="round_robin")
+    deployment = core.deployments["a"]
+    shard = deployment.shards[0]
+
+    async def go():
+        busy = shard.balancer.start(0)  # replica 0 is working on another request
+        slot = await deployment.queue.acquire("c")  # granted: capacity is still 2
+        shard.balancer.eject(1, until=shard.clock() + 60)  # ejected, queue not told yet
+        try:
+            reply = await shard.send(DataRequest.new(docs(1)).proto, endpoint="/",
+                                     timeout=None)
+        finally:
+            busy.done()
+            deployment.queue.release(slot)
+            await core.close()
+        return reply
+
+    reply = asyncio.run(go())
+    assert reply.header.status.code != jina_pb2.StatusProto.ERROR
+    assert shard.balancer.snapshot()[0]["requests"] == 2

@@ -87,10 +87,10 @@ class ReplicaSet:
                 try:
                     call = self.balancer.acquire(tried | full)
                 except NoReplicaError:
-                    if not tried:
-                        raise
-                    # A retry already holds its fair-queue slot: it may queue at a busy
-                    # replica rather than fail while healthy ones remain.
+                    # This request holds its fair-queue slot, but every replica it may still
+                    # try is busy or ejected: a retry, or capacity that fell (an ejection)
+                    # after the slot was granted. Queue at a busy healthy replica rather
+                    # than fail while one remains.
                     call = self.balancer.acquire(tried)
             except NoReplicaError:
                 if last_error is not None:
