@@ -29,7 +29,7 @@ class InlinePolicy:
     slow holds the loop rarely. `disable()` keeps the handler on the thread for good.
     """
 
-    __slots__ = ("budget", "enabled", "needed", "_fast", "_max_docs")
+    __slots__ = ("_fast", "_max_docs", "budget", "enabled", "needed")
 
     def __init__(self, *, budget: float = DEFAULT_BUDGET, streak: int = DEFAULT_STREAK,
                  enabled: bool = True) -> None:
@@ -50,8 +50,7 @@ class InlinePolicy:
         """Report a finished call (also one that raised): its duration and request size."""
         if seconds <= self.budget:
             self._fast += 1
-            if docs > self._max_docs:
-                self._max_docs = docs
+            self._max_docs = max(self._max_docs, docs)
             return
         if inline:
             self.needed = min(MAX_STREAK, self.needed * 2)

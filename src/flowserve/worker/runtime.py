@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -109,7 +108,7 @@ class ExecutorRuntime:
         )
         if handler.is_async:
             return await handler.fn(**kwargs)
-        call: Callable[[], Any] = lambda: handler.fn(**kwargs)  # noqa: E731
+        call: Callable[[], Any] = lambda: handler.fn(**kwargs)
         policy = self.inline_policies[handler.endpoint]
         size = len(docs)
         inline = policy.inline(size)
