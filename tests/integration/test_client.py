@@ -418,94 +418,116 @@ def test_async_client(grpc_server: ServerThread, fake: FakeJina) -> None:
     assert sorted(d.text for d in result) == ["X", "Y", "Z"]
 
 
-# -- blocking unary path of Client (a post that makes one request) ------------------------------
+# -- single-request posts: the session stream ---------------------------------------------------
 
 
 class FakeJinaUnary(FakeJina, jina_pb2_grpc.JinaSingleDataRequestRPCServicer):
-    """FakeJina that also serves unary process_single_data, as flowserve's gateway does."""
+    """FakeJina that also serves unary process_single_data, as flowserve's gateway does.
+    With `end_streams_after` = n, each Call stream ends after answering n requests."""
 
     def __init__(self) -> None:
         super().__init__()
         self.unary_calls = 0
+        self.end_streams_after: int | None = None
 
     async def process_single_data(self, request: Any, context: Any) -> Any:
         self.unary_calls += 1
-        self.metadata.append(dict(context.invocation_metadata()))
-        req = DataRequest(request)
-        if "overload" in [d.text for d in req.docs]:
-            context.set_trailing_metadata((("flowserve-error", "OverloadedError"),
-                                           ("retry-after", "3")))
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "executor 'x' is full")
-        return _answer(req).proto
+        return _answer(DataRequest(request)).proto
+
+    async def Call(self, request_iterator: Any, context: Any) -> Any:
+        answered = 0
+        async for response in super().Call(request_iterator, context):
+            yield response
+            answered += 1
+            if answered == self.end_streams_after:
+                return
 
 
 @pytest.fixture
-def unary_client() -> Iterator[tuple[Client, FakeJinaUnary]]:
+def unary_server() -> Iterator[tuple[ServerThread, FakeJinaUnary]]:
     fake = FakeJinaUnary()
     server = ServerThread(fake)
     server.start()
     try:
-        with Client(host=f"grpc://127.0.0.1:{server.port}") as c:
-            yield c, fake
+        yield server, fake
     finally:
         server.stop()
 
 
-def test_single_post_is_one_blocking_unary_call(
-    unary_client: tuple[Client, FakeJinaUnary],
+def test_single_posts_share_one_session_stream(
+    unary_server: tuple[ServerThread, FakeJinaUnary],
 ) -> None:
-    client, fake = unary_client
-    result = client.post("/", Document(text="a"), metadata={"k": "v"})
-    assert [d.text for d in result] == ["A"]  # type: ignore[union-attr]
-    assert client.post("/", _docs("b", "c"), return_responses=True)[0].docs.texts == ["B", "C"]  # type: ignore[index,union-attr]
-    assert fake.unary_calls == 2 and fake.received == 0  # no Call stream was opened
-    assert fake.metadata[0]["k"] == "v"
-    assert client._loop is None  # and no event loop was needed
-    # more than one request still streams
-    client.post("/", _docs("d", "e"), request_size=1)
-    assert fake.unary_calls == 2 and fake.received == 2
+    server, fake = unary_server
+    with Client(host=f"grpc://127.0.0.1:{server.port}") as client:
+        for text in ("a", "b", "c"):
+            assert [d.text for d in client.post("/", Document(text=text))] == [text.upper()]  # type: ignore[union-attr]
+        assert fake.received == 3 and fake.unary_calls == 0
+        assert len(fake.metadata) == 1  # one Call stream for all three
+        assert fake.metadata[0]["flowserve-session"] == "1"
+        # a post with its own deadline or metadata is one unary call instead
+        client.post("/", Document(text="d"), timeout=30)
+        client.post("/", Document(text="e"), metadata={"k": "v"})
+        assert fake.unary_calls == 2 and len(fake.metadata) == 1
+        # more than one request: a stream of its own
+        client.post("/", _docs("f", "g"), request_size=1)
+        assert len(fake.metadata) == 2 and "flowserve-session" not in fake.metadata[1]
+        assert fake.received == 5
 
 
-def test_single_unary_post_callbacks_and_errors(
-    unary_client: tuple[Client, FakeJinaUnary],
+def test_session_post_callbacks_and_errors(
+    unary_server: tuple[ServerThread, FakeJinaUnary],
 ) -> None:
-    client, fake = unary_client
+    server, fake = unary_server
     calls: list[tuple[str, str]] = []
 
     def record(kind: str) -> Callable[[DataRequest], None]:
         return lambda r: calls.append((kind, r.docs[0].text or ""))
 
-    for text in ("a", "boom"):
-        client.post("/", Document(text=text), on_done=record("done"), on_error=record("error"),
-                    on_always=record("always"))
-    assert calls == [("done", "A"), ("always", "A"), ("error", "boom"), ("always", "boom")]
-    with pytest.raises(ExecutorError, match="boom happened"):
-        client.post("/", Document(text="boom"))
-    errors: list[DataRequest] = []
-    client.post("/", Document(text="overload"), on_error=errors.append)
-    assert errors[0].status.exception.name == "OverloadedError"
-    assert "is full" in errors[0].status.description
-    with pytest.raises(OverloadedError):
-        client.post("/", Document(text="overload"))
-    assert fake.unary_calls == 5 and fake.received == 0
+    with Client(host=f"grpc://127.0.0.1:{server.port}") as client:
+        for text in ("a", "boom", "c"):
+            client.post("/", Document(text=text), on_done=record("done"),
+                        on_error=record("error"), on_always=record("always"))
+        with pytest.raises(ExecutorError, match="boom happened"):
+            client.post("/", Document(text="boom"))
+        assert [d.text for d in client.post("/", Document(text="after"))] == ["AFTER"]  # type: ignore[union-attr]
+    assert calls == [("done", "A"), ("always", "A"), ("error", "boom"), ("always", "boom"),
+                     ("done", "C"), ("always", "C")]
+    assert len(fake.metadata) == 1 and fake.unary_calls == 0
 
 
-def test_single_unary_post_async_and_reentrant_callbacks(
-    unary_client: tuple[Client, FakeJinaUnary],
+def test_a_request_on_an_ended_session_stream_goes_out_again_on_a_new_one(
+    unary_server: tuple[ServerThread, FakeJinaUnary],
 ) -> None:
-    client, fake = unary_client
-    seen: list[str] = []
+    server, fake = unary_server
+    fake.end_streams_after = 1  # like a draining gateway ending idle session streams
+    with Client(host=f"grpc://127.0.0.1:{server.port}") as client:
+        texts = [client.post("/", Document(text=t))[0].text for t in ("a", "b", "c")]  # type: ignore[index]
+    assert texts == ["A", "B", "C"]
+    assert fake.received == 3 and len(fake.metadata) == 3 and fake.unary_calls == 0
 
-    async def on_done(resp: DataRequest) -> None:
-        await asyncio.sleep(0)
-        seen.append(resp.docs[0].text or "")
 
-    client.post("/", Document(text="a"), on_done=on_done)
-    # a callback may post again with the same client
-    client.post("/", Document(text="b"),
-                on_done=lambda r: seen.append(client.post("/", Document(text="c"))[0].text))  # type: ignore[index]
-    assert seen == ["A", "C"]
-    assert fake.unary_calls == 3
+def test_concurrent_single_posts_use_the_session_or_unary(
+    unary_server: tuple[ServerThread, FakeJinaUnary],
+) -> None:
+    server, fake = unary_server
+
+    async def main() -> list[str]:
+        async with AsyncClient(host=f"grpc://127.0.0.1:{server.port}") as c:
+            results = await asyncio.gather(*(c.post("/", Document(text=t)) for t in "abcd"))
+        return [r[0].text for r in results]  # type: ignore[index]
+
+    assert asyncio.run(main()) == ["A", "B", "C", "D"]
+    assert fake.received + fake.unary_calls == 4
+    assert fake.received >= 1 and fake.unary_calls >= 1  # the session carries one at a time
+
+
+def test_session_to_nowhere_is_unavailable_and_fast() -> None:
+    port = _free_port()
+    started = time.monotonic()
+    with Client(host=f"grpc://127.0.0.1:{port}") as client, \
+            pytest.raises(UnavailableError, match=f"127.0.0.1:{port}"):
+        client.post("/", Document(text="a"), on_error=lambda r: None)
+    assert time.monotonic() - started < 10
 
 
 def test_show_progress_writes_to_stderr(client: Client, capsys: pytest.CaptureFixture) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from ..docarray import DocumentArray
@@ -92,36 +92,26 @@ class ResultSink:
 
     async def deliver(self, response: DataRequest, exc: RequestError | None = None) -> None:
         """Hand one outcome on; `exc` is set when the request failed in transport."""
-        for callback in self._callbacks_for(response, exc):
-            await _call(callback, response)
-        self._settle(response, exc)
-
-    def deliver_blocking(self, response: DataRequest, exc: RequestError | None,
-                         wait: Callable[[Awaitable[Any]], Any]) -> None:
-        """`deliver` without an event loop: `wait` runs an awaitable a callback returned."""
-        for callback in self._callbacks_for(response, exc):
-            result = callback(response)
-            if inspect.isawaitable(result):
-                wait(result)
-        self._settle(response, exc)
-
-    def _callbacks_for(self, response: DataRequest, exc: RequestError | None) -> list[Callback]:
         if exc is not None and not response.is_error:
             mark_failed(response, exc)
         if self._progress is not None:
             self._progress.advance(response)
-        first = self._on_error if response.is_error else self._on_done
-        return [c for c in (first, self._on_always) if c is not None]
-
-    def _settle(self, response: DataRequest, exc: RequestError | None) -> None:
-        """After the callbacks: collect the result, or apply the error policy."""
         if not response.is_error:
+            if self._on_done is not None:
+                await _call(self._on_done, response)
+            if self._on_always is not None:
+                await _call(self._on_always, response)
             if self._docs is not None:
                 self._docs.extend(response.docs)
             elif self._responses is not None:
                 self._responses.append(response)
             return
+
         self.errors += 1
+        if self._on_error is not None:
+            await _call(self._on_error, response)
+        if self._on_always is not None:
+            await _call(self._on_always, response)
         if self._responses is not None:
             self._responses.append(response)
         if self._on_error is None:

@@ -1,6 +1,6 @@
-"""The client's gRPC transport: one ``/jina.JinaRPC/Call`` stream per post, one channel reused.
-
-gRPC status codes become flowserve errors here and nowhere else (`error_from_rpc`).
+"""The client's gRPC transport: one ``/jina.JinaRPC/Call`` stream per post, one channel reused;
+a post of a single request goes on the channel's session stream (`_session`) or as one unary
+call. gRPC status codes become flowserve errors in `_grpc_errors` and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,20 +13,15 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..errors import (
-    BadRequestError,
-    DeadlineExceededError,
-    OverloadedError,
-    RequestError,
-    UnavailableError,
-)
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from ._address import Address
 from ._engine import StreamBroken
+from ._grpc_errors import RequestFailed, error_from_rpc, unary_failure
+from ._session import SESSION_METADATA, Session
 
 __all__ = ["CHANNEL_OPTIONS", "GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc",
-           "unary_failure"]
+           "unary_failure"]  # the errors' helpers live in _grpc_errors
 
 # Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
 CHANNEL_OPTIONS: list[tuple[str, int]] = [
@@ -37,67 +32,6 @@ CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.use_local_subchannel_pool", 1),
 ]
 _READY_TIMEOUT = 5.0
-
-
-def _retry_after(exc: grpc.RpcError) -> float:
-    trailing = getattr(exc, "trailing_metadata", None)
-    for key, value in (trailing() if callable(trailing) else None) or ():
-        if key.lower() == "retry-after":
-            with contextlib.suppress(TypeError, ValueError):
-                return float(value)
-    return 1.0
-
-
-def _join(prefix: str, details: str) -> str:
-    return f"{prefix}: {details}" if details else prefix
-
-
-def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
-    """The one place gRPC status codes become flowserve errors.
-
-    The message is the server's own (``details``); UNAVAILABLE always names `address`.
-    A ``retry-after`` trailing metadata value (seconds) fills OverloadedError.retry_after.
-    """
-    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if callable(getattr(exc, "details", None)) else "") or ""
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        if not details or details == "Deadline Exceeded":  # gRPC's own words: our deadline
-            return DeadlineExceededError(f"deadline exceeded waiting for {address}")
-        return DeadlineExceededError(details)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return BadRequestError(details or f"{address} rejected the request as invalid")
-    if code == grpc.StatusCode.UNIMPLEMENTED:
-        return UnavailableError(_join(f"{address} does not serve this method", details))
-    name = code.name if code is not None else "UNKNOWN"
-    return RequestError(_join(f"{address} failed the request with {name}", details))
-
-
-class RequestFailed(Exception):
-    """The gateway answered a unary request with an error for that request alone."""
-
-    def __init__(self, error: RequestError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def unary_failure(exc: grpc.RpcError, address: Address) -> RequestFailed | RequestError | None:
-    """What a failed unary ``process_single_data`` call means: None if the gateway does not
-    serve the method (use a stream), `RequestFailed` if this request alone failed (its
-    deadline, overload, or a failure the gateway names in the ``flowserve-error`` trailer),
-    else the error that the gateway could not be reached or failed as a whole."""
-    if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-        return None
-    error = error_from_rpc(exc, address)
-    trailers = exc.trailing_metadata() or ()
-    per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
-                                 grpc.StatusCode.RESOURCE_EXHAUSTED)
-    if per_request or any(key == "flowserve-error" for key, _ in trailers):
-        return RequestFailed(error)
-    return error
 
 
 class GrpcStream:
@@ -148,6 +82,7 @@ class GrpcTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._call: grpc.aio.StreamStreamMultiCallable | None = None
         self._unary: grpc.aio.UnaryUnaryMultiCallable | None = None
+        self._session: Session | None = None
         self.unary_supported = True
 
     def _ensure_channel(self) -> grpc.aio.Channel:
@@ -161,6 +96,9 @@ class GrpcTransport:
             else:
                 self._channel = grpc.aio.insecure_channel(target, options=self._options)
             self._loop = loop
+            if self._session is not None:  # its stream belonged to the old channel
+                self._session.close()
+                self._session = None
             self._call = jina_pb2_grpc.JinaRPCStub(self._channel).Call
             self._unary = jina_pb2_grpc.JinaSingleDataRequestRPCStub(
                 self._channel).process_single_data
@@ -174,6 +112,15 @@ class GrpcTransport:
         assert self._call is not None
         call = self._call(metadata=tuple(metadata) or None, timeout=timeout)
         return GrpcStream(call, self.address)
+
+    def session(self) -> Session:
+        """The session stream of this channel (`Session`), made on first use."""
+        self._ensure_channel()
+        if self._session is None:
+            call = self._call
+            assert call is not None
+            self._session = Session(lambda: call(metadata=(SESSION_METADATA,)), self.address)
+        return self._session
 
     async def post_one(
         self, request: DataRequest, metadata: Sequence[tuple[str, str]], timeout: float | None
@@ -219,6 +166,9 @@ class GrpcTransport:
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         channel, loop = self._channel, self._loop
         self._channel = self._call = self._unary = self._loop = None
         if channel is not None and loop is asyncio.get_running_loop():

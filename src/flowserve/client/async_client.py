@@ -24,8 +24,7 @@ from ._retry import RetryingSink, backoff_delay
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata", "check_post_args", "metadata_pairs",
-           "timeout_ms"]
+__all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
 
 DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gateway admits at most
 # max_queue_per_client (100) of a client anyway, and a larger window only holds inputs in memory
@@ -197,7 +196,14 @@ class AsyncClient:
     @staticmethod
     async def _post_single(transport: GrpcTransport, request: DataRequest, sink: ResultSink,
                            metadata: Metadata | None, timeout: float | None) -> bool:
-        """Send one request unary; False if the gateway has no unary method (use a stream)."""
+        """Send one request on the session stream (no metadata or timeout of its own, and the
+        session free) or as one unary call; False if the gateway has no unary method (the
+        caller then opens a stream for it)."""
+        if timeout is None and not metadata:
+            session = transport.session()
+            if not session.busy:
+                await sink.deliver(await session.post(request))
+                return True
         try:
             response = await transport.post_one(request, metadata_pairs(metadata), timeout)
         except RequestFailed as failed:

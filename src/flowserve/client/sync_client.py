@@ -14,11 +14,9 @@ import httpx
 from ..docarray import DocumentArray
 from ..request import DataRequest
 from ._address import Address
-from ._batching import InputType, count_requests, iter_requests
-from ._callbacks import Callback, ResultSink
-from ._grpc import RequestFailed
-from ._grpc_blocking import BlockingUnary
-from .async_client import AsyncClient, Metadata, check_post_args, metadata_pairs, timeout_ms
+from ._batching import InputType
+from ._callbacks import Callback
+from .async_client import AsyncClient, Metadata
 
 __all__ = ["Client"]
 
@@ -32,11 +30,6 @@ class Client:
     gRPC channel / HTTP connection pool is reused across posts. Called from a thread whose
     event loop is running (e.g. a notebook), the private loop is driven on a helper thread.
     Posts from several threads are serialized. Use ``with Client(...)`` or `close`.
-
-    Over gRPC, a post that makes exactly one request (one Document, a sequence of at most
-    `request_size`, or no inputs), without `retries` or `show_progress`, is one blocking unary
-    call on a synchronous channel of its own: no event loop turns, the cheapest way to send
-    documents one at a time.
     """
 
     def __init__(
@@ -51,11 +44,9 @@ class Client:
         self._client = AsyncClient(
             host, port, protocol, http_transport=http_transport, grpc_options=grpc_options
         )
-        self._unary = (BlockingUnary(self._client.address, options=grpc_options)
-                       if self._client.protocol == "grpc" else None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._helper: ThreadPoolExecutor | None = None
-        self._lock = threading.RLock()  # a callback of a blocking unary post may post again
+        self._lock = threading.Lock()
         self._closed = False
 
     @property
@@ -94,62 +85,22 @@ class Client:
                     loop.run_until_complete(task)
             raise
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop | None:
-        # asyncio's own no-raise variant of get_running_loop (a raise costs ~1 us per post).
+    def _run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        # asyncio's no-raise variant of get_running_loop (a raise costs ~1 us per post)
         running = asyncio._get_running_loop()
         if running is not None and running is self._loop:
             raise RuntimeError(
                 "Client called from inside one of its own callbacks; use AsyncClient there"
             )
-        return running
-
-    def _run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        running = self._running_loop()
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self!r} is closed")
-            return self._run_locked(make, running)
-
-    def _run_locked(self, make: Callable[[], Coroutine[Any, Any, T]],
-                    running: asyncio.AbstractEventLoop | None) -> T:
-        if running is None:
-            return self._drive(make)
-        # This thread's loop is busy (notebook, async app): drive ours on a helper thread.
-        if self._helper is None:
-            self._helper = ThreadPoolExecutor(1, thread_name_prefix="flowserve-client")
-        return self._helper.submit(self._drive, make).result()
-
-    def _wait_for(self, awaitable: Any) -> None:
-        """Await what a callback of a blocking unary post returned, on the private loop."""
-
-        async def wait() -> None:
-            await awaitable
-
-        self._run_locked(wait, self._running_loop())
-
-    def _post_unary(self, on: str, inputs: InputType, request_size: int, sink: ResultSink,
-                    parameters: dict[str, Any] | None, target_executor: str | None,
-                    timeout: float | None, metadata: Metadata | None) -> bool:
-        """A one-request post as a blocking unary call; False if the gateway has no unary
-        method (the caller then posts through the event loop)."""
-        assert self._unary is not None
-        self._running_loop()  # refuses a call from inside one of our loop's callbacks
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self!r} is closed")
-            run = self._wait_for
-            request = next(iter_requests(inputs, endpoint=on, request_size=request_size,
-                                         parameters=parameters, target_executor=target_executor,
-                                         timeout_ms=timeout_ms(timeout)))
-            try:
-                response = self._unary.post_one(request, metadata_pairs(metadata), timeout)
-            except RequestFailed as failed:
-                sink.deliver_blocking(request, failed.error, run)
-                return True
-            if response is None:
-                return False
-            sink.deliver_blocking(response, None, run)
-            return True
+            if running is None:
+                return self._drive(make)
+            # This thread's loop is busy (notebook, async app): drive ours on a helper thread.
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(1, thread_name_prefix="flowserve-client")
+            return self._helper.submit(self._drive, make).result()
 
     # -- API ----------------------------------------------------------------------------------
 
@@ -176,15 +127,6 @@ class Client:
         retry_max_backoff: float = 10.0,
     ) -> DocumentArray | list[DataRequest] | None:
         """Send `inputs` to endpoint `on` and wait; see `AsyncClient.post`."""
-        if (self._unary is not None and self._unary.supported and retries <= 0
-                and not show_progress and count_requests(inputs, request_size) == 1):
-            check_post_args(on, timeout)
-            sink = ResultSink(on_done=on_done, on_error=on_error, on_always=on_always,
-                              continue_on_error=continue_on_error,
-                              return_responses=return_responses)
-            if self._post_unary(on, inputs, request_size, sink, parameters, target_executor,
-                                timeout, metadata):
-                return sink.result()
         return self._run(
             lambda: self._client.post(
                 on,
@@ -222,8 +164,6 @@ class Client:
             if self._closed:
                 return
             self._closed = True
-            if self._unary is not None:
-                self._unary.close()
             loop, helper = self._loop, self._helper
             self._loop = self._helper = None
             if loop is not None and not loop.is_closed():

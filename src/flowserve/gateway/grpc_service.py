@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -20,7 +20,8 @@ from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from .core import GatewayCore, error_response
 
-__all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "GatewayServicer", "add_gateway_services", "grpc_code_for"]
+__all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",
+           "add_gateway_services", "grpc_code_for"]
 
 SERVICE_NAMES = [
     "jina.JinaRPC",
@@ -48,6 +49,11 @@ def grpc_code_for(exc: RequestError) -> grpc.StatusCode:
 
 ERROR_TRAILER = "flowserve-error"
 """Trailing metadata naming the flowserve error when the gateway fails a unary request."""
+
+SESSION_METADATA = "flowserve-session"
+"""gRPC metadata ("1") marking a client's long-lived `Call` stream for single-request posts:
+the gateway may end it whenever it is idle while the gateway drains (the client then opens a
+new one), so it never holds a stop for the grace period."""
 
 CLIENT_ID_METADATA = "flowserve-client-id"
 """gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
@@ -119,6 +125,17 @@ class GatewayServicer(
         self.prefetch = prefetch
         self.default_timeout = default_timeout
         self._windows = _ClientWindows(stream_window)
+        self._draining = False
+        self._on_drain: set[Callable[[], None]] = set()
+
+    def drain(self) -> None:
+        """The gateway is stopping: end each session stream (see `SESSION_METADATA`) once
+        nothing of it is in flight and it waits for a next request; an idle client would
+        otherwise hold the stop for the whole grace period. Requests already read are answered
+        first. Other streams run on until their client half-closes or the grace period ends."""
+        self._draining = True
+        for end_if_idle in list(self._on_drain):
+            end_if_idle()
 
     async def _serve_one(self, request_pb: jina_pb2.DataRequestProto, client: str,
                          context: Any) -> jina_pb2.DataRequestProto:
@@ -144,10 +161,29 @@ class GatewayServicer(
         results: asyncio.Queue[asyncio.Task[Any] | int | Exception] = asyncio.Queue()
         tasks: set[asyncio.Task[Any]] = set()
 
+        count = 0
+        parked = False  # the reader waits for the client's next request (nothing half-read)
+        ended = False
+
+        def end_if_idle() -> None:
+            nonlocal ended
+            if self._draining and parked and not tasks and not ended:
+                ended = True
+                reader.cancel()
+                results.put_nowait(count)
+
         async def read() -> None:
-            count = 0
+            nonlocal count, parked
+            messages = aiter(request_iterator)
             try:
-                async for request_pb in request_iterator:
+                while True:
+                    parked = True
+                    try:
+                        request_pb = await anext(messages)
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        parked = False
                     if slots is not None:
                         await slots.acquire()
                     await client_window.acquire()
@@ -164,6 +200,9 @@ class GatewayServicer(
             results.put_nowait(count)  # end marker: how many responses to expect
 
         reader = asyncio.create_task(read())
+        session = metadata.get(SESSION_METADATA) == "1"
+        if session:
+            self._on_drain.add(end_if_idle)
         sent, expected = 0, None
         try:
             while expected is None or sent < expected:
@@ -180,8 +219,14 @@ class GatewayServicer(
                 client_window.release()
                 if slots is not None:
                     slots.release()
-            await reader
+                if session and self._draining:
+                    end_if_idle()
+            if ended:  # the reader was stopped by `drain`, not by the client
+                await asyncio.wait([reader])
+            else:
+                await reader
         finally:
+            self._on_drain.discard(end_if_idle)
             reader.cancel()
             for task in tasks:
                 task.cancel()

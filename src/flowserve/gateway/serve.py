@@ -66,15 +66,18 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
     grpc_servers = []
+    servicers: list[GatewayServicer] = []
     http_servers: list[HttpServer] = []
     bound: dict[str, int] = {}
     try:
         for protocol, port in zip(opts.protocols, opts.ports, strict=True):
             if protocol == "grpc":
                 server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
-                add_gateway_services(GatewayServicer(
+                servicer = GatewayServicer(
                     core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
-                    default_timeout=opts.timeout), server)
+                    default_timeout=opts.timeout)
+                add_gateway_services(servicer, server)
+                servicers.append(servicer)
                 await server.start()
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
@@ -99,6 +102,8 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
         await health.set_serving(False)
         for http in http_servers:
             http.begin_stop()
+        for servicer in servicers:
+            servicer.drain()
         for server in grpc_servers:
             await server.stop(opts.grace)
         for http in http_servers:

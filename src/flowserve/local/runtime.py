@@ -118,10 +118,12 @@ def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str
 class LocalFlow:
     """The processes of one Flow. `start()` returns once everything is ready."""
 
-    def __init__(self, spec: FlowSpec, *, log_to: TextIO | None = None, grace: float = 10.0):
+    def __init__(self, spec: FlowSpec, *, log_to: TextIO | None = None,
+                 grace: float | None = None):
         self.spec = spec
         self.graph = build_graph(spec)
-        self.grace = grace
+        # how long a process may take to drain after SIGTERM (default: the Flow's `grace`)
+        self.grace = spec.with_.grace if grace is None else grace
         self._log_to = log_to
         self.children: list[ChildProcess] = []
         self.addresses: FlowAddresses | None = None

@@ -1,0 +1,79 @@
+"""gRPC status codes and trailers -> flowserve errors, for the client's gRPC transports."""
+
+from __future__ import annotations
+
+import contextlib
+
+import grpc
+
+from ..errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    OverloadedError,
+    RequestError,
+    UnavailableError,
+)
+from ._address import Address
+
+__all__ = ["RequestFailed", "error_from_rpc", "unary_failure"]
+
+
+def _retry_after(exc: grpc.RpcError) -> float:
+    trailing = getattr(exc, "trailing_metadata", None)
+    for key, value in (trailing() if callable(trailing) else None) or ():
+        if key.lower() == "retry-after":
+            with contextlib.suppress(TypeError, ValueError):
+                return float(value)
+    return 1.0
+
+
+def _join(prefix: str, details: str) -> str:
+    return f"{prefix}: {details}" if details else prefix
+
+
+def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
+    """The one place gRPC status codes become flowserve errors.
+
+    The message is the server's own (``details``); UNAVAILABLE always names `address`.
+    A ``retry-after`` trailing metadata value (seconds) fills OverloadedError.retry_after.
+    """
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if callable(getattr(exc, "details", None)) else "") or ""
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        if not details or details == "Deadline Exceeded":  # gRPC's own words: our deadline
+            return DeadlineExceededError(f"deadline exceeded waiting for {address}")
+        return DeadlineExceededError(details)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return BadRequestError(details or f"{address} rejected the request as invalid")
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return UnavailableError(_join(f"{address} does not serve this method", details))
+    name = code.name if code is not None else "UNKNOWN"
+    return RequestError(_join(f"{address} failed the request with {name}", details))
+
+
+class RequestFailed(Exception):
+    """The gateway answered a unary request with an error for that request alone."""
+
+    def __init__(self, error: RequestError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def unary_failure(exc: grpc.RpcError, address: Address) -> RequestFailed | RequestError | None:
+    """What a failed unary ``process_single_data`` call means: None if the gateway does not
+    serve the method (use a stream), `RequestFailed` if this request alone failed (its
+    deadline, overload, or a failure the gateway names in the ``flowserve-error`` trailer),
+    else the error that the gateway could not be reached or failed as a whole."""
+    if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+        return None
+    error = error_from_rpc(exc, address)
+    trailers = exc.trailing_metadata() or ()
+    per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
+                                 grpc.StatusCode.RESOURCE_EXHAUSTED)
+    if per_request or any(key == "flowserve-error" for key, _ in trailers):
+        return RequestFailed(error)
+    return error
