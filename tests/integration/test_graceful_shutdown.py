@@ -1,13 +1,17 @@
-"""SIGTERM during a stream: every request the gateway accepted is answered."""
+"""SIGTERM during a stream: every request the gateway accepted is answered; an idle session
+stream does not hold the stop."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from procs import wait_until
@@ -18,12 +22,11 @@ from flowserve.errors import UnavailableError
 pytestmark = pytest.mark.integration
 
 
-def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
+@contextlib.contextmanager
+def flow_process(tmp_path: Path, flow_yaml: str) -> Iterator[tuple[subprocess.Popen, str, list]]:
+    """`flowserve flow` on `flow_yaml`: (the process, its gRPC address, its output lines)."""
     flow_yml = tmp_path / "flow.yml"
-    flow_yml.write_text(
-        "jtype: Flow\nwith:\n  grace: 20\nexecutors:\n"
-        "  - name: slow\n    uses: toy_executors:Slow\n    uses_with: {delay: 0.05}\n"
-    )
+    flow_yml.write_text(flow_yaml)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
     proc = subprocess.Popen([sys.executable, "-m", "flowserve", "flow", "--uses", str(flow_yml)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -34,6 +37,20 @@ def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
         assert wait_until(lambda: any("grpc://" in line for line in lines)
                           or proc.poll() is not None, 120), "".join(lines)
         url = next(line for line in lines if "grpc://" in line).split("grpc://")[1].split()[0]
+        yield proc, url.strip("│ "), lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        reader.join(10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
+    flow = ("jtype: Flow\nwith:\n  grace: 20\nexecutors:\n"
+            "  - name: slow\n    uses: toy_executors:Slow\n    uses_with: {delay: 0.05}\n")
+    with flow_process(tmp_path, flow) as (proc, url, lines):
         answered, failed = [], []
 
         def on_done(r):
@@ -41,7 +58,7 @@ def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
             if len(answered) == 10:
                 proc.send_signal(signal.SIGTERM)
 
-        with Client(host=f"grpc://{url.strip('│ ')}") as client:
+        with Client(host=f"grpc://{url}") as client:
             client.post("/", DocumentArray(Document(text=str(i)) for i in range(40)),
                         request_size=1, prefetch=5, on_done=on_done, on_error=failed.append,
                         timeout=120)
@@ -49,44 +66,18 @@ def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
         assert len(answered) + len(failed) == 40
         # requests already inside the gateway when SIGTERM came were answered
         assert len(answered) >= 15, (len(answered), len(failed))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        reader.join(10)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def test_an_idle_session_stream_does_not_hold_the_stop(tmp_path):
     """A client that posted one document keeps its session stream open; on SIGTERM the
     gateway ends that idle stream instead of waiting out its 30 s grace period."""
-    flow_yml = tmp_path / "flow.yml"
-    flow_yml.write_text(
-        "jtype: Flow\nwith:\n  grace: 30\nexecutors:\n  - name: noop\n    uses: toy_executors:NoOp\n"
-    )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
-    proc = subprocess.Popen([sys.executable, "-m", "flowserve", "flow", "--uses", str(flow_yml)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    try:
-        assert wait_until(lambda: any("grpc://" in line for line in lines)
-                          or proc.poll() is not None, 120), "".join(lines)
-        url = next(line for line in lines if "grpc://" in line).split("grpc://")[1].split()[0]
-        with Client(host=f"grpc://{url.strip('│ ')}") as client:
-            assert len(client.post("/", Document(text="a"))) == 1  # opens the session stream
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(60) == 0, "".join(lines)
-            assert time.monotonic() - started < 20, "the idle stream held the stop"
-            with pytest.raises(UnavailableError):
-                client.post("/", Document(text="b"))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        reader.join(10)
-        if proc.stdout:
-            proc.stdout.close()
+    flow = "jtype: Flow\nwith:\n  grace: 30\nexecutors:\n  - name: noop\n    uses: toy_executors:NoOp\n"
+    with flow_process(tmp_path, flow) as (proc, url, lines), \
+            Client(host=f"grpc://{url}") as client:
+        assert len(client.post("/", Document(text="a"))) == 1  # opens the session stream
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, "".join(lines)
+        assert time.monotonic() - started < 20, "the idle stream held the stop"
+        with pytest.raises(UnavailableError):
+            client.post("/", Document(text="b"))
