@@ -20,11 +20,10 @@ from ._engine import StreamBroken
 from ._grpc_errors import RequestFailed, error_from_rpc, unary_failure
 from ._session import SESSION_METADATA, Session
 
-__all__ = ["CHANNEL_OPTIONS", "GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc",
-           "unary_failure"]  # the errors' helpers live in _grpc_errors
+__all__ = ["GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc"]
 
 # Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
-CHANNEL_OPTIONS: list[tuple[str, int]] = [
+_CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
     # Its own connection per Client: the gateway tells clients apart by connection (fair
@@ -77,7 +76,7 @@ class GrpcTransport:
 
     def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = ()) -> None:
         self.address = address
-        self._options = [*CHANNEL_OPTIONS, *options]
+        self._options = [*_CHANNEL_OPTIONS, *options]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._call: grpc.aio.StreamStreamMultiCallable | None = None

@@ -32,19 +32,7 @@ DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gatewa
 Metadata = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
-def check_post_args(on: Any, timeout: float | None) -> None:
-    if not isinstance(on, str):
-        raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
-    if timeout is not None and timeout <= 0:
-        raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
-
-
-def timeout_ms(timeout: float | None) -> int | None:
-    """A post's timeout as the requests' ``header.timeout`` (ms)."""
-    return None if timeout is None else max(1, round(timeout * 1000))
-
-
-def metadata_pairs(metadata: Metadata | None) -> list[tuple[str, str]]:
+def _pairs(metadata: Metadata | None) -> list[tuple[str, str]]:
     if not metadata:
         return []
     items = metadata.items() if isinstance(metadata, Mapping) else metadata
@@ -140,7 +128,10 @@ class AsyncClient:
         """
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
-        check_post_args(on, timeout)
+        if not isinstance(on, str):
+            raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
         limit = DEFAULT_PREFETCH if prefetch is None else prefetch
         inflight = InFlight(limit, ordered=results_in_order)
         progress: ProgressReporter | None = None
@@ -162,7 +153,7 @@ class AsyncClient:
             request_size=request_size,
             parameters=parameters,
             target_executor=target_executor,
-            timeout_ms=timeout_ms(timeout),
+            timeout_ms=None if timeout is None else max(1, round(timeout * 1000)),
         )
         stream_metadata = self._metadata(prefetch, results_in_order, metadata)
         transport = self._transport
@@ -173,7 +164,7 @@ class AsyncClient:
         if progress is not None:
             progress.start()
         try:
-            if retries <= 0 and isinstance(transport, GrpcTransport) and transport.unary_supported:
+            if retries <= 0 and isinstance(transport, GrpcTransport):
                 # A post that makes one request goes as one unary call: no stream to set up.
                 first, second = next(requests, None), next(requests, None)
                 if first is not None and second is None and await self._post_single(
@@ -204,8 +195,10 @@ class AsyncClient:
             if not session.busy:
                 await sink.deliver(await session.post(request))
                 return True
+        if not transport.unary_supported:
+            return False
         try:
-            response = await transport.post_one(request, metadata_pairs(metadata), timeout)
+            response = await transport.post_one(request, _pairs(metadata), timeout)
         except RequestFailed as failed:
             await sink.deliver(request, failed.error)
             return True
@@ -243,7 +236,7 @@ class AsyncClient:
                 pairs.append(("__prefetch__", str(prefetch)))
             if results_in_order:
                 pairs.append(("__results_in_order__", "true"))
-        pairs.extend(metadata_pairs(metadata))
+        pairs.extend(_pairs(metadata))
         return pairs
 
     async def dry_run(self, timeout: float | None = None) -> bool:
