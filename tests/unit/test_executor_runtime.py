@@ -112,3 +112,21 @@ def test_noop_returns_docs_unchanged():
     docs = DocumentArray([Document(id="a", text="t", embedding=np.arange(3.0))])
     out = handle(NoOp(), docs)
     assert out.docs == docs
+
+
+class SeesParameters(Executor):
+    @requests
+    def see(self, docs, parameters, **kwargs):
+        return {"top_k": parameters.get("top_k")}
+
+
+def test_parameters_keyed_by_executor_name_apply_to_that_executor_only():
+    params = {"top_k": 10, "ranker": {"top_k": 3}, "other": {"top_k": 5}}
+    ranker = handle(SeesParameters(runtime_args={"name": "ranker"}), DocumentArray([Document()]),
+                    **params)
+    plain = handle(SeesParameters(runtime_args={"name": "encoder"}), DocumentArray([Document()]),
+                   **params)
+    assert ranker.parameters["__results__"]["ranker"] == {"top_k": 3}
+    assert plain.parameters["__results__"]["encoder"] == {"top_k": 10}
+    # the request's own parameters are not rewritten for the executors after it
+    assert ranker.parameters["top_k"] == 10 and ranker.parameters["ranker"] == {"top_k": 3}

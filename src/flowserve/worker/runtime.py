@@ -103,8 +103,12 @@ class ExecutorRuntime:
 
     async def _call(self, handler: Handler, request: DataRequest) -> Any:
         docs = request.docs
+        parameters = request.parameters
+        own = parameters.get(self.name)  # Jina's per-executor parameters: {"<executor>": {...}}
+        if own and isinstance(own, dict):
+            parameters = {**parameters, **own}
         kwargs = handler.call_kwargs(
-            {"docs": docs, "parameters": request.parameters, "docs_matrix": [docs]}
+            {"docs": docs, "parameters": parameters, "docs_matrix": [docs]}
         )
         if handler.is_async:
             return await handler.fn(**kwargs)
