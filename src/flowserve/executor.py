@@ -102,6 +102,11 @@ class Handler:
     is_async: bool
     accepts: frozenset[str] | None  # keyword names it takes; None = it takes **kwargs
 
+    @property
+    def takes_parameters(self) -> bool:
+        """Whether the handler receives ``parameters`` (named, or through ``**kwargs``)."""
+        return self.accepts is None or "parameters" in self.accepts
+
     def call_kwargs(self, available: dict[str, Any]) -> dict[str, Any]:
         """The subset of `available` keyword arguments this handler's signature accepts."""
         if self.accepts is None:

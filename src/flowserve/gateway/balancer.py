@@ -108,6 +108,13 @@ class Call:
             self._done = True
             self._balancer._finish(self, ok)
 
+    def abandon(self) -> None:
+        """End the request without a verdict on the replica (the caller gave up on it, e.g.
+        cancelled): in-flight goes down, the latency estimate and failures stay as they are."""
+        if not self._done:
+            self._done = True
+            self._balancer._replicas[self.replica].in_flight -= 1
+
     def __enter__(self) -> Self:
         return self
 

@@ -64,6 +64,7 @@ class Deployment:
                                max_queue_per_client=max_queue_per_client, weights=weights,
                                clock=clock)
         self._next_shard = 0
+        self._probe: asyncio.Future[None] | None = None
 
     @property
     def replicas(self) -> list[ReplicaClient]:
@@ -104,9 +105,9 @@ class Deployment:
             self._capacity_changed()  # ejections may have run out since the last refresh
             if self.queue.capacity == 0:
                 await self.probe_ejected()
-        if self.queue.capacity == 0:
-            raise UnavailableError(f"executor {self.name!r}: no healthy replica "
-                                   f"(all {len(self.replicas)} ejected after failures)")
+            if self.queue.capacity == 0:
+                raise UnavailableError(f"executor {self.name!r}: no healthy replica "
+                                       f"(all {len(self.replicas)} ejected after failures)")
         deadline = self.clock() + timeout if timeout is not None else None
         slot = await self.queue.acquire(client, deadline=deadline, timeout=timeout)
         self.observer.queue_wait(executor=self.name, seconds=slot.queue_wait)
@@ -114,16 +115,34 @@ class Deployment:
         try:
             remaining = None if deadline is None else max(0.0, deadline - started)
             if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
-                replies = await asyncio.gather(*(
-                    s.send(request, endpoint=endpoint, timeout=remaining) for s in self.shards))
-                return merge_shard_replies(replies)
+                return merge_shard_replies(await self._send_to_all(request, endpoint, remaining))
             return await self._any_shard().send(request, endpoint=endpoint, timeout=remaining)
         finally:
             self.queue.release(slot, service_time=self.clock() - started)
 
+    async def _send_to_all(self, request: jina_pb2.DataRequestProto, endpoint: str,
+                           timeout: float | None) -> list[jina_pb2.DataRequestProto]:
+        """Every shard's reply; if one shard fails, the others are cancelled before the error
+        is raised, so no send outlives the slot it holds."""
+        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, timeout=timeout))
+                 for s in self.shards]
+        try:
+            return await asyncio.gather(*sends)
+        except BaseException:
+            for send in sends:
+                send.cancel()
+            await asyncio.gather(*sends, return_exceptions=True)
+            raise
+
     async def probe_ejected(self, timeout: float = 0.5) -> None:
         """Health-check the ejected replicas now and re-admit the ready ones (so a request does
-        not fail only because the periodic check has not run since a replica came up)."""
+        not fail only because the periodic check has not run since a replica came up).
+        Requests that find every replica ejected at the same time share one probe."""
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self._probe_once(timeout))
+        await asyncio.shield(self._probe)
+
+    async def _probe_once(self, timeout: float) -> None:
         for shard in self.shards:
             ejected = shard.ejected()
             ready = await asyncio.gather(*(shard.replicas[i].is_ready(timeout) for i in ejected))

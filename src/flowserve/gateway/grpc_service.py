@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -59,13 +59,9 @@ CLIENT_ID_METADATA = "flowserve-client-id"
 """gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
 
 
-def _client_id(metadata: dict[str, Any], context: Any) -> str:
-    return str(metadata.get(CLIENT_ID_METADATA) or context.peer() or "unknown")
-
-
-def _unary_client_id(context: Any) -> str:
-    """`_client_id` of a unary call, without building a dict of its metadata."""
-    for key, value in context.invocation_metadata() or ():
+def _client_id(metadata: Iterable[tuple[str, str]], context: Any) -> str:
+    """The client a call comes from: its `CLIENT_ID_METADATA`, else the connection's peer."""
+    for key, value in metadata:
         if key == CLIENT_ID_METADATA and value:
             return str(value)
     return str(context.peer() or "unknown")
@@ -152,7 +148,7 @@ class GatewayServicer(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = dict(context.invocation_metadata() or ())
-        client = _client_id(metadata, context)
+        client = _client_id(metadata.items(), context)
         prefetch = int(metadata.get("__prefetch__", self.prefetch))
         in_order = str(metadata.get("__results_in_order__", "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
@@ -219,7 +215,7 @@ class GatewayServicer(
                 client_window.release()
                 if slots is not None:
                     slots.release()
-                if session and self._draining:
+                if session:
                     end_if_idle()
             if ended:  # the reader was stopped by `drain`, not by the client
                 await asyncio.wait([reader])
@@ -230,13 +226,15 @@ class GatewayServicer(
             reader.cancel()
             for task in tasks:
                 task.cancel()
+            for _ in range(count - sent):  # read but never answered (the stream was cancelled):
+                client_window.release()    # give their places back to the client's other streams
             self._windows.close(client)
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         req = DataRequest(request)
-        client = _unary_client_id(context)
+        client = _client_id(context.invocation_metadata() or (), context)
         try:
             response = await self.core.process(
                 req, timeout=_timeout(req, self.default_timeout, context), client=client)

@@ -10,6 +10,7 @@ retried; neither are deadline expiries.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +61,8 @@ class ReplicaSet:
         self._failures = [0] * len(self.replicas)
         self._on_capacity_change = on_capacity_change
         self.observer: Observer = observer or NullObserver()
+        self._observing = not isinstance(self.observer, NullObserver)
+        self._sizes = getattr(self.observer, "wants_sizes", True)
 
     @property
     def capacity(self) -> int:
@@ -113,10 +116,15 @@ class ReplicaSet:
                                                        timeout=remaining)
             except BaseException as exc:
                 self._observe(i, endpoint, outcome_of(exc), started, request, None)
-                if not isinstance(exc, UnavailableError):
-                    call.done(ok=False)
+                if isinstance(exc, asyncio.CancelledError):
+                    call.abandon()  # the caller gave up: says nothing about the replica
+                    raise
+                if isinstance(exc, DeadlineExceededError):
+                    call.done(ok=True)  # slow, not broken: the time it took is its latency
                     raise
                 call.done(ok=False)
+                if not isinstance(exc, UnavailableError):
+                    raise
                 self.eject(i)
                 tried.add(i)
                 last_error = exc
@@ -134,11 +142,10 @@ class ReplicaSet:
     def _observe(self, i: int, endpoint: str, outcome: str, started: float,
                  request: jina_pb2.DataRequestProto,
                  reply: jina_pb2.DataRequestProto | None) -> None:
-        observer = self.observer
-        if isinstance(observer, NullObserver):
+        if not self._observing:
             return
-        sizes = getattr(observer, "wants_sizes", True)
-        observer.executor_call(
+        sizes = self._sizes
+        self.observer.executor_call(
             executor=self.name, replica=self.replicas[i].address, endpoint=endpoint,
             outcome=outcome, seconds=self.clock() - started,
             request_bytes=request.ByteSize() if sizes else 0,

@@ -45,7 +45,6 @@ class Slot:
 @dataclass
 class _Waiter:
     client: str
-    cost: float
     deadline: float | None
     enqueued_at: float
     future: asyncio.Future[Slot]
@@ -114,8 +113,7 @@ class FairQueue:
         self._stats: dict[str, ClientStats] = collections.defaultdict(ClientStats)
 
     # -- asking for a slot ------------------------------------------------------------------
-    def submit(self, client: str, *, cost: float = 1.0,
-               deadline: float | None = None) -> asyncio.Future[Slot]:
+    def submit(self, client: str, *, deadline: float | None = None) -> asyncio.Future[Slot]:
         """A future that resolves to a Slot once this request may be served.
 
         Raises at once, without queuing: `OverloadedError` when the client's or the
@@ -127,7 +125,7 @@ class FairQueue:
         if slot is not None:
             future.set_result(slot)
             return future
-        self._enqueue(client, cost, deadline, future)
+        self._enqueue(client, deadline, future)
         return future
 
     def _start_now(self, client: str, deadline: float | None) -> Slot | None:
@@ -141,7 +139,7 @@ class FairQueue:
             return self._start(client, now, now)
         return None
 
-    def _enqueue(self, client: str, cost: float, deadline: float | None,
+    def _enqueue(self, client: str, deadline: float | None,
                  future: asyncio.Future[Slot]) -> None:
         """Queue a waiter for `future`, or raise when the queues are full or the deadline
         cannot be met."""
@@ -172,18 +170,18 @@ class FairQueue:
             # A client that had nothing queued goes first: it waits only for the next free
             # slot, not for a turn of every backlogged client (they are served round robin).
             self._active.appendleft(client)
-        queue.waiters.append(_Waiter(client, cost, deadline, now, future))
+        queue.waiters.append(_Waiter(client, deadline, now, future))
         self.queued += 1
         stats.queued += 1
 
-    async def acquire(self, client: str, *, cost: float = 1.0,
-                      deadline: float | None = None, timeout: float | None = None) -> Slot:
+    async def acquire(self, client: str, *, deadline: float | None = None,
+                      timeout: float | None = None) -> Slot:
         """`submit` and wait; `timeout` (seconds, real time) bounds the wait in the queue."""
         slot = self._start_now(client, deadline)
         if slot is not None:  # the common, uncontended case: no future to wait on
             return slot
         future: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
-        self._enqueue(client, cost, deadline, future)
+        self._enqueue(client, deadline, future)
         try:
             if timeout is None:
                 return await future
@@ -258,8 +256,8 @@ class FairQueue:
                 queue.deficit += queue.quantum
                 queue.has_turn = True
             head = queue.waiters[0]
-            if queue.deficit >= head.cost:
-                queue.deficit -= head.cost
+            if queue.deficit >= 1.0:  # every request costs one turn
+                queue.deficit -= 1.0
                 queue.waiters.popleft()
                 self.queued -= 1
                 self._stats[client].queued -= 1

@@ -28,8 +28,8 @@ SERVICE_NAMES = [
 ]
 
 
-def _endpoint_from(context: grpc.aio.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata() or ():
+def _endpoint_from(metadata: Sequence[tuple[str, Any]]) -> str | None:
+    for key, value in metadata:
         if key == "endpoint":
             return str(value)
     return None
@@ -52,7 +52,8 @@ class WorkerServicer(
     ) -> jina_pb2.DataRequestProto:
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
-        endpoint = _endpoint_from(context)
+        metadata = context.invocation_metadata() or ()
+        endpoint = _endpoint_from(metadata)
 
         def handle() -> Awaitable[DataRequest]:
             return self.runtime.handle(DataRequest(request), endpoint, deadline=deadline)
@@ -60,7 +61,7 @@ class WorkerServicer(
         if self.trace is None:
             result = await handle()
         else:  # continues the gateway's trace from the call's metadata
-            result = await self.trace(tuple(context.invocation_metadata() or ()), endpoint, handle)
+            result = await self.trace(tuple(metadata), endpoint, handle)
         return result.proto
 
     async def Call(  # noqa: N802 - the wire name

@@ -103,13 +103,14 @@ class ExecutorRuntime:
 
     async def _call(self, handler: Handler, request: DataRequest) -> Any:
         docs = request.docs
-        parameters = request.parameters
-        own = parameters.get(self.name)  # Jina's per-executor parameters: {"<executor>": {...}}
-        if own and isinstance(own, dict):
-            parameters = {**parameters, **own}
-        kwargs = handler.call_kwargs(
-            {"docs": docs, "parameters": parameters, "docs_matrix": [docs]}
-        )
+        available: dict[str, Any] = {"docs": docs, "docs_matrix": [docs]}
+        if handler.takes_parameters:  # else they are never decoded (nor re-encoded)
+            parameters = request.parameters
+            own = parameters.get(self.name)  # Jina's per-executor parameters: {"<name>": {...}}
+            if own and isinstance(own, dict):
+                parameters = {**parameters, **own}
+            available["parameters"] = parameters
+        kwargs = handler.call_kwargs(available)
         if handler.is_async:
             return await handler.fn(**kwargs)
         call: Callable[[], Any] = lambda: handler.fn(**kwargs)
@@ -118,21 +119,20 @@ class ExecutorRuntime:
         inline = policy.inline(size)
         started = time.perf_counter()
         try:
-            if not inline:
-                return await asyncio.get_running_loop().run_in_executor(self._threads, call)
-            try:
-                return call()
-            except RuntimeError as exc:
-                if not any(words in str(exc) for words in _LOOP_IN_USE):
-                    raise
-                # The handler drives an event loop of its own (asyncio.run, ...): that only
-                # works off the loop thread. Keep it on the handler thread from now on.
-                log.warning("executor %s endpoint %s: the handler runs its own event loop, so "
-                            "it stays on the handler thread (%s)", self.name, handler.endpoint,
-                            exc)
-                policy.disable()
-                inline = False
-                return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+            if inline:
+                try:
+                    return call()
+                except RuntimeError as exc:
+                    if not any(words in str(exc) for words in _LOOP_IN_USE):
+                        raise
+                    # The handler drives an event loop of its own (asyncio.run, ...): that only
+                    # works off the loop thread. Keep it on the handler thread from now on.
+                    log.warning("executor %s endpoint %s: the handler runs its own event loop, "
+                                "so it stays on the handler thread (%s)", self.name,
+                                handler.endpoint, exc)
+                    policy.disable()
+                    inline = False
+            return await asyncio.get_running_loop().run_in_executor(self._threads, call)
         finally:
             policy.record(time.perf_counter() - started, size, inline=inline)
 
