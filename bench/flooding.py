@@ -40,7 +40,6 @@ the watchdog included) and listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -65,6 +64,7 @@ for _p in (HERE, SEED_DIR):  # children inherit sys.path (PYTHONPATH) and import
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from _machine import CpuMeter, Watchdog, arm_watchdog, cpu_model, src_sha256
 from _noop_executor import NoopExecutor
 from executor import HeavyExecutorLinkerdDemo  # the seed's examples/linkerd-demo/executor.py
 
@@ -92,41 +92,6 @@ def rss_bytes(pid: int | str) -> int | None:
     except OSError:
         return None
     return None
-
-
-def proc_cpu_s(pid: int | str) -> float:
-    """User + system CPU seconds of a process (all threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_s() -> float:
-    """Busy CPU seconds of the whole machine (all cores) since boot."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    busy = sum(parts) - parts[3] - parts[4]  # minus idle and iowait
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU used by our processes and by everything else over an interval (100% = one core)."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids: list[int | str] = ["self", *pids]
-
-    def __enter__(self) -> Self:
-        self.t0 = time.monotonic()
-        self.ours0 = sum(proc_cpu_s(p) for p in self.pids)
-        self.all0 = machine_cpu_s()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        seconds = max(1e-9, time.monotonic() - self.t0)
-        ours = sum(proc_cpu_s(p) for p in self.pids) - self.ours0
-        self.ours_pct = 100 * ours / seconds
-        self.other_pct = max(0.0, 100 * (machine_cpu_s() - self.all0 - ours) / seconds)
 
 
 class RssSampler:
@@ -246,6 +211,8 @@ def light_post(url: str, result: LightResult, n_docs: int, dim: int, timeout: fl
             responses = client.post("/", docs, request_size=n_docs, return_responses=True,
                                     timeout=timeout)
             result.latency_s = time.monotonic() - t0
+    except (Watchdog, KeyboardInterrupt):
+        raise  # runs in the main thread (send_light): the run stays time-bounded
     except BaseException as exc:  # noqa: BLE001 - reported (a timeout is a result here)
         result.error = f"{type(exc).__name__}: {exc}"[:300]
         return
@@ -310,7 +277,7 @@ def run_flooding(name: str, args: argparse.Namespace, n_flooders: int,
         threads = [threading.Thread(target=flood, args=(url, r, 512, deadline, start, stop),
                                     name=r.name, daemon=True) for r in floods]
         lights: list[LightResult] = []
-        meter = CpuMeter(list(pids.values()))
+        meter = CpuMeter({"client": os.getpid(), **pids})
         with RssSampler({"gateway": gw_pid}, period=1.0) as sampler, meter:
             for t in threads:
                 t.start()
@@ -425,7 +392,7 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             counts["errors"] += 1
 
         watched = {"gateway": pids["gateway"], "executor": pids[ex_name], "client": os.getpid()}
-        meter = CpuMeter(list(pids.values()))
+        meter = CpuMeter({"client": os.getpid(), **pids})
         with Client(host=url) as client, RssSampler(
                 watched, period=args.rss_period, progress=lambda: counts["docs"]) as sampler, meter:
             time.sleep(2.0)  # idle baseline
@@ -434,6 +401,8 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 client.post("/", inputs(), request_size=args.request_size, on_done=done,
                             on_error=failed, prefetch=args.memory_prefetch)
+            except (Watchdog, KeyboardInterrupt):
+                raise  # the run stays time-bounded; Ctrl-C still stops it
             except BaseException as exc:  # noqa: BLE001 - reported
                 out["error"] = f"{type(exc).__name__}: {exc}"[:300]
             seconds = time.monotonic() - t0
@@ -477,17 +446,11 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    from _machine import cpu_model
-
     model = cpu_model()
     import grpc
 
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "src").rglob("*.py")):
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "grpcio": grpc.__version__, "src_sha256": digest.hexdigest()[:12]}
+            "grpcio": grpc.__version__, "src_sha256": src_sha256(ROOT)}
 
 
 def mark(ok: bool | None) -> str:
@@ -654,10 +617,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class Watchdog(Exception):
-    """Raised by SIGALRM when the whole run exceeds its time budget."""
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     capacity = args.replicas / args.sleep
@@ -671,11 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         budget += args.max_seconds or 600.0
     budget += 2 * args.probes * args.light_timeout
 
-    def fire(signum: int, frame: Any) -> None:
-        raise Watchdog(f"the run exceeded its {budget:.0f} s budget")
-
-    signal.signal(signal.SIGALRM, fire)
-    signal.alarm(int(budget))
+    arm_watchdog(budget, f"the run exceeded its {budget:.0f} s budget")
     results: dict[str, Any] = {"machine": machine(), "args": {
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     console.print(f"flooding bench: {args.scenarios}, run bounded by {budget:.0f} s")

@@ -49,7 +49,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -74,6 +73,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from _machine import CpuMeter, arm_watchdog, cpu_model, machine_busy, src_sha256
 from _noop_executor import NoopExecutor
 
 from flowserve import Client, Document, DocumentArray, Flow
@@ -141,68 +141,6 @@ class Result:
         out.update(rate=self.rate, mb_per_s=self.mb_per_s, p50_ms=self.pct(50),
                    p90_ms=self.pct(90), p99_ms=self.pct(99))
         return out
-
-
-class CpuMeter:
-    """CPU seconds (user + system, all threads) used by given processes between two points.
-
-    On a shared 2-core machine wall-clock rates move with whatever else runs; CPU time per
-    request of each process is the steadier measure of where overhead sits.
-    """
-
-    _tick = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self._start: dict[str, float] = {}
-
-    @classmethod
-    def cpu(cls, pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / cls._tick  # utime + stime
-
-    @classmethod
-    def machine(cls) -> float:
-        """CPU seconds all CPUs spent busy since boot (from /proc/stat)."""
-        try:
-            values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        except OSError:
-            return float("nan")
-        return (sum(values[:8]) - values[3] - values[4]) / cls._tick  # minus idle, iowait
-
-    def start(self) -> None:
-        self._start = {role: self.cpu(pid) for role, pid in self.pids.items()}
-        self._start["_machine"] = self.machine()
-        self._t0 = time.perf_counter()
-
-    def stop(self) -> dict[str, float]:
-        """CPU seconds per role, plus "other": what the rest of the machine used meanwhile,
-        as a share of one CPU (the benchmark's own processes subtracted)."""
-        used = {role: self.cpu(pid) - self._start[role] for role, pid in self.pids.items()}
-        wall = time.perf_counter() - self._t0
-        others = self.machine() - self._start["_machine"] - sum(used.values())
-        used["other"] = max(0.0, others) / wall if wall > 0 else float("nan")
-        return used
-
-
-def machine_busy(seconds: float = 1.0) -> float:
-    """Share of all CPUs busy over `seconds` (from /proc/stat): others' load on the machine."""
-
-    def sample() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = values[3] + values[4]  # idle + iowait
-        return sum(values) - idle, sum(values)
-
-    try:
-        busy0, total0 = sample()
-        time.sleep(seconds)
-        busy1, total1 = sample()
-    except OSError:
-        return float("nan")
-    return (busy1 - busy0) / max(1, total1 - total0)
 
 
 def wait_for_idle(max_wait: float, threshold: float = 0.1) -> float:
@@ -589,8 +527,6 @@ def flow_bulk(client: Client, docs: DocumentArray, request_size: int, prefetch: 
 
 
 def machine() -> dict[str, str]:
-    from _machine import cpu_model
-
     model = cpu_model()
     import google.protobuf
 
@@ -615,11 +551,7 @@ def _src_fingerprint() -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, timeout=10, check=False).stdout.strip() or "?"
-    digest = hashlib.sha256()
-    for path in sorted((root / "src").rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return f"HEAD {head}, src sha256 {digest.hexdigest()[:12]}"
+    return f"HEAD {head}, src sha256 {src_sha256(root)}"
 
 
 def _fmt(x: float, digits: int = 2) -> str:
@@ -877,28 +809,15 @@ def run(args: argparse.Namespace, results: dict[str, Result]) -> None:
                     impl="raw grpc.aio, 1 hop only (context)"))
 
 
-class Watchdog(BaseException):
-    """Raised by SIGALRM when the whole run exceeds its time budget."""
-
-
-def _arm_watchdog(seconds: float) -> None:
-    """Bound the whole run in time, whatever hangs: SIGALRM raises in the main thread, and the
-    `finally` blocks stop every process started. (Measured calls carry no per-call timeout:
-    that would change the path they take through flowserve's gateway.)"""
-
-    def fire(signum: int, frame: Any) -> None:
-        raise Watchdog(f"the benchmark exceeded its budget of {seconds:.0f} s")
-
-    signal.signal(signal.SIGALRM, fire)
-    signal.alarm(max(1, int(seconds)))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Timed phases (4 per round, 3 context ones), each bounded by --max-seconds, plus start-up,
     # warm-up and waiting for an idle machine.
-    _arm_watchdog((4 * args.rounds + 4) * args.max_seconds + (args.rounds + 2) * args.wait_idle
-                  + 300)
+    budget = (4 * args.rounds + 4) * args.max_seconds + (args.rounds + 2) * args.wait_idle + 300
+    # Bounds the whole run, whatever hangs: the `finally` blocks stop every process started.
+    # (Measured calls carry no per-call timeout: that would change the path they take through
+    # flowserve's gateway.)
+    arm_watchdog(budget, f"the benchmark exceeded its budget of {budget:.0f} s")
     info = machine()
     console.print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     busy_before = wait_for_idle(args.wait_idle) if args.wait_idle else machine_busy()
