@@ -14,11 +14,14 @@ from collections.abc import Mapping
 
 from .._version import __version__
 from ..errors import ConfigError
+from ..observe.options import ObservabilityOptions
 from ..spec import ExecutorSpec, FlowSpec
 
 __all__ = [
     "DEFAULT_MONITORING_PORT",
     "DEFAULT_NAMESPACE",
+    "DNS1035_LABEL",
+    "DNS1123_LABEL",
     "EXECUTOR_PORT",
     "MANAGED_BY",
     "PRESTOP_SECONDS",
@@ -55,7 +58,8 @@ DEFAULT_ROUTE_TIMEOUT = 3600.0
 """Linkerd's route timeout when the Flow sets none (Linkerd's own default is only 10 s)."""
 MANAGED_BY = "flowserve"
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 class ExportError(ConfigError):
@@ -86,7 +90,7 @@ def component_names(spec: FlowSpec) -> dict[str, str]:
     problems: list[str] = []
     for name, who in sources:
         converted = k8s_name(name)
-        if not _LABEL.match(converted) or not converted[0].isalpha() or len(converted) > 63:
+        if not DNS1035_LABEL.match(converted) or len(converted) > 63:
             problems.append(f"{who}: Kubernetes name {converted!r} is not a DNS-1035 label "
                             "(start with a letter; letters, digits, '-'; at most 63 characters)")
         if converted in owner:
@@ -116,7 +120,7 @@ def config_hash(*parts: object) -> str:
 
 def check_namespace(namespace: str) -> str:
     """`namespace` if it is a valid DNS-1123 label, else an :class:`ExportError`."""
-    if not _LABEL.match(namespace) or len(namespace) > 63:
+    if not DNS1123_LABEL.match(namespace) or len(namespace) > 63:
         raise ExportError(f"Namespace {namespace!r}: metadata.name must be a DNS-1123 label "
                           "(lower-case letters, digits and '-', at most 63 characters)")
     return namespace
@@ -175,11 +179,10 @@ def env_of(spec: FlowSpec, ex: ExecutorSpec | None) -> dict[str, str]:
 
 def monitoring_port(spec: FlowSpec, ex: ExecutorSpec | None) -> int | None:
     """The metrics port when monitoring is on for this component, else None."""
-    opts = spec.with_
-    if ex is None:
-        return (opts.port_monitoring or DEFAULT_MONITORING_PORT) if opts.monitoring else None
-    on = opts.monitoring if ex.monitoring is None else ex.monitoring
-    return (ex.port_monitoring or DEFAULT_MONITORING_PORT) if on else None
+    if not ObservabilityOptions.for_component(spec, ex).monitoring:
+        return None
+    own = spec.with_.port_monitoring if ex is None else ex.port_monitoring
+    return own or DEFAULT_MONITORING_PORT
 
 
 def grace_period(spec: FlowSpec) -> int:

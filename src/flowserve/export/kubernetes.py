@@ -87,12 +87,18 @@ def _namespace(ns: str) -> dict[str, Any]:
     }
 
 
-def _config_map(name: str, namespace: str, role: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _env_name(name: str) -> str:
+    """The name of a component's ConfigMap holding its environment."""
+    return f"{name}-env"
+
+
+def _config_map(plan: ContainerPlan, namespace: str) -> dict[str, Any]:
+    """The ConfigMap the pods of `plan` read their environment from."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(f"{name}-env", namespace, role, component=name),
-        "data": dict(sorted(env.items())),
+        "metadata": _meta(plan.env_config_map, namespace, plan.role, component=plan.name),
+        "data": dict(sorted(plan.env.items())),
     }
 
 
@@ -131,14 +137,14 @@ def _gateway(spec: FlowSpec, name: str, ns: str, args: list[str]) -> list[dict[s
     plan = ContainerPlan(
         name=name, flow_name=opts.name, role="gateway",
         image=opts.uses or c.base_image(), args=args, ports=ports,
-        env_config_map=f"{name}-env", env=c.env_of(spec, None),
+        env_config_map=_env_name(name), env=c.env_of(spec, None),
         resources=c.resources_of(spec, None),
         pull_policy=c.pull_policy(spec, None), pull_secrets=c.pull_secrets(spec, None),
         monitoring_port=c.monitoring_port(spec, None), grace=opts.grace,
         grace_period=c.grace_period(spec), timeout_ready=opts.timeout_ready,
     )
     return [
-        _config_map(name, ns, "gateway", c.env_of(spec, None)),
+        _config_map(plan, ns),
         _service(name, ns, "gateway", ports),
         _deployment(plan, ns, opts.replicas),
     ]
@@ -151,14 +157,14 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, name: s
         name=name, flow_name=ex.name, role="executor", image=image.image,
         args=executor_args(ex, image, port=port, grace=opts.grace,
                            observability=observability_args(spec, ex)),
-        ports=[("grpc", port)], env_config_map=f"{name}-env", env=c.env_of(spec, ex),
+        ports=[("grpc", port)], env_config_map=_env_name(name), env=c.env_of(spec, ex),
         secret_env={var: (ref.name, ref.key) for var, ref in ex.env_from_secret.items()},
         resources=c.resources_of(spec, ex), pull_policy=c.pull_policy(spec, ex),
         pull_secrets=c.pull_secrets(spec, ex), monitoring_port=c.monitoring_port(spec, ex),
         grace=opts.grace, grace_period=c.grace_period(spec), timeout_ready=opts.timeout_ready,
     )
     objects = [
-        _config_map(name, namespace, "executor", c.env_of(spec, ex)),
+        _config_map(plan, namespace),
         _service(name, namespace, "executor", [("grpc", port)]),
         _deployment(plan, namespace, None if ex.autoscale else ex.replicas),
     ]

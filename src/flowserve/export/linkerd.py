@@ -17,12 +17,11 @@ from typing import Any
 from ..spec import ExecutorSpec, FlowSpec
 from ._common import duration, route_timeout
 
-__all__ = ["GATEWAY_METHODS", "profile_name", "service_profile"]
+__all__ = ["PROCESS", "profile_name", "service_profile"]
 
 PROCESS = "/jina.JinaSingleDataRequestRPC/process_single_data"
+"""The gRPC method the gateway calls for each request (also named in tracing spans)."""
 DISCOVERY = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery"
-GATEWAY_METHODS = (PROCESS, DISCOVERY)
-"""The gRPC methods the gateway calls on executors."""
 MIN_RETRIES_PER_SECOND = 10
 RETRY_TTL = "10s"
 

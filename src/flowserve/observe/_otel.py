@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ..executor import DEFAULT_ENDPOINT
+from ..export.linkerd import PROCESS as _PROCESS_METHOD
 from ..gateway.core import GatewayCore
 from ..request import DataRequest
 from .tracing import TracingSettings
@@ -36,7 +37,6 @@ __all__ = ["CallSpanInterceptor", "JsonLinesSpanExporter", "QueueSpanObserver",
            "instrument_core", "make_provider", "worker_hook"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
-_PROCESS_METHOD = "/jina.JinaSingleDataRequestRPC/process_single_data"
 EXPORT_TIMEOUT_S = 2.0
 _OTLP_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
 

@@ -29,7 +29,6 @@ from .metrics import QueueSource, top_queued
 __all__ = ["Dashboard", "dashboard_router"]
 
 STATIC = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
-TOP_CLIENTS = 10
 
 
 def _depths(needs: dict[str, list[str]], order: list[str]) -> dict[str, int]:
@@ -49,6 +48,9 @@ class Dashboard:
         self.history = history
         self.name = name
         self.interval = interval
+        # the topology does not change while the gateway runs
+        self.needs, self.order, self.sinks = self._graph()
+        self.depth = _depths(self.needs, self.order)
 
     def _graph(self) -> tuple[dict[str, list[str]], list[str], list[str]]:
         graph = getattr(self.core, "graph", None)
@@ -73,9 +75,9 @@ class Dashboard:
 
     def sample(self) -> dict[str, Any]:
         """Take one sample into the history (called every `interval` by `run`)."""
-        rows = self.replicas()
-        counts = {name: (sum(not r["ejected"] for r in rs), len(rs)) for name, rs in rows.items()}
-        return self.history.tick(self.core.snapshot()["deployments"], counts)
+        healthy = {name: sum(not r["ejected"] for r in rows)
+                   for name, rows in self.replicas().items()}
+        return self.history.tick(self.core.snapshot()["deployments"], healthy)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sample every `interval` seconds until `stop` is set."""
@@ -87,8 +89,7 @@ class Dashboard:
     def snapshot(self) -> dict[str, Any]:
         """Everything the page shows now (the latest sample plus topology and replicas)."""
         point = self.history.latest() or self.sample()
-        needs, order, sinks = self._graph()
-        depth = _depths(needs, order)
+        needs, order, depth = self.needs, self.order, self.depth
         replicas = self.replicas()
         nodes = {}
         for name in order:
@@ -97,7 +98,7 @@ class Dashboard:
             nodes[name] = node
         clients = self.core.snapshot()["clients"]
         stats = {c: ClientStats(**v) for c, v in clients.items()}
-        top, _ = top_queued(stats, TOP_CLIENTS)
+        top, _ = top_queued(stats)
         return {
             "name": self.name,
             "t": point["t"],
@@ -105,7 +106,7 @@ class Dashboard:
             "topology": {
                 "nodes": [{"name": n, "needs": needs.get(n, []), "depth": depth[n],
                            "replicas": len(replicas.get(n, []))} for n in order],
-                "sinks": sinks,
+                "sinks": self.sinks,
             },
             "gateway": point["gateway"],
             "nodes": nodes,

@@ -1,13 +1,12 @@
-"""Several observers behind one: the gateway core and the worker runtime take a single one."""
+"""Several observers behind one: the gateway core takes a single one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..gateway.observer import NullObserver, Observer
 
-__all__ = ["HandlerFanout", "fanout", "handler_fanout"]
+__all__ = ["fanout"]
 
 
 class _Fanout:
@@ -42,24 +41,3 @@ def fanout(*observers: Observer | None) -> Observer | None:
     if len(present) == 1:
         return present[0]
     return _Fanout(present)
-
-
-class HandlerFanout:
-    """Several executor-side `HandlerObserver`s behind one."""
-
-    def __init__(self, observers: Sequence[Any]) -> None:
-        self.observers = list(observers)
-
-    def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
-                docs: int) -> None:
-        for o in self.observers:
-            o.handled(executor=executor, endpoint=endpoint, outcome=outcome, seconds=seconds,
-                      docs=docs)
-
-
-def handler_fanout(*observers: Any) -> Any:
-    """One `HandlerObserver` for all given (None dropped); None when there are none."""
-    present = [o for o in observers if o is not None]
-    if not present:
-        return None
-    return present[0] if len(present) == 1 else HandlerFanout(present)

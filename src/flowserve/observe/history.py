@@ -124,9 +124,10 @@ class History:
 
     # -- sampling ------------------------------------------------------------------------
     def tick(self, queues: Mapping[str, QueueSnapshot],
-             replicas: Mapping[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+             replicas: Mapping[str, int] | None = None) -> dict[str, Any]:
         """Take one sample: `queues` from `GatewayCore.snapshot()["deployments"]`, `replicas`
-        maps a node to (healthy, total) replicas. Returns the point (also appended)."""
+        maps a node to its healthy replicas (default: its capacity). Returns the point (also
+        appended)."""
         now = self.clock()
         since = now - self.latency_window
         base_t, base = self._base(now)
@@ -135,22 +136,21 @@ class History:
         nodes: dict[str, dict[str, Any]] = {}
         for name, q in queues.items():
             node = self._node(name)
-            failed = q.rejected + q.expired
+            failed = q.rejected  # FairQueue counts every expired request as rejected too
             marks[name] = (node.calls, node.ok, failed)
             calls0, ok0, failed0 = base.get(name, (0, 0, 0))
             d_calls, d_ok, d_failed = node.calls - calls0, node.ok - ok0, failed - failed0
             attempts = d_calls + d_failed
             p50, p95, p99 = node.latency.quantiles(since)
             w50, w95, _ = node.wait.quantiles(since)
-            healthy, total = (replicas or {}).get(name, (q.capacity, q.capacity))
+            healthy = (replicas or {}).get(name, q.capacity)
             nodes[name] = {
                 "rate": _r(d_calls / dt, 3),
                 "success_rate": _r(d_ok / attempts) if attempts else None,
-                "rejected_rate": _r(d_failed / dt, 3),
                 "p50": _r(p50), "p95": _r(p95), "p99": _r(p99),
                 "wait_p50": _r(w50), "wait_p95": _r(w95),
                 "in_flight": q.in_flight, "queue_depth": q.queued, "capacity": q.capacity,
-                "replicas": healthy, "replicas_total": total,
+                "replicas": healthy,
                 "top_clients": self._top(q),
             }
         g = self._gateway

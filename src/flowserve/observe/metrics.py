@@ -222,7 +222,8 @@ class QueueCollector(Collector):
                                 labels=["executor"]),
             CounterMetricFamily("flowserve_executor_rejected",
                                 "Requests refused by an executor deployment's queue "
-                                "(full, or the deadline could not be met).",
+                                "(full, or the deadline could not be met), including "
+                                "those counted in flowserve_executor_expired.",
                                 labels=["executor"]),
             CounterMetricFamily("flowserve_executor_expired",
                                 "Requests whose deadline passed while they waited in the queue.",

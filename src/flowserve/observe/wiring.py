@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from .fanout import fanout, handler_fanout
+from .fanout import fanout
 from .tracing import Tracing, TracingSettings, start_tracing
 
 if TYPE_CHECKING:
@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
     from ..gateway.core import GatewayCore
     from ..gateway.observer import Observer
+    from ..transport.http_server import HttpServer
     from ..worker.grpc_service import TraceHook
     from .dashboard import Dashboard
-    from .server import MonitoringServer
+    from .metrics import HandlerMetrics
 
 __all__ = ["GatewayObservability", "WorkerObservability"]
 
@@ -46,7 +47,7 @@ class GatewayObservability:
         self.history = History() if monitoring else None
         self.tracing: Tracing | None = start_tracing(tracing) if tracing is not None else None
         self.dashboard: Dashboard | None = None
-        self.server: MonitoringServer | None = None
+        self.server: HttpServer | None = None
         self._sampler: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         if self.registry is not None:
@@ -78,10 +79,11 @@ class GatewayObservability:
         the port, or None when monitoring is off. Call from the running event loop."""
         if self.registry is None or self.dashboard is None:
             return None
-        from .server import MonitoringServer, monitoring_app
+        from ..transport.http_server import HttpServer
+        from .server import monitoring_app
 
         app = monitoring_app(self.registry, dashboard=self.dashboard)
-        self.server = MonitoringServer.start(app, host, port or 0)
+        self.server = HttpServer.start(app, host, port or 0, what="monitoring")
         self._sampler = asyncio.get_running_loop().create_task(self.dashboard.run(self._stop))
         log.info("gateway metrics and dashboard on port %d", self.server.port)
         return self.server.port
@@ -106,13 +108,13 @@ class WorkerObservability:
         self.registry = CollectorRegistry(auto_describe=True) if monitoring else None
         self.metrics = HandlerMetrics(self.registry) if self.registry is not None else None
         self.tracing: Tracing | None = start_tracing(tracing) if tracing is not None else None
-        self.server: MonitoringServer | None = None
+        self.server: HttpServer | None = None
         if self.registry is not None:
             ProcessCollector(registry=self.registry)
 
     @property
-    def handler_observer(self) -> Any:
-        return handler_fanout(self.metrics)
+    def handler_observer(self) -> HandlerMetrics | None:
+        return self.metrics
 
     def trace_hook(self, executor: str) -> TraceHook | None:
         return self.tracing.worker_hook(executor) if self.tracing is not None else None
@@ -121,9 +123,11 @@ class WorkerObservability:
         """Serve ``/metrics`` on `port` (None or 0: a free one); None when monitoring is off."""
         if self.registry is None:
             return None
-        from .server import MonitoringServer, monitoring_app
+        from ..transport.http_server import HttpServer
+        from .server import monitoring_app
 
-        self.server = MonitoringServer.start(monitoring_app(self.registry), host, port or 0)
+        self.server = HttpServer.start(monitoring_app(self.registry), host, port or 0,
+                                       what="monitoring")
         return self.server.port
 
     async def close(self) -> None:

@@ -4,6 +4,7 @@ it: exact counts per outcome, the queue gauges and the dashboard's history (no s
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from fakes import DownReplica, InProcessReplica
@@ -29,7 +30,9 @@ def Down(name: str, executor) -> DownReplica:  # noqa: N802
 def observed_core(obs: GatewayObservability) -> GatewayCore:
     replicas = {"a": Replica("a", AppendText()), "r": Replica("r", Raises()),
                 "down": Down("down", AppendText())}
-    deployments = {n: Deployment(n, [rep], observer=obs.observer, retries=0)
+    # a constant clock for "down": its 1 s ejection must not run out during the test
+    deployments = {n: Deployment(n, [rep], observer=obs.observer, retries=0,
+                                 clock=(lambda: 0.0) if n == "down" else time.monotonic)
                    for n, rep in replicas.items()}
     core = GatewayCore(graph_from_mapping({"a": ["gateway"], "r": ["a"], "down": ["r"]}),
                        deployments, observer=obs.observer)

@@ -3,10 +3,14 @@ injected clock (no sleeps)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 
+import pytest
 from observe_fakes import queue
 
+from flowserve.errors import DeadlineExceededError
+from flowserve.gateway.scheduler import FairQueue
 from flowserve.observe.history import History, LatencyWindow, percentile
 
 
@@ -51,7 +55,7 @@ def test_tick_reports_rate_success_and_percentiles_per_node():
         h.request_finished(endpoint="/", outcome="success", seconds=0.5)
     point = h.tick({"slow": queue("slow", capacity=2, in_flight=2, rejected=10,
                                   clients={"flooder": 30, "light": 1})},
-                   {"slow": (2, 2)})
+                   {"slow": 2})
     slow = point["nodes"]["slow"]
     assert slow["rate"] == 100.0  # 100 calls in the 1 s since the history started
     assert slow["success_rate"] == round(90 / 110, 4)  # 10 more were rejected by the queue
@@ -117,3 +121,25 @@ def test_no_traffic_means_no_percentiles_and_no_success_rate():
     h = History(clock=Clock())
     node = h.tick({"n": queue("n")})["nodes"]["n"]
     assert (node["p50"], node["success_rate"], node["rate"]) == (None, None, 0.0)
+
+
+def test_an_expired_request_counts_once_as_a_failure():
+    """FairQueue counts a request that expired in the queue as rejected too: one failure."""
+    clock = Clock()
+
+    async def go() -> FairQueue:
+        q = FairQueue("n", capacity=1, clock=clock)
+        slot = await q.acquire("a")  # the only slot is busy: the next request has to queue
+        with pytest.raises(DeadlineExceededError):
+            await q.acquire("b", timeout=0.01)
+        q.release(slot)
+        return q
+
+    q = asyncio.run(go())
+    snap = q.snapshot()
+    assert (snap.rejected, snap.expired) == (1, 1)
+    h = History(clock=clock)
+    clock.t += 1
+    call(h, "n", 0.01)  # the request that held the slot succeeded
+    node = h.tick({"n": snap})["nodes"]["n"]
+    assert node["success_rate"] == 0.5  # 1 success out of 1 call + 1 expired request
