@@ -22,9 +22,7 @@ from .proto import docarray_pb2
 
 __all__ = [
     "docarray_from_bytes",
-    "docarray_from_proto",
     "docarray_into_proto",
-    "docarray_to_bytes",
     "docarray_to_proto",
     "document_from_proto",
     "document_into_proto",
@@ -56,12 +54,6 @@ def docarray_to_proto(docs: Iterable[Document]) -> docarray_pb2.DocumentArrayPro
     pb = DocumentArrayProto()
     docarray_into_proto(docs, pb)
     return pb
-
-
-def docarray_to_bytes(docs: Iterable[Document]) -> bytes:
-    """Encode Documents as a serialized ``DocumentArrayProto``."""
-    data: bytes = docarray_to_proto(docs).SerializeToString()
-    return data
 
 
 def docarray_into_proto(docs: Iterable[Document], pb: docarray_pb2.DocumentArrayProto) -> None:
@@ -142,12 +134,7 @@ def docarray_from_bytes(data: bytes) -> DocumentArray:
         pb = DocumentArrayProto.FromString(data)
     except DecodeError as exc:
         raise BadRequestError(f"invalid DocumentArray bytes: {exc}") from None
-    return docarray_from_proto(pb)
-
-
-def docarray_from_proto(pb: docarray_pb2.DocumentArrayProto) -> DocumentArray:
-    """Decode a ``DocumentArrayProto`` (arrays are read-only zero-copy views)."""
-    return _wrap([document_from_proto(d) for d in pb.docs])
+    return DocumentArray.from_protobuf(pb)  # lazy, like every array read from the wire
 
 
 def document_from_proto(pb: docarray_pb2.DocumentProto) -> Document:

@@ -313,10 +313,10 @@ class DocumentArray(MutableSequence[Document]):
         return cls._lazy(pb)
 
     def to_bytes(self) -> bytes:
-        """Serialize as a ``docarray.DocumentArrayProto`` message."""
-        from ._docproto import docarray_to_bytes
-
-        return docarray_to_bytes(self)
+        """Serialize as a ``docarray.DocumentArrayProto`` message (an array never used since
+        it was read from the wire is written back as it came)."""
+        data: bytes = self.to_protobuf().SerializeToString()
+        return data
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DocumentArray:

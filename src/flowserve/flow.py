@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from .errors import ConfigError
-from .spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow
+from .spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow, spec_to_dict
 
 __all__ = ["Flow"]
 
@@ -43,7 +43,7 @@ class Flow:
         except Exception as exc:  # pydantic's message names the key; add which executor
             raise ConfigError(f"Flow.add(name={executor['name']!r}): {exc}") from exc
         data = spec.model_copy(update={"executors": [*spec.executors, new]})
-        self._spec = flow_from_dict(_as_dict(data), source=spec.source)
+        self._spec = flow_from_dict(spec_to_dict(data), source=spec.source)
         return self
 
     @property
@@ -114,13 +114,13 @@ class Flow:
         from .local.table import print_addresses
 
         self.start()
-        print_addresses(self.spec, self._require_running())
         stop = stop_event or threading.Event()
         previous = {}
         if threading.current_thread() is threading.main_thread():
             previous = {s: signal.signal(s, lambda *_: stop.set())
                         for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            print_addresses(self.spec, self._require_running())
             stop.wait()  # the local runtime restarts processes that die meanwhile
         finally:
             for sig, handler in previous.items():
@@ -141,11 +141,3 @@ class Flow:
 
         return export_compose(self.spec, output_path)
 
-
-def _as_dict(spec: FlowSpec) -> dict[str, Any]:
-    """A FlowSpec as input for flow_from_dict, keeping Python classes given as `uses`."""
-    data = spec.model_dump(by_alias=True, exclude={"source"})
-    data["executors"] = [
-        {**e, "uses": ex.uses} for e, ex in zip(data["executors"], spec.executors, strict=True)
-    ]
-    return data

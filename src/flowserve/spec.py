@@ -15,12 +15,12 @@ import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ._spec_options import ExecutorOptions, GatewayOptions
+from ._spec_options import ExecutorOptions, GatewayOptions, Port
 from ._yamlmap import Loc, Problem, describe, duplicate_names, parse_yaml, problem, summary
 from .errors import ConfigError
 
@@ -39,7 +39,6 @@ GATEWAY = "gateway"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$")
 
-Port = Annotated[int, Field(ge=1, le=65535)]
 Protocol = Literal["grpc", "http"]
 
 

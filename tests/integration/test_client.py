@@ -590,6 +590,8 @@ class FakeHttpGateway:
                     else:
                         await self.changed.wait_for(lambda: self.released > group)
             texts = [d.text for d in request.docs]
+            if "hang" in texts:
+                await asyncio.Event().wait()
             if "overload" in texts:
                 await self._send_json(
                     send,
@@ -617,6 +619,16 @@ def http_client(http_app: FakeHttpGateway) -> Iterator[Client]:
     transport = httpx.ASGITransport(app=http_app)
     with Client(host="http://gateway.test:8080", http_transport=transport) as c:
         yield c
+
+
+def test_http_requests_still_in_flight_are_cancelled_when_a_post_fails(
+    http_client: Client, http_app: FakeHttpGateway
+) -> None:
+    with pytest.raises(ExecutorError):
+        http_client.post("/", _docs("hang", "boom"), request_size=1, prefetch=2)
+    # the next post runs the private loop again: an abandoned request would still hang there
+    assert [d.text for d in http_client.post("/", _docs("a"))] == ["A"]  # type: ignore[union-attr]
+    assert http_app.in_flight == 0
 
 
 def test_http_post_returns_docs_and_parameters(
@@ -670,6 +682,19 @@ def test_http_429_and_504_become_error_responses(http_client: Client) -> None:
     with pytest.raises(OverloadedError) as info:
         http_client.post("/", _docs("overload"))
     assert info.value.retry_after == 2
+
+
+def test_retries_stop_where_the_post_timeout_ends(http_client: Client) -> None:
+    """The gateway sheds the request each time and asks for 2 s (Retry-After): with 5 retries
+    that would take 10 s or more, but the post's timeout of 1 s bounds the whole post."""
+    errors: list[DataRequest] = []
+    started = time.monotonic()
+    http_client.post("/", _docs("overload"), retries=5, retry_backoff=0.01, timeout=1.0,
+                     on_error=errors.append)
+    assert time.monotonic() - started < 8  # well under the 10 s the rounds would take
+    (error,) = errors
+    assert error.status.exception.name == "OverloadedError"
+    assert "no time to retry" in error.status.description
 
 
 def test_http_prefetch_bounds_concurrency(http_client: Client, http_app: FakeHttpGateway) -> None:

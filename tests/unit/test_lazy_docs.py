@@ -36,3 +36,11 @@ def test_lazy_docs_moved_to_another_request_are_copied_not_aliased():
     target = DataRequest.new(DocumentArray())
     target.docs = source.docs
     assert DataRequest(target.to_bytes()).docs.ids == ["d0", "d1", "d2"]
+
+
+def test_bytes_round_trip_of_an_untouched_array_does_not_decode_it():
+    data = wire_request().docs.to_bytes()
+    docs = DocumentArray.from_bytes(data)
+    assert len(docs) == 3 and not docs.is_decoded
+    assert docs.to_bytes() == data and not docs.is_decoded
+    assert docs.ids == ["d0", "d1", "d2"]  # and it decodes on first use

@@ -42,13 +42,13 @@ class Address:
         return self.url
 
 
-def _check_port(port: object, given: object) -> int:
+def _check_port(port: object) -> int:
     try:
         value = -1 if isinstance(port, bool) else int(port)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         value = -1
     if not 0 < value < 65536:
-        raise ValueError(f"invalid port {given!r}: must be an integer in 1..65535")
+        raise ValueError(f"invalid port {port!r}: must be an integer in 1..65535")
     return value
 
 
@@ -94,7 +94,7 @@ def parse_address(
         raw = parts.netloc.rsplit(":", 1)[-1]
         raise ValueError(f"invalid port {raw!r} in host {host!r}") from None
     if url_port is not None:
-        url_port = _check_port(url_port, url_port)
+        url_port = _check_port(url_port)
 
     if scheme is None:
         key = protocol.lower() if protocol is not None else "grpc"
@@ -105,7 +105,7 @@ def parse_address(
     proto, tls = _SCHEMES[key]
 
     if port is not None:
-        final_port = _check_port(port, port)
+        final_port = _check_port(port)
         if url_port is not None and url_port != final_port:
             raise ValueError(f"port {port!r} contradicts the port in host {host!r}")
     elif url_port is not None:

@@ -19,7 +19,7 @@ from ..errors import (
 from ..request import DataRequest
 from ._reporter import ProgressReporter
 
-__all__ = ["Callback", "ResultSink", "error_from_status", "mark_failed"]
+__all__ = ["ERRORS_BY_NAME", "Callback", "ResultSink", "error_from_status", "mark_failed"]
 
 logger = logging.getLogger("flowserve.client")
 
@@ -27,7 +27,7 @@ Callback = Callable[[DataRequest], Any]
 
 # exception.name on the wire -> the error `post` raises for it; anything else is the
 # executor's own exception and becomes an ExecutorError.
-_BY_NAME: dict[str, type[RequestError]] = {
+ERRORS_BY_NAME: dict[str, type[RequestError]] = {
     cls.__name__: cls
     for cls in (BadRequestError, OverloadedError, DeadlineExceededError, UnavailableError)
 }
@@ -38,7 +38,7 @@ def error_from_status(response: DataRequest) -> RequestError:
     status = response.status
     exc = status.exception
     description = status.description or exc.name or "request failed"
-    cls = _BY_NAME.get(exc.name)
+    cls = ERRORS_BY_NAME.get(exc.name)
     if cls is not None:
         return cls(description)
     where = f"executor {exc.executor!r} failed: " if exc.executor else ""
@@ -88,7 +88,6 @@ class ResultSink:
             DocumentArray() if self._collect and not return_responses else None
         )
         self._progress = progress
-        self.errors = 0
 
     async def deliver(self, response: DataRequest, exc: RequestError | None = None) -> None:
         """Hand one outcome on; `exc` is set when the request failed in transport."""
@@ -107,7 +106,6 @@ class ResultSink:
                 self._responses.append(response)
             return
 
-        self.errors += 1
         if self._on_error is not None:
             await _call(self._on_error, response)
         if self._on_always is not None:

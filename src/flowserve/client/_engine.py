@@ -16,10 +16,9 @@ from typing import Protocol
 
 from ..errors import DeadlineExceededError, RequestError, UnavailableError
 from ..request import DataRequest
-from ._callbacks import ResultSink
 from ._inflight import InFlight
 
-__all__ = ["Failed", "Stream", "StreamBroken", "run_post"]
+__all__ = ["Failed", "Sink", "Stream", "StreamBroken", "run_post"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +65,14 @@ class Stream(Protocol):
 OpenStream = Callable[[float | None], Awaitable[Stream]]
 
 
+class Sink(Protocol):
+    """Where each outcome of a post goes (`ResultSink`, or `RetryingSink` in front of one)."""
+
+    async def deliver(self, response: DataRequest, exc: RequestError | None = None) -> None:
+        """Hand one outcome on; `exc` is set when the request failed in transport."""
+        ...
+
+
 class _Source:
     """The lazy request iterator, remembering whether it ran dry."""
 
@@ -101,7 +108,7 @@ async def _send(stream: Stream, source: _Source, inflight: InFlight) -> None:
 async def run_post(
     open_stream: OpenStream,
     requests: Iterator[DataRequest],
-    sink: ResultSink,
+    sink: Sink,
     inflight: InFlight,
     *,
     timeout: float | None = None,
@@ -139,20 +146,22 @@ async def run_post(
 
 
 async def _run_stream(
-    stream: Stream, source: _Source, sink: ResultSink, inflight: InFlight, where: str
+    stream: Stream, source: _Source, sink: Sink, inflight: InFlight, where: str
 ) -> None:
     sender = asyncio.create_task(_send(stream, source, inflight))
     receiver = asyncio.create_task(_receive(stream, source, sink, inflight, where))
+    finished = False
     try:
         done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_EXCEPTION)
         if sender in done and sender.exception() is not None:
             raise sender.exception()  # type: ignore[misc]  # e.g. a bad input document
         await receiver
+        finished = True
     finally:
-        for task in (sender, receiver):
-            if not task.done():
-                task.cancel()
-        if not (sender.done() and receiver.done()):
+        if not finished:  # nothing in flight on this stream may outlive the post (HTTP: tasks)
+            for task in (sender, receiver):
+                if not task.done():
+                    task.cancel()
             stream.cancel()
             for task in (sender, receiver):
                 with contextlib.suppress(BaseException):
@@ -163,7 +172,7 @@ async def _run_stream(
 
 
 async def _receive(
-    stream: Stream, source: _Source, sink: ResultSink, inflight: InFlight, where: str
+    stream: Stream, source: _Source, sink: Sink, inflight: InFlight, where: str
 ) -> None:
     while True:
         event = await stream.read()

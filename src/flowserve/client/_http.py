@@ -23,14 +23,11 @@ from ..errors import (
 )
 from ..request import DataRequest
 from ._address import Address
+from ._callbacks import ERRORS_BY_NAME
 from ._engine import Failed, StreamBroken
 
 __all__ = ["HttpStream", "HttpTransport", "error_from_http"]
 
-_BY_NAME: dict[str, type[RequestError]] = {
-    cls.__name__: cls
-    for cls in (BadRequestError, OverloadedError, DeadlineExceededError, UnavailableError)
-}
 _CONNECT_TIMEOUT = 10.0
 _READY_TIMEOUT = 5.0
 _EOF = object()
@@ -76,7 +73,7 @@ def error_from_http(response: httpx.Response, address: Address | str) -> Request
     name, message = _error_body(response)
     message = message or f"HTTP {code} {response.reason_phrase} from {address}"
     retry_after = _retry_after(response)
-    cls = _BY_NAME.get(name)
+    cls = ERRORS_BY_NAME.get(name)
     if cls is None:
         if code == 429 or (code == 503 and retry_after is not None):
             cls = OverloadedError

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
 
 from ..errors import OverloadedError, RequestError
 from ..request import DataRequest
@@ -65,5 +64,3 @@ class RetryingSink:
         self.round += 1
         return held
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sink, name)

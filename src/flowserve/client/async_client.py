@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
 import httpx
 
 from ..docarray import DocumentArray
+from ..errors import OverloadedError
 from ..request import DataRequest
 from ._address import Address, parse_address
 from ._batching import InputType, count_requests, iter_requests
@@ -212,15 +214,24 @@ class AsyncClient:
                                  backoff: float, max_backoff: float) -> None:
         retrying = RetryingSink(sink, retries)
         batch = retrying.track(requests)
+        deadline = None if timeout is None else time.monotonic() + timeout  # the whole post
+        remaining = timeout
         while True:
-            await run_post(open_stream, batch, retrying,  # type: ignore[arg-type]
-                           InFlight(limit, ordered=ordered), timeout=timeout,
-                           where=str(self.address))
+            await run_post(open_stream, batch, retrying, InFlight(limit, ordered=ordered),
+                           timeout=remaining, where=str(self.address))
             held = retrying.take_held()
             if not held:
                 return
             delay = backoff_delay(retrying.round, base=backoff, cap=max_backoff,
                                   hint=retrying.hint)
+            if deadline is not None:
+                remaining = deadline - time.monotonic() - delay
+                if remaining <= 0:  # no time left for another round: report them as shed
+                    for request in held:
+                        await sink.deliver(request, OverloadedError(
+                            f"{self.address} shed the request and the post's timeout of "
+                            f"{timeout}s leaves no time to retry it"))
+                    return
             logger.info("retrying %d overloaded request(s) in %.2f s (round %d of %d)",
                         len(held), delay, retrying.round, retries)
             await asyncio.sleep(delay)

@@ -116,9 +116,6 @@ class ChildProcess:
         tail = "\n".join(f"    {line}" for line in self.last_lines) or "    (no output)"
         return FlowStartError(f"{self.name} {what} (exit code {code}); last output:\n{tail}")
 
-    def returncode(self) -> int | None:
-        return self._proc.poll() if self._proc else None
-
     def wait(self, timeout: float | None = None) -> int | None:
         if self._proc is None:
             return None

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
-from ..observe.options import ObservabilityOptions
 from ..graph import FlowGraph, build_graph
 from ..loader import ResolvedExecutor, resolve_executor
+from ..observe.options import ObservabilityOptions
 from ..spec import ExecutorSpec, FlowSpec
 from .process import ChildProcess, wait_all_ready
 from .supervisor import Supervisor
@@ -110,8 +110,10 @@ def executor_observability_argv(spec: FlowSpec, ex: ExecutorSpec, *, index: int)
     return ObservabilityOptions.for_component(spec, ex, port_monitoring=port).to_argv()
 
 
-def gateway_argv(spec: FlowSpec, graph: FlowGraph, addresses: dict[str, list[str]]) -> list[str]:
-    """The `flowserve gateway` command line for a Flow whose executors are at `addresses`."""
+def gateway_argv(spec: FlowSpec, graph: FlowGraph,
+                 addresses: Mapping[str, Sequence[str] | Sequence[Sequence[str]]]) -> list[str]:
+    """The `flowserve gateway` command line for a Flow whose executors are at `addresses`
+    (a list of replica addresses per executor, or one list per shard)."""
     return _base_argv("gateway") + GatewayConfig.from_flow(spec, graph, addresses).to_argv()
 
 
@@ -150,11 +152,12 @@ class LocalFlow:
         spec = self.spec
         timeout = spec.with_.timeout_ready
         replicas: dict[str, list[ChildProcess]] = {}
-        addresses: dict[str, list[str]] = {}
+        addresses: dict[str, list[str]] = {}  # every replica of every shard, in order
+        per_shard: dict[str, list[str] | list[list[str]]] = {}  # what the gateway is told
         shards: dict[str, int] = {}
         for ex in spec.executors:
             if ex.external:
-                addresses[ex.name] = [f"{ex.host}:{ex.port}"]
+                addresses[ex.name] = per_shard[ex.name] = [f"{ex.host}:{ex.port}"]
                 continue
             resolved = self._resolved[ex.name]
             env = {**spec.with_.env, **ex.env}
@@ -174,13 +177,12 @@ class LocalFlow:
         wait_all_ready([c for cs in replicas.values() for c in cs], timeout)
         for name, children in replicas.items():
             found = [f"{EXECUTOR_HOST}:{c.info['port']}" for c in children if c.info]
-            if shards[name] == 1:
-                addresses[name] = found
-            else:
+            addresses[name] = per_shard[name] = found
+            if shards[name] > 1:
                 per = len(found) // shards[name]
-                addresses[name] = [found[k * per:(k + 1) * per] for k in range(shards[name])]
-        gateway = self._spawn("gateway", spec.with_.name, gateway_argv(spec, self.graph, addresses),
-                              dict(spec.with_.env))
+                per_shard[name] = [found[k * per:(k + 1) * per] for k in range(shards[name])]
+        gateway = self._spawn("gateway", spec.with_.name,
+                              gateway_argv(spec, self.graph, per_shard), dict(spec.with_.env))
         wait_all_ready([gateway], timeout)
         assert gateway.info is not None
         self.addresses = FlowAddresses(
