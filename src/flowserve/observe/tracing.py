@@ -22,7 +22,6 @@ tracing is switched on; everything OpenTelemetry-specific lives in :mod:`._otel`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +32,13 @@ if TYPE_CHECKING:
 
     from ..gateway.core import GatewayCore
     from ..gateway.observer import Observer
-    from ..request import DataRequest
+    from ..worker.grpc_service import TraceHook
 
 __all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing"]
 
 DEFAULT_OTLP_HOST = "localhost"
 DEFAULT_OTLP_PORT = 4317
 EXTRA_HINT = "pip install 'flowserve[tracing]'"
-
-TraceHook = Callable[[Sequence[tuple[str, Any]], "str | None",
-                      Callable[[], Awaitable["DataRequest"]]], Awaitable["DataRequest"]]
-"""The worker's hook: (gRPC metadata, endpoint, the call) -> the call's result, traced."""
-
 
 def require_otel() -> None:
     """Raise a `ConfigError` naming the extra when OpenTelemetry is not installed."""
