@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from flowserve import Flow
 
@@ -47,3 +53,65 @@ def running(flow: Flow) -> Iterator[Flow]:
         flow.close()
     survivors = [p for p in pids if pid_alive(p)]
     assert not survivors, f"processes outlived the Flow: {survivors}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a `python -m flowserve` child: ours, with our `sys.path` as its
+    PYTHONPATH (so it imports this checkout's flowserve and the tests' toy executors)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path),
+                **extra)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound by the OS, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """A `python -m flowserve ...` process whose output is collected in the background."""
+
+    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "flowserve", *args], cwd=cwd, env=child_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.p.stdout is not None
+        for line in self.p.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def children(self) -> list[int]:
+        kids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.p.pid:
+                    kids.append(int(entry))
+        return kids
+
+    def stop(self) -> int:
+        """SIGTERM (if still running), wait for the exit code; SIGKILL after 60 s."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(60)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait(10)
+            self._reader.join(10)
+            if self.p.stdout is not None:
+                self.p.stdout.close()

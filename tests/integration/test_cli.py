@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
-from procs import pid_alive, wait_until
+from procs import Proc, free_port, pid_alive, running, wait_until
 
-from flowserve import Client, Document, DocumentArray
+from flowserve import Client, Document, DocumentArray, Flow
 
 pytestmark = pytest.mark.integration
 
@@ -21,66 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "linkerd-demo"
 
 
-class Proc:
-    """A CLI process whose output is collected in the background."""
-
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
-        self.p = subprocess.Popen(
-            [sys.executable, "-m", "flowserve", *args], cwd=cwd, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.p.stdout is not None
-        for line in self.p.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def children(self) -> list[int]:
-        kids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.p.pid:
-                    kids.append(int(entry))
-        return kids
-
-    def stop(self) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        try:
-            return self.p.wait(60)
-        finally:
-            if self.p.poll() is None:
-                self.p.kill()
-                self.p.wait(10)
-            self._reader.join(10)
-            if self.p.stdout is not None:
-                self.p.stdout.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_flow_command_serves_the_seed_flow_and_stops_cleanly(tmp_path):
     # the seed's flow.yml with the sleep shortened, from a directory that is not the cwd
     flow_yml = (DEMO / "flow.yml").read_text().replace("sleep: 1", "sleep: 0")
-    port = _free_port()
+    port = free_port()
     flow_yml = flow_yml.replace("port: 8080", f"port: {port}")
     (tmp_path / "flow.yml").write_text(flow_yml)
     (tmp_path / "executor.py").write_text((DEMO / "executor.py").read_text())
@@ -114,7 +53,7 @@ def test_flow_command_reports_bad_yaml_with_file_and_key(tmp_path):
 
 
 def test_executor_and_gateway_commands_compose_a_flow(tmp_path):
-    ex_port, gw_port = _free_port(), _free_port()
+    ex_port, gw_port = free_port(), free_port()
     executor = Proc("executor", "--uses", "toy_executors:AppendText", "--name", "suffixer",
                     "--uses-with", json.dumps({"suffix": "?"}), "--host", "127.0.0.1",
                     "--port", str(ex_port))
@@ -133,11 +72,7 @@ def test_executor_and_gateway_commands_compose_a_flow(tmp_path):
 
 
 def test_flow_with_an_external_executor_uses_it_without_starting_it():
-    from procs import running
-
-    from flowserve import Flow
-
-    port = _free_port()
+    port = free_port()
     external = Proc("executor", "--uses", "toy_executors:AppendText", "--name", "outside",
                     "--uses-with", json.dumps({"suffix": "@ext"}), "--host", "127.0.0.1",
                     "--port", str(port))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,6 +19,7 @@ import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from procs import free_port
 
 from flowserve import AsyncClient, Client, DataRequest, Document, DocumentArray
 from flowserve._httpjson import request_from_post_body, response_to_json
@@ -180,12 +180,6 @@ def client(grpc_server: ServerThread) -> Iterator[Client]:
 
 def _docs(*texts: str) -> DocumentArray:
     return DocumentArray(Document(text=t) for t in texts)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- gRPC -------------------------------------------------------------------------------------
@@ -359,7 +353,7 @@ def test_deadline_with_on_error_reports_the_request(client: Client) -> None:
 
 
 def test_connection_refused_is_unavailable_and_fast() -> None:
-    port = _free_port()
+    port = free_port()
     with Client(host=f"grpc://127.0.0.1:{port}") as c:
         start = time.monotonic()
         with pytest.raises(UnavailableError, match=f"127.0.0.1:{port}") as info:
@@ -522,7 +516,7 @@ def test_concurrent_single_posts_use_the_session_or_unary(
 
 
 def test_session_to_nowhere_is_unavailable_and_fast() -> None:
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
     with Client(host=f"grpc://127.0.0.1:{port}") as client, \
             pytest.raises(UnavailableError, match=f"127.0.0.1:{port}"):
@@ -716,7 +710,7 @@ def test_http_dry_run_and_health(http_client: Client) -> None:
 
 
 def test_http_connection_refused_is_unavailable_and_fast() -> None:
-    port = _free_port()
+    port = free_port()
     with Client(host=f"http://127.0.0.1:{port}") as c:
         start = time.monotonic()
         with pytest.raises(UnavailableError, match=f"127.0.0.1:{port}"):

@@ -6,7 +6,6 @@ the flooder. Also saves docs/dashboard.png, and checks `flowserve top` shows the
 from __future__ import annotations
 
 import html.parser
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from procs import running, wait_until
+from procs import child_env, running, wait_until
 from toy_executors import Embed, Slow
 
 from flowserve import Client, Document, Flow
@@ -177,8 +176,7 @@ def test_dashboard_shows_the_incident_and_updates_under_traffic(seed_flow, tmp_p
         top = subprocess.run(
             [sys.executable, "-m", "flowserve", "top", url.rsplit("/", 1)[0], "--once"],
             capture_output=True, text=True, timeout=60, check=False,
-            env=dict(os.environ, COLUMNS="200",
-                     PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path)),
+            env=child_env(COLUMNS="200"),
         )
         assert top.returncode == 0, top.stderr
         assert "slow_executor" in top.stdout and "bulky_executor" in top.stdout

@@ -36,7 +36,7 @@ def test_light_client_is_not_starved_by_three_flooders():
                 with Client(host=url) as client:
                     client.post("/", docs, request_size=20,
                                 on_done=lambda r: answered.__setitem__(i, answered[i] + 1))
-            except BaseException as exc:  # surfaced below
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
                 errors.append(exc)
 
         threads = [threading.Thread(target=flood, args=(i,)) for i in range(FLOODERS)]
@@ -47,17 +47,28 @@ def test_light_client_is_not_starved_by_three_flooders():
             assert wait_until(lambda: min(answered) >= 2, 120), answered
             with Client(host=url) as light:
                 assert light.is_flow_ready(timeout=10)
+                answered_before = sum(answered)
                 started = time.monotonic()
                 result = light.post("/", DocumentArray([Document(text="light")]))
                 latency = time.monotonic() - started
-            backlog = FLOODERS * REQUESTS_PER_FLOODER - sum(answered)
+                answered_after = sum(answered)
         finally:
             for t in threads:
                 t.join(300)
         assert not errors, errors
         assert result.embeddings.shape == (1, 512)
-        assert backlog > 20, "the flooders were not flooding when the light client posted"
-        assert latency <= 2.5 * SERVICE_TIME, f"light client waited {latency:.3f} s"
+        # The flooders' requests not yet answered when the light one was sent: had it queued
+        # behind them (FIFO), all of these would have been answered before it.
+        backlog = FLOODERS * REQUESTS_PER_FLOODER - answered_before
+        assert backlog > 60, f"the flooders were not flooding when the light client posted: {backlog}"
+        # Fair queueing: it waits for a free slot at the slow executor (2 replicas), not for
+        # the backlog, so only a handful of flooder requests get answered in the meantime.
+        # Counted, not timed: a loaded machine slows everything alike.
+        overtaken = answered_after - answered_before
+        assert overtaken <= 10, (
+            f"{overtaken} of {backlog} queued flooder requests were answered before the light one")
+        # and, generously (without fairness it would wait backlog / 2 x SERVICE_TIME >= 6 s)
+        assert latency < 5 * SERVICE_TIME, f"light client waited {latency:.3f} s"
         assert answered == [REQUESTS_PER_FLOODER] * FLOODERS  # nothing lost
 
 

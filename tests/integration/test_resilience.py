@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
@@ -10,10 +11,13 @@ from collections import Counter
 import httpx
 import pytest
 from procs import pid_alive, running, wait_until
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
 from toy_executors import NoOp, ShardMatcher, Slow, SlowOnReplicaZero, TagByReplica
 
 from flowserve import Client, Document, DocumentArray, Flow
 from flowserve.errors import DeadlineExceededError
+from flowserve.local.table import print_addresses
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +94,11 @@ def test_shards(polling):
     flow = Flow().add(name="index", uses=ShardMatcher, shards=2, polling=polling)
     with running(flow):
         result = flow.post("/", docs(6), request_size=1)
+        table = io.StringIO()  # the address table lists every replica of every shard
+        print_addresses(flow.spec, flow.addresses, console=Console(file=table, width=200))
+        shard_replicas = flow.addresses.executors["index"]
+        assert len(shard_replicas) == 2
+        assert all(address in table.getvalue() for address in shard_replicas)
     if polling == "ALL":
         for doc in result:
             assert [m.id for m in doc.matches] == [f"{doc.id}-shard1", f"{doc.id}-shard0"]
@@ -98,19 +107,52 @@ def test_shards(polling):
         assert {doc.tags["shard"] for doc in result} == {0.0, 1.0}
 
 
+def gateway_metrics(url: str) -> dict[tuple[str, frozenset], float]:
+    """(sample name, labels) -> value, from the gateway's /metrics."""
+    reply = httpx.get(url, timeout=10)
+    assert reply.status_code == 200
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(reply.text) for s in family.samples}
+
+
+def summed(samples, name: str, **labels: str) -> float:
+    return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= ls)
+
+
 def test_replica_that_stops_is_ejected_and_traffic_moves_on():
-    flow = Flow().add(name="marker", uses=TagByReplica, replicas=2)
+    flow = Flow(monitoring=True).add(name="marker", uses=TagByReplica, replicas=2)
     with running(flow):
         supervisor = flow._runtime.supervisor
         supervisor.stop()  # no restarts: the replica stays down
         victim = next(c for c in flow._runtime.children if c.role == "executor")
-        os.kill(victim.pid, signal.SIGKILL)
-        assert wait_until(lambda: not pid_alive(victim.pid), 30)
+        dead_port, dead_pid = victim.info["port"], victim.pid
+        (dead,) = [a for a in flow.addresses.executors["marker"] if a.endswith(f":{dead_port}")]
+        metrics_url = flow.addresses.metrics_url
+        os.kill(dead_pid, signal.SIGKILL)
+        assert wait_until(lambda: not pid_alive(dead_pid), 30)
         started = time.monotonic()
         result = flow.post("/", docs(20), request_size=1, timeout=60)
         assert len(result) == 20
         assert time.monotonic() - started < 30
-        assert {d.tags["replica"] for d in result[5:]} == {1.0}
+
+        samples = gateway_metrics(metrics_url)
+        # Once a send to the dead replica fails it is ejected (the health checks keep it so),
+        # so it gets at most the first call and one per (doubling) ejection expiry, not a
+        # share of the 20 requests.
+        dead_calls = summed(samples, "flowserve_executor_requests_total",
+                            executor="marker", replica=dead)
+        assert dead_calls <= 3, f"{dead_calls} calls went to the dead replica"
+        assert summed(samples, "flowserve_executor_requests_total", executor="marker",
+                      outcome="success") == 20
+
+        def reported_ejected() -> bool:
+            g = gateway_metrics(metrics_url)
+            return (summed(g, "flowserve_executor_replicas", executor="marker",
+                           state="ejected"),
+                    summed(g, "flowserve_executor_replicas", executor="marker",
+                           state="healthy")) == (1, 1)
+
+        assert wait_until(reported_ejected, 30), "the gateway does not report it ejected"
 
 
 def test_single_request_to_a_dead_executor_reaches_on_error_not_a_raise():

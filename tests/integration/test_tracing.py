@@ -5,12 +5,11 @@ gateway's call to the executor's handler span across the process boundary."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections import defaultdict
 
 import pytest
-from procs import running, wait_until
+from procs import free_port, running, wait_until
 from toy_executors import AppendText, Raises
 
 from flowserve import Client, Document, DocumentArray, Flow
@@ -70,9 +69,7 @@ def test_one_trace_per_request_across_gateway_and_executor_processes(tmp_path):
 
 
 def test_without_a_collector_nothing_fails_or_hangs():
-    with socket.socket() as s:  # a port where nothing listens
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     flow = Flow(tracing=True, traces_exporter_host="127.0.0.1", traces_exporter_port=port).add(
         name="first", uses=AppendText)
     with running(flow):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowserve.errors import ConfigError
@@ -151,6 +151,11 @@ def random_dags(draw: st.DrawFn) -> dict[str, list[str]]:
     return {name: needs[name] for name in order}
 
 
+# no per-example deadline (nor "too slow" generation check): a loaded CI machine is slow
+NO_DEADLINE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@NO_DEADLINE
 @given(random_dags())
 def test_random_dags(needs: dict[str, list[str]]) -> None:
     graph = graph_from_mapping(needs)
@@ -168,6 +173,7 @@ def test_random_dags(needs: dict[str, list[str]]) -> None:
     assert FlowGraph.from_json(graph.to_json()) == graph
 
 
+@NO_DEADLINE
 @given(random_dags(), st.data())
 def test_adding_a_back_edge_makes_a_cycle(needs: dict[str, list[str]], data: st.DataObject) -> None:
     chains = [(a, b) for a, preds in needs.items() for b in preds if b != GATEWAY]

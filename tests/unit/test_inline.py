@@ -100,7 +100,7 @@ def _serve(runtime: ExecutorRuntime, n: int, docs: int = 1) -> list[DataRequest]
 def test_fast_sync_handler_moves_from_the_thread_onto_the_loop() -> None:
     executor = WhereAmI(runtime_args={"name": "where"})
     runtime = ExecutorRuntime(executor)
-    runtime.inline_policies["/default"] = InlinePolicy(streak=4)
+    runtime.inline_policies["/default"] = InlinePolicy(budget=60.0, streak=4)  # where, not speed
     try:
         *_, loop_thread = _serve(runtime, 6)
     finally:
@@ -137,7 +137,7 @@ def test_handler_running_its_own_event_loop_falls_back_to_the_thread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     runtime = ExecutorRuntime(RunsItsOwnLoop(runtime_args={"name": "own"}))
-    policy = runtime.inline_policies["/default"] = InlinePolicy(streak=1)
+    policy = runtime.inline_policies["/default"] = InlinePolicy(budget=60.0, streak=1)
     try:
         *replies, _ = _serve(runtime, 3)
     finally:
