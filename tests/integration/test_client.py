@@ -337,12 +337,13 @@ def test_timeout_is_the_stream_deadline(client: Client) -> None:
 def test_deadline_with_on_error_reports_the_request(client: Client) -> None:
     errors: list[DataRequest] = []
     done: list[DataRequest] = []
+    assert client.is_flow_ready(timeout=WAIT)  # connect first: the timeout is for the post
     client.post(
         "/",
         _docs("a", "hang"),
         request_size=1,
         prefetch=1,
-        timeout=0.3,
+        timeout=2.0,
         on_done=done.append,
         on_error=errors.append,
     )
@@ -358,7 +359,7 @@ def test_connection_refused_is_unavailable_and_fast() -> None:
         start = time.monotonic()
         with pytest.raises(UnavailableError, match=f"127.0.0.1:{port}") as info:
             c.post("/", _docs("a"), on_error=lambda r: None)
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 5.0  # refused at once; slack for a busy CI
         assert isinstance(info.value, ConnectionError)
         assert c.is_flow_ready(timeout=1) is False
         assert c.dry_run(timeout=1) is False
@@ -715,7 +716,7 @@ def test_http_connection_refused_is_unavailable_and_fast() -> None:
         start = time.monotonic()
         with pytest.raises(UnavailableError, match=f"127.0.0.1:{port}"):
             c.post("/", _docs("a"), continue_on_error=True)
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 5.0  # refused at once; slack for a busy CI
         assert c.is_flow_ready(timeout=1) is False
 
 
