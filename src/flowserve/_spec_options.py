@@ -7,6 +7,7 @@ Durations are in seconds.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -60,7 +61,21 @@ class GatewayOptions(_Strict):
     max_queue_per_client: int = Field(default=100, ge=1)
     """Requests one client may have waiting at one deployment (and in one stream)."""
     client_weights: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    """Fair-share weights by client id (default 1): weight 2 gets twice the turns."""
+    """Fair-share weights by client identity (default 1): weight 2 gets twice the turns."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or CIDR blocks of proxies whose X-Forwarded-For names the client."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidr_blocks(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            try:
+                ipaddress.ip_network(spec, strict=False)
+            except ValueError:
+                raise ValueError(f"{spec!r} is not an IP address or CIDR block "
+                                 "(e.g. 10.0.0.0/8)") from None
+        return value
+
     # -- resilience (docs/resilience.md)
     timeout: float | None = Field(default=None, gt=0)
     """Default deadline of a request, when the client sets none."""

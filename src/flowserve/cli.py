@@ -105,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="requests one client may have waiting at one deployment (default 100)")
     gw.add_argument("--client-weights", type=_json_arg, default={},
                     help='fair-share weights, JSON {"client-id": 2.0}')
+    gw.add_argument("--trusted-proxies", nargs="+", default=[], metavar="CIDR",
+                    help="proxies whose X-Forwarded-For names the client (docs/fairness.md)")
     gw.add_argument("--timeout", type=float, default=None,
                     help="default request deadline in seconds")
     gw.add_argument("--no-retries", dest="retries", action="store_false",
@@ -166,7 +168,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
         protocols=args.protocol, ports=ports, host=args.host, prefetch=args.prefetch,
         name=args.name, grace=args.grace, max_queue=args.max_queue,
         max_queue_per_client=args.max_queue_per_client, client_weights=args.client_weights,
-        timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
+        trusted_proxies=args.trusted_proxies, timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
         ready_fd=args.ready_fd, observability=_observability(args),
     ))
     return 0

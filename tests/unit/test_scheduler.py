@@ -46,8 +46,96 @@ async def served_order(queue: FairQueue, submissions: list[str], clock: Clock,
 def test_a_light_client_gets_the_next_free_slot_however_deep_the_backlog():
     clock = Clock()
     queue = FairQueue("slow", capacity=2, clock=clock)
-    order = run(served_order(queue, ["f1"] * 50 + ["f2"] * 50 + ["f3"] * 50 + ["light"], clock))
-    assert order[0] == "light"
+
+    async def go():
+        in_service = [await queue.submit("blocker") for _ in range(2)]
+        flooders = [queue.submit(f) for f in ("f1", "f2", "f3") for _ in range(50)]
+        for _ in range(6):  # the flooders are served a while: their backlogs are old flows
+            clock.now += 1.0
+            queue.release(in_service.pop(0), service_time=1.0)
+            in_service.append(next(f for f in flooders if f.done() and f.result()
+                                   not in in_service).result())
+        light = queue.submit("light")
+        queue.release(in_service.pop(0), service_time=1.0)
+        assert light.done() and light.result().client == "light"
+
+    run(go())
+
+
+def test_equally_light_clients_are_served_first_come_first_served():
+    clock = Clock()
+    queue = FairQueue("x", capacity=1, clock=clock)
+
+    async def go():
+        slot = await queue.submit("blocker")
+        futures = [queue.submit(c) for c in "abcdefgh"]
+        order = []
+        for _ in futures:
+            queue.release(slot)
+            slot = next(f.result() for f in futures if f.done() and f.result().client
+                        not in order)
+            order.append(slot.client)
+        return order
+
+    assert run(go()) == list("abcdefgh")
+
+
+def requeue_after_service(n_clients: int, capacity: int, rounds: int):
+    """`n_clients` clients with one request each; each sends its next request as soon as its
+    previous one is served (the slot released). Returns the dispatch order and, per request,
+    how many requests of other clients were dispatched while it waited."""
+    clock = Clock()
+    queue = FairQueue("x", capacity=capacity, max_queue=10 * n_clients, clock=clock)
+
+    async def go():
+        dispatched: list[str] = []
+        waits: list[int] = []
+        pending: dict[str, tuple[asyncio.Future, int]] = {}
+
+        def submit(client: str) -> None:
+            pending[client] = (queue.submit(client), len(dispatched))
+
+        def collect() -> list:
+            started = []
+            for client, (future, since) in list(pending.items()):
+                if future.done():
+                    del pending[client]
+                    started.append((since, future.result()))
+            for since, slot in sorted(started, key=lambda item: item[0]):
+                waits.append(len(dispatched) - since)
+                dispatched.append(slot.client)
+            return [slot for _, slot in started]
+
+        in_service = []
+        for i in range(n_clients):
+            submit(f"c{i}")
+            in_service += collect()
+        for _ in range(rounds * n_clients):
+            clock.now += 1.0
+            done = in_service.pop(0)
+            queue.release(done, service_time=1.0)
+            submit(done.client)  # the client's next request, right after its answer
+            in_service += collect()
+        return dispatched, waits
+
+    return run(go())
+
+
+def jain(counts) -> float:
+    values = list(counts)
+    return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+
+
+@pytest.mark.parametrize("n_clients", [64, 256])
+def test_many_equal_clients_one_request_each_are_served_round_robin(n_clients):
+    """N web workers calling a model: every client has one request at a time, re-queued as soon
+    as it is answered. Nobody starves: each waits at most one request of every other client."""
+    dispatched, waits = requeue_after_service(n_clients, capacity=2, rounds=10)
+    counts = Counter(dispatched)
+    assert len(counts) == n_clients, f"{n_clients - len(counts)} clients never served"
+    assert max(waits) <= n_clients - 1
+    assert min(counts.values()) >= 9 and max(counts.values()) <= 12
+    assert jain(counts.values()) >= 0.99
 
 
 def test_clients_with_unequal_load_alternate_until_the_light_ones_run_out():
@@ -123,10 +211,10 @@ def test_deadline_passing_in_the_queue_drops_the_request_before_service():
         doomed = queue.submit("b", deadline=5.0)
         fine = queue.submit("c", deadline=50.0)
         clock.now = 10.0
-        queue.release(slot, service_time=10.0)  # the newest client, c, goes first
+        queue.release(slot, service_time=10.0)  # b comes first but expired: c is served
         served = await fine
         assert served.client == "c"
-        queue.release(served)  # b's turn: its deadline passed while it waited
+        queue.release(served)
         with pytest.raises(DeadlineExceededError, match="while queued at executor 'slow'"):
             await doomed
         assert queue.snapshot().expired == 1 and queue.snapshot().in_flight == 0

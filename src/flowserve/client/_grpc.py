@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ..gateway.identity import CLIENT_ID_METADATA
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from ._address import Address
@@ -26,8 +27,8 @@ __all__ = ["GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc"]
 _CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
-    # Its own connection per Client: the gateway tells clients apart by connection (fair
-    # queuing), and gRPC would otherwise share one connection among a process's channels.
+    # Its own connection per Client: gateways that tell clients apart by connection (Jina's,
+    # or ours for clients that send no id) would otherwise see a process's channels as one.
     ("grpc.use_local_subchannel_pool", 1),
 ]
 _READY_TIMEOUT = 5.0
@@ -74,8 +75,13 @@ class GrpcStream:
 class GrpcTransport:
     """A lazily created channel to `address`, recreated if used from another event loop."""
 
-    def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = ()) -> None:
+    def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = (),
+                 client_id: str | None = None) -> None:
         self.address = address
+        # First, so that a caller's own metadata with the same key wins (the gateway reads
+        # the last value).
+        self._identity: tuple[tuple[str, str], ...] = (
+            ((CLIENT_ID_METADATA, client_id),) if client_id else ())
         self._options = [*_CHANNEL_OPTIONS, *options]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,7 +115,7 @@ class GrpcTransport:
         """Start a ``Call`` stream (no wait_for_ready: an absent server fails at once)."""
         self._ensure_channel()
         assert self._call is not None
-        call = self._call(metadata=tuple(metadata) or None, timeout=timeout)
+        call = self._call(metadata=(*self._identity, *metadata) or None, timeout=timeout)
         return GrpcStream(call, self.address)
 
     def session(self) -> Session:
@@ -118,7 +124,8 @@ class GrpcTransport:
         if self._session is None:
             call = self._call
             assert call is not None
-            self._session = Session(lambda: call(metadata=(SESSION_METADATA,)), self.address)
+            metadata = (*self._identity, SESSION_METADATA)
+            self._session = Session(lambda: call(metadata=metadata), self.address)
         return self._session
 
     async def post_one(
@@ -134,7 +141,8 @@ class GrpcTransport:
         self._ensure_channel()
         assert self._unary is not None
         try:
-            reply = await self._unary(request.proto, metadata=tuple(metadata) or None,
+            reply = await self._unary(request.proto,
+                                      metadata=(*self._identity, *metadata) or None,
                                       timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             failure = unary_failure(exc, self.address)

@@ -21,6 +21,7 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
+from ..gateway.identity import CLIENT_ID_HEADER
 from ..request import DataRequest
 from ._address import Address
 from ._callbacks import ERRORS_BY_NAME
@@ -152,8 +153,10 @@ class HttpTransport:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        client_id: str | None = None,
     ) -> None:
         self.address = address
+        self._headers = {CLIENT_ID_HEADER: client_id} if client_id else {}
         self._transport = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -169,6 +172,7 @@ class HttpTransport:
                 base_url=f"{scheme}://{self.address.target}",
                 transport=self._transport,
                 limits=self._limits,
+                headers=self._headers,
                 # Waiting for a pooled connection is our own queueing, never a timeout.
                 timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT, pool=None),
             )

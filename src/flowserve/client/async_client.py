@@ -12,6 +12,7 @@ from typing import Any, Self
 import httpx
 
 from ..docarray import DocumentArray
+from .._ids import new_id
 from ..errors import OverloadedError
 from ..request import DataRequest
 from ._address import Address, parse_address
@@ -47,6 +48,8 @@ class AsyncClient:
     The constructor does no I/O; the gRPC channel or HTTP connection pool is opened on first
     use and reused by every post until `close`. ``http_transport`` replaces the network for
     HTTP (e.g. ``httpx.ASGITransport(app)``); ``grpc_options`` are extra channel options.
+    ``client_id`` names this client to the gateway's fair queuing (sent with every request;
+    default: a random id per instance, so clients behind one proxy stay apart).
     """
 
     def __init__(
@@ -57,13 +60,17 @@ class AsyncClient:
         *,
         http_transport: httpx.AsyncBaseTransport | None = None,
         grpc_options: Sequence[tuple[str, Any]] = (),
+        client_id: str | None = None,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol)
+        self.client_id = client_id or new_id()
         self._transport: GrpcTransport | HttpTransport
         if self.address.protocol == "grpc":
-            self._transport = GrpcTransport(self.address, options=grpc_options)
+            self._transport = GrpcTransport(self.address, options=grpc_options,
+                                            client_id=self.client_id)
         else:
-            self._transport = HttpTransport(self.address, transport=http_transport)
+            self._transport = HttpTransport(self.address, transport=http_transport,
+                                            client_id=self.client_id)
         self._closed = False
 
     @property

@@ -40,9 +40,11 @@ class Client:
         *,
         http_transport: httpx.AsyncBaseTransport | None = None,
         grpc_options: Sequence[tuple[str, Any]] = (),
+        client_id: str | None = None,
     ) -> None:
         self._client = AsyncClient(
-            host, port, protocol, http_transport=http_transport, grpc_options=grpc_options
+            host, port, protocol, http_transport=http_transport, grpc_options=grpc_options,
+            client_id=client_id,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._helper: ThreadPoolExecutor | None = None
@@ -52,6 +54,10 @@ class Client:
     @property
     def address(self) -> Address:
         return self._client.address
+
+    @property
+    def client_id(self) -> str:
+        return self._client.client_id
 
     @property
     def host(self) -> str:

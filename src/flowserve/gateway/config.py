@@ -100,6 +100,7 @@ class GatewayConfig:
     max_queue: int = 1000
     max_queue_per_client: int = 100
     client_weights: Mapping[str, float] = field(default_factory=dict)
+    trusted_proxies: Sequence[str] = ()
     timeout: float | None = None
     retries: bool = True
     retry_budget: float = 0.2
@@ -118,7 +119,8 @@ class GatewayConfig:
             protocols=list(opts.protocol), ports=list(opts.port or [0] * len(opts.protocol)),
             host=opts.host, prefetch=opts.prefetch, name=opts.name, grace=opts.grace,
             max_queue=opts.max_queue, max_queue_per_client=opts.max_queue_per_client,
-            client_weights=dict(opts.client_weights), timeout=opts.timeout,
+            client_weights=dict(opts.client_weights),
+            trusted_proxies=tuple(opts.trusted_proxies), timeout=opts.timeout,
             retries=opts.retries, retry_budget=opts.retry_budget,
             observability=ObservabilityOptions.for_component(
                 spec, port_monitoring=opts.port_monitoring),
@@ -137,6 +139,8 @@ class GatewayConfig:
         ]
         if self.client_weights:
             argv += ["--client-weights", json.dumps(dict(self.client_weights))]
+        if self.trusted_proxies:
+            argv += ["--trusted-proxies", *self.trusted_proxies]
         if self.timeout is not None:
             argv += ["--timeout", str(self.timeout)]
         if not self.retries:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -19,6 +19,7 @@ from ..errors import (
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from .core import GatewayCore, error_response
+from .identity import CLIENT_ID_METADATA, TrustedProxies, client_identity, peer_address
 
 __all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",
            "add_gateway_services", "grpc_code_for"]
@@ -55,16 +56,12 @@ SESSION_METADATA = "flowserve-session"
 the gateway may end it whenever it is idle while the gateway drains (the client then opens a
 new one), so it never holds a stop for the grace period."""
 
-CLIENT_ID_METADATA = "flowserve-client-id"
-"""gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
-
-
-def _client_id(metadata: Iterable[tuple[str, str]], context: Any) -> str:
-    """The client a call comes from: its `CLIENT_ID_METADATA`, else the connection's peer."""
-    for key, value in metadata:
-        if key == CLIENT_ID_METADATA and value:
-            return str(value)
-    return str(context.peer() or "unknown")
+def _client_id(metadata: Mapping[str, str], context: Any, trusted: TrustedProxies) -> str:
+    """The client a call comes from (see `identity`): mesh identity, its own id, or the
+    connection (the address a trusted proxy forwarded, or the peer)."""
+    peer = str(context.peer() or "unknown")
+    return client_identity(metadata, peer=peer, peer_ip=peer_address(peer),
+                           client_id_key=CLIENT_ID_METADATA, trusted=trusted)
 
 
 def _timeout(request: DataRequest, default: float | None, context: Any) -> float | None:
@@ -116,8 +113,10 @@ class GatewayServicer(
     """
 
     def __init__(self, core: GatewayCore, *, prefetch: int = 1000, stream_window: int = 100,
-                 default_timeout: float | None = None) -> None:
+                 default_timeout: float | None = None,
+                 trusted: TrustedProxies | None = None) -> None:
         self.core = core
+        self.trusted = trusted or TrustedProxies()
         self.prefetch = prefetch
         self.default_timeout = default_timeout
         self._windows = _ClientWindows(stream_window)
@@ -148,7 +147,7 @@ class GatewayServicer(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = dict(context.invocation_metadata() or ())
-        client = _client_id(metadata.items(), context)
+        client = _client_id(metadata, context, self.trusted)
         prefetch = int(metadata.get("__prefetch__", self.prefetch))
         in_order = str(metadata.get("__results_in_order__", "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
@@ -234,7 +233,7 @@ class GatewayServicer(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         req = DataRequest(request)
-        client = _client_id(context.invocation_metadata() or (), context)
+        client = _client_id(dict(context.invocation_metadata() or ()), context, self.trusted)
         try:
             response = await self.core.process(
                 req, timeout=_timeout(req, self.default_timeout, context), client=client)

@@ -18,11 +18,10 @@ from ..errors import (
     UnavailableError,
 )
 from .core import GatewayCore
+from .identity import CLIENT_ID_HEADER, TrustedProxies, client_identity
 
 __all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]
 
-CLIENT_ID_HEADER = "X-Flowserve-Client-Id"
-"""HTTP header naming the client for fair queuing (default: the remote IP address)."""
 TIMEOUT_HEADER = "X-Flowserve-Timeout"
 """HTTP header with the request's deadline in seconds (the body's `timeout` is in ms)."""
 
@@ -58,9 +57,12 @@ def http_error(exc: RequestError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> FastAPI:
+def create_app(core: GatewayCore, *, default_timeout: float | None = None,
+               trusted: TrustedProxies | None = None) -> FastAPI:
     """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`."""
     app = FastAPI(title="flowserve gateway", version=__version__)
+    proxies = trusted or TrustedProxies()
+    client_id_key = CLIENT_ID_HEADER.lower()
 
     @app.get("/", summary="Health check")
     async def health() -> dict[str, Any]:
@@ -86,8 +88,10 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> Fa
             data_request = request_from_post_body(body)
             timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
                                default_timeout)
-            client = request.headers.get(CLIENT_ID_HEADER) or (
-                request.client.host if request.client else "unknown")
+            peer_ip = request.client.host if request.client else None
+            client = client_identity(request.headers, peer=peer_ip or "unknown",
+                                     peer_ip=peer_ip, client_id_key=client_id_key,
+                                     trusted=proxies)
             response = await core.process(data_request, timeout=timeout, client=client)
         except RequestError as exc:
             return http_error(exc)

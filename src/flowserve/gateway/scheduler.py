@@ -1,11 +1,28 @@
-"""Fair admission to one executor deployment: per-client queues served by deficit round robin.
+"""Fair admission to one executor deployment: per-client queues, deficit round robin with a
+new-flows list.
 
 Every request that wants to reach a deployment asks its `FairQueue` for a slot. At most
 `capacity` requests (replicas x per-replica concurrency) are in service at once; the rest wait in
-one FIFO queue per client, and whenever a slot frees up the next request is taken from the
-clients in deficit-round-robin order (Shreedhar & Varghese), and a client that
-had nothing queued is put first, so a light client waits only for the next free slot, however
-many requests other clients have queued.
+one FIFO queue per client ("flow"), and whenever a slot frees up the next request is chosen by
+deficit round robin (Shreedhar & Varghese, "Efficient fair queuing using deficit round robin",
+1995) with the new-flows list of FQ-CoDel (RFC 8290, section 4.2-4.3):
+
+- A client that has nothing queued and is in neither list becomes a *new* flow: it joins the tail
+  of the new list with a deficit of max(weight, 1). New flows are served before old ones, so a
+  light client waits only for the next free slot, however deep the flooders' backlogs are.
+- A new flow gets that priority for its first quantum only: once its deficit is spent (or its
+  queue runs empty) it moves to the tail of the *old* list. Old flows are served round robin;
+  each visit with a deficit below one request adds `weight` to it and moves it to the tail.
+- An old flow found empty at the head of the list is forgotten. Only then can its client become
+  a new flow again, so no client can use new-flow priority twice while another waits.
+
+Guarantees (each request costs one unit; weights w, default 1):
+(a) no starvation: from the moment a request is at the head of its client's queue, each other
+    client c' gets at most ceil(1/w) * ceil(w') slots before it (one round of the clients then
+    active; with equal weights, at most one request of every other client);
+(b) a newly active client is served at the next free slot after the new flows ahead of it;
+(c) while backlogged, clients get slots in proportion to their weights;
+(d) among equally light clients (new flows), first come first served.
 
 Queues are bounded (per client and in total): a request that does not fit, or whose deadline
 cannot be met by the estimated wait, is rejected at once (`OverloadedError`,
@@ -18,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,12 +78,19 @@ class ClientStats:
     rejected: int = 0
 
 
+_EPSILON = 1e-9  # weights such as 0.1 add up to 0.9999999 after ten turns
+
+
 @dataclass
 class _ClientQueue:
+    """One client's flow: its waiting requests and its DRR deficit (in requests)."""
+
+    client: str
     quantum: float
+    deficit: float
+    in_turn: bool = True  # its quantum for this visit was added (a new flow starts in one)
+    idle: bool = False  # found empty at its last turn
     waiters: collections.deque[_Waiter] = field(default_factory=collections.deque)
-    deficit: float = 0.0
-    has_turn: bool = False
 
 
 @dataclass
@@ -108,8 +133,9 @@ class FairQueue:
         self.rejected = 0
         self.expired = 0
         self.avg_service: float | None = None
-        self._queues: dict[str, _ClientQueue] = {}
-        self._active: collections.deque[str] = collections.deque()
+        self._queues: dict[str, _ClientQueue] = {}  # clients in the new or the old list
+        self._new: collections.deque[_ClientQueue] = collections.deque()
+        self._old: collections.deque[_ClientQueue] = collections.deque()
         self._stats: dict[str, ClientStats] = collections.defaultdict(ClientStats)
 
     # -- asking for a slot ------------------------------------------------------------------
@@ -165,11 +191,13 @@ class FairQueue:
                     f"deadline cannot be met at executor {self.name!r}: estimated wait "
                     f"{wait:.3g} s, {deadline - now:.3g} s left")
         if queue is None:
-            queue = self._queues[client] = _ClientQueue(quantum=self.weights.get(client, 1.0))
-        if not queue.waiters:
-            # A client that had nothing queued goes first: it waits only for the next free
-            # slot, not for a turn of every backlogged client (they are served round robin).
-            self._active.appendleft(client)
+            # Neither new nor old: a new flow, served after the new flows ahead of it and
+            # before every old one (RFC 8290 4.2: FIFO among the new, so equally light
+            # clients are served first come first served).
+            quantum = self.weights.get(client, 1.0)
+            queue = self._queues[client] = _ClientQueue(client, quantum, max(quantum, 1.0))
+            self._new.append(queue)
+        queue.idle = False
         queue.waiters.append(_Waiter(client, deadline, now, future))
         self.queued += 1
         stats.queued += 1
@@ -212,9 +240,9 @@ class FairQueue:
                 self.queued -= 1
                 self._stats[client].queued -= 1
                 break
-        if not queue.waiters:
-            self._active.remove(client)
-            del self._queues[client]
+        # An emptied flow stays listed (it is dropped when its turn comes), so leaving the
+        # queue cannot be used to regain new-flow priority.
+        self._forget_flows_if_idle()
 
     # -- giving it back -----------------------------------------------------------------------
     def release(self, slot: Slot, *, service_time: float | None = None) -> None:
@@ -248,26 +276,69 @@ class FairQueue:
             waiter.future.set_result(self._start(waiter.client, waiter.enqueued_at, now))
 
     def _next_waiter(self) -> _Waiter | None:
-        """Deficit round robin over the clients with queued requests."""
-        while self._active:
-            client = self._active[0]
-            queue = self._queues[client]
-            if not queue.has_turn:
-                queue.deficit += queue.quantum
-                queue.has_turn = True
-            head = queue.waiters[0]
-            if queue.deficit >= 1.0:  # every request costs one turn
-                queue.deficit -= 1.0
-                queue.waiters.popleft()
-                self.queued -= 1
-                self._stats[client].queued -= 1
-                if not queue.waiters:
-                    self._active.popleft()
-                    del self._queues[client]
-                return head
-            queue.has_turn = False
-            self._active.rotate(-1)
-        return None
+        """The next request by deficit round robin, new flows first (RFC 8290 4.3).
+
+        A flow's turn lasts while its deficit covers a request; then it goes to the tail of
+        the old list, and its next turn adds its quantum (its weight) again. A flow whose turn
+        ends with nothing queued stays listed for one more round and is forgotten only if
+        still empty then: a client served a moment ago cannot come back as a new flow ahead
+        of clients waiting for their turn, which bounds everybody's wait by one round.
+        """
+        idle_turns = 0  # turns in a row that served nothing
+        while True:
+            flows = self._new or self._old
+            if not flows:
+                return None
+            flow = flows[0]
+            if not flow.waiters and flow.idle:
+                flows.popleft()  # empty for a whole round: forgotten (new when it returns)
+                del self._queues[flow.client]
+                continue
+            if flow.waiters:
+                if not flow.in_turn:
+                    flow.deficit += flow.quantum
+                    flow.in_turn = True
+                if flow.deficit >= 1.0 - _EPSILON:
+                    flow.deficit -= 1.0
+                    waiter = flow.waiters.popleft()
+                    self.queued -= 1
+                    self._stats[waiter.client].queued -= 1
+                    if not flow.waiters or flow.deficit < 1.0 - _EPSILON:
+                        self._end_turn(flows)
+                    self._forget_flows_if_idle()
+                    return waiter
+            self._end_turn(flows)
+            idle_turns += 1
+            if not self._new and idle_turns >= len(self._old):
+                self._skip_idle_rounds()
+                idle_turns = 0
+
+    def _end_turn(self, flows: collections.deque[_ClientQueue]) -> None:
+        """The head flow's turn is over: to the tail of the old list."""
+        flow = flows.popleft()
+        flow.in_turn = False
+        if not flow.waiters:
+            flow.idle = True
+            flow.deficit = 0.0  # an idle flow banks no turns (DRR resets it when empty)
+        self._old.append(flow)
+
+    def _skip_idle_rounds(self) -> None:
+        """Every old flow was topped up once without reaching a whole request (weights < 1):
+        give them the rounds that would pass before the first one does, at once."""
+        backlogged = [f for f in self._old if f.waiters]
+        if not backlogged:
+            return
+        rounds = min(math.ceil((1.0 - _EPSILON - f.deficit) / f.quantum) for f in backlogged)
+        if rounds > 1:
+            for flow in backlogged:
+                flow.deficit += (rounds - 1) * flow.quantum
+
+    def _forget_flows_if_idle(self) -> None:
+        """With nothing queued nobody can be overtaken: drop the lists (empty flows)."""
+        if not self.queued:
+            self._queues.clear()
+            self._new.clear()
+            self._old.clear()
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _forget_idle_clients(self) -> None:
@@ -296,13 +367,19 @@ class FairQueue:
 
     def estimated_wait(self, client: str) -> float | None:
         """Seconds a new request of `client` would wait, or None before any service time is
-        known. Under round robin it is served after its client's queued requests and, from
-        every other client, at most one more request per round than its own client has."""
+        known. A new flow waits for the new flows ahead of it; a listed client for its own
+        queued requests and, from every other client, at most one more request per round
+        than its own client has."""
         if self.avg_service is None or self.in_flight < self.capacity:
             return None if self.avg_service is None else 0.0
-        own = len(self._queues[client].waiters) if client in self._queues else 0
-        ahead = own + sum(min(len(q.waiters), own + 1)
-                          for c, q in self._queues.items() if c != client)
+        flow = self._queues.get(client)
+        if flow is None:
+            ahead = sum(min(len(f.waiters), math.floor(f.deficit + _EPSILON))
+                        for f in self._new)
+        else:
+            own = len(flow.waiters)
+            ahead = own + sum(min(len(f.waiters), own + 1)
+                              for c, f in self._queues.items() if c != client)
         return (ahead + 1) / max(1, self.capacity) * self.avg_service
 
     def snapshot(self) -> QueueSnapshot:

@@ -16,6 +16,7 @@ from .deployment import Deployment
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from .health_monitor import monitor_replicas
 from .http_app import create_app
+from .identity import TrustedProxies
 from .retry_budget import RetryBudget
 
 __all__ = ["build_core", "build_observability", "run_gateway", "serve_gateway"]
@@ -65,6 +66,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     observability = build_observability(opts)
     core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
+    trusted = TrustedProxies.parse(opts.trusted_proxies)
     grpc_servers = []
     servicers: list[GatewayServicer] = []
     http_servers: list[HttpServer] = []
@@ -75,14 +77,15 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
                 servicer = GatewayServicer(
                     core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
-                    default_timeout=opts.timeout)
+                    default_timeout=opts.timeout, trusted=trusted)
                 add_gateway_services(servicer, server)
                 servicers.append(servicer)
                 await server.start()
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                http = HttpServer.start(create_app(core, default_timeout=opts.timeout),
+                app = create_app(core, default_timeout=opts.timeout, trusted=trusted)
+                http = HttpServer.start(app,
                                         opts.host, port, grace=opts.grace, what="gateway (http)")
                 http_servers.append(http)
                 bound["http"] = http.port
