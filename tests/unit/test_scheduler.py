@@ -299,3 +299,35 @@ def test_many_clients_no_starvation_and_bounded_tracking():
     # the first round serves every client once before anyone's second request
     assert set(order[:40]) == set(clients)
     assert Counter(order) == Counter(submissions)
+
+
+def test_fast_requests_are_sent_one_ahead_per_replica_slow_ones_are_not():
+    """While requests are short, `ahead` more may be in service (each replica has its next
+    request waiting when it replies); for slow ones a newly arriving client would pay a whole
+    service time for it, so capacity alone applies."""
+    clock = Clock()
+
+    async def admitted(service: float) -> int:
+        queue = FairQueue("x", capacity=2, ahead=2, clock=clock)
+        first = await queue.submit("a")
+        clock.now += service
+        queue.release(first, service_time=service)  # the queue learns the service time
+        futures = [queue.submit("a") for _ in range(10)]
+        return sum(f.done() for f in futures)
+
+    assert run(admitted(0.005)) == 4
+    assert run(admitted(1.0)) == 2
+
+
+def test_capacity_changes_carry_the_pipeline_depth():
+    clock = Clock()
+
+    async def go():
+        queue = FairQueue("x", capacity=2, ahead=2, clock=clock)
+        slot = await queue.submit("a")
+        queue.release(slot, service_time=0.001)
+        queue.set_capacity(1, 1)  # a replica was ejected
+        futures = [queue.submit("a") for _ in range(5)]
+        return sum(f.done() for f in futures)
+
+    assert run(go()) == 2

@@ -62,7 +62,7 @@ class Deployment:
         ]
         self.queue = FairQueue(name, self.capacity(), max_queue=max_queue,
                                max_queue_per_client=max_queue_per_client, weights=weights,
-                               clock=clock)
+                               ahead=self.pipeline_depth(), clock=clock)
         self._next_shard = 0
         self._probe: asyncio.Future[None] | None = None
 
@@ -84,9 +84,15 @@ class Deployment:
         capacities = [s.capacity for s in self.shards]
         return min(capacities) if self._polls_all() else sum(capacities)
 
+    def pipeline_depth(self) -> int:
+        """Requests sent ahead while requests are fast: one per healthy replica (of every
+        shard for ANY, of the smallest shard for ALL)."""
+        healthy = [s.healthy for s in self.shards]
+        return min(healthy) if self._polls_all() else sum(healthy)
+
     def _capacity_changed(self) -> None:
         if hasattr(self, "queue"):
-            self.queue.set_capacity(self.capacity())
+            self.queue.set_capacity(self.capacity(), self.pipeline_depth())
 
     def refresh(self) -> None:
         """Pick up replicas whose ejection ran out (called by the health monitor)."""

@@ -65,10 +65,14 @@ class ReplicaSet:
         self._sizes = getattr(self.observer, "wants_sizes", True)
 
     @property
+    def healthy(self) -> int:
+        """Replicas not ejected."""
+        return sum(not self.balancer.is_ejected(i) for i in range(len(self.replicas)))
+
+    @property
     def capacity(self) -> int:
         """Requests this shard can serve at once: healthy replicas x concurrency."""
-        healthy = sum(not self.balancer.is_ejected(i) for i in range(len(self.replicas)))
-        return healthy * self.concurrency
+        return self.healthy * self.concurrency
 
     def free_slots(self) -> int:
         return sum(max(0, self.concurrency - self.balancer.in_flight(i))

@@ -45,6 +45,11 @@ from ..errors import DeadlineExceededError, OverloadedError
 __all__ = ["ClientStats", "FairQueue", "QueueSnapshot", "Slot"]
 
 _MAX_TRACKED_CLIENTS = 1000
+PIPELINE_BELOW = 0.025
+"""Seconds: while requests take less than this (EWMA of the time from send to reply, as the
+gateway sees it), `ahead` more requests may be in service than `capacity`, so each replica has
+its next request waiting when it replies instead of idling for a network round trip. The cost,
+one more such short request ahead of a newly arriving client, is kept below this bound."""
 
 
 @dataclass
@@ -119,10 +124,12 @@ class FairQueue:
         max_queue: int = 1000,
         max_queue_per_client: int = 100,
         weights: Mapping[str, float] | None = None,
+        ahead: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.capacity = capacity
+        self.ahead = ahead
         self.max_queue = max_queue
         self.max_queue_per_client = max_queue_per_client
         self.weights = dict(weights or {})
@@ -161,9 +168,16 @@ class FairQueue:
             self._reject(self._stats[client])
             raise DeadlineExceededError(
                 f"deadline expired before reaching executor {self.name!r}")
-        if self.in_flight < self.capacity and not self.queued:
+        if self.in_flight < self.limit() and not self.queued:
             return self._start(client, now, now)
         return None
+
+    def limit(self) -> int:
+        """Requests allowed in service now: `capacity`, plus `ahead` while requests are fast
+        (see `PIPELINE_BELOW`)."""
+        if self.ahead and self.avg_service is not None and self.avg_service < PIPELINE_BELOW:
+            return self.capacity + self.ahead
+        return self.capacity
 
     def _enqueue(self, client: str, deadline: float | None,
                  future: asyncio.Future[Slot]) -> None:
@@ -254,13 +268,15 @@ class FairQueue:
                                 else 0.8 * self.avg_service + 0.2 * service_time)
         self._dispatch()
 
-    def set_capacity(self, capacity: int) -> None:
+    def set_capacity(self, capacity: int, ahead: int | None = None) -> None:
         """Change how many requests may be in service (replicas ejected or re-admitted)."""
         self.capacity = capacity
+        if ahead is not None:
+            self.ahead = ahead
         self._dispatch()
 
     def _dispatch(self) -> None:
-        while self.in_flight < self.capacity:
+        while self.in_flight < self.limit():
             waiter = self._next_waiter()
             if waiter is None:
                 return
@@ -370,7 +386,8 @@ class FairQueue:
         known. A new flow waits for the new flows ahead of it; a listed client for its own
         queued requests and, from every other client, at most one more request per round
         than its own client has."""
-        if self.avg_service is None or self.in_flight < self.capacity:
+        limit = self.limit()
+        if self.avg_service is None or self.in_flight < limit:
             return None if self.avg_service is None else 0.0
         flow = self._queues.get(client)
         if flow is None:
@@ -380,7 +397,7 @@ class FairQueue:
             own = len(flow.waiters)
             ahead = own + sum(min(len(f.waiters), own + 1)
                               for c, f in self._queues.items() if c != client)
-        return (ahead + 1) / max(1, self.capacity) * self.avg_service
+        return (ahead + 1) / max(1, limit) * self.avg_service
 
     def snapshot(self) -> QueueSnapshot:
         clients = {c: ClientStats(s.queued, s.in_flight, s.admitted, s.rejected)
