@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flowserve import Executor
 from flowserve.errors import UnavailableError
-from flowserve.proto import jina_pb2
-from flowserve.request import DataRequest
+from flowserve.wire.proto import jina_pb2
+from flowserve.wire.request import DataRequest
 from flowserve.worker.runtime import ExecutorRuntime
 
 

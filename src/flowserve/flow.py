@@ -8,8 +8,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .config.spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow, spec_to_dict
 from .errors import ConfigError
-from .spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow, spec_to_dict
 
 __all__ = ["Flow"]
 
@@ -54,7 +54,7 @@ class Flow:
     # -- running ---------------------------------------------------------------------------
     def start(self) -> Flow:
         """Start the gateway and one process per executor replica; returns when all are ready."""
-        from .local.runtime import LocalFlow
+        from .local.local_flow import LocalFlow
 
         if self._runtime is None:
             runtime = LocalFlow(self.spec)

@@ -22,14 +22,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from procs import free_port
 
 from flowserve import AsyncClient, Client, DataRequest, Document, DocumentArray
-from flowserve._httpjson import request_from_post_body, response_to_json
 from flowserve.errors import (
     DeadlineExceededError,
     ExecutorError,
     OverloadedError,
     UnavailableError,
 )
-from flowserve.proto import jina_pb2, jina_pb2_grpc
+from flowserve.wire.httpjson import request_from_post_body, response_to_json
+from flowserve.wire.proto import jina_pb2, jina_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

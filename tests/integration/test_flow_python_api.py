@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 import httpx
 import pytest
-from procs import running
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from procs import running
 from toy_executors import (
     AppendText,
     AsyncSleep,
@@ -21,7 +21,7 @@ from toy_executors import (
 
 from flowserve import Client, Document, DocumentArray, Flow
 from flowserve.errors import ExecutorError
-from flowserve.proto import jina_pb2_grpc
+from flowserve.wire.proto import jina_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

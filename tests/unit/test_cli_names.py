@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowserve.cli import _default_name
+from flowserve.cli.main import _default_name
 
 
 @pytest.mark.parametrize(("uses", "name"), [

@@ -16,8 +16,8 @@ from flowserve.client._engine import StreamBroken, run_post
 from flowserve.client._grpc import error_from_rpc
 from flowserve.client._http import error_from_http
 from flowserve.client._inflight import InFlight
-from flowserve.docarray import DocumentArray
-from flowserve.document import Document
+from flowserve.documents.array import DocumentArray
+from flowserve.documents.document import Document
 from flowserve.errors import (
     BadRequestError,
     DeadlineExceededError,
@@ -26,7 +26,7 @@ from flowserve.errors import (
     RequestError,
     UnavailableError,
 )
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 
 class CountingDocs:

@@ -9,7 +9,7 @@ from flowserve import Document, DocumentArray
 from flowserve.client._callbacks import ResultSink
 from flowserve.client._retry import RetryingSink, backoff_delay, is_overload
 from flowserve.errors import OverloadedError
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 
 def test_backoff_grows_is_capped_honours_the_hint_and_is_jittered():

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from flowserve._docjson import document_from_dict
-from flowserve._docproto import document_from_proto, struct_to_dict
-from flowserve._ndarray import MAX_SPARSE_DENSE_BYTES, ndarray_from_proto, ndarray_to_proto
-from flowserve.docarray import DocumentArray
-from flowserve.document import Document, NamedScore
+from flowserve.documents.array import DocumentArray
+from flowserve.documents.document import Document, NamedScore
+from flowserve.documents.json_codec import document_from_dict
+from flowserve.documents.ndarray import MAX_SPARSE_DENSE_BYTES, ndarray_from_proto, ndarray_to_proto
+from flowserve.documents.proto_codec import document_from_proto, struct_to_dict
 from flowserve.errors import BadRequestError
-from flowserve.proto import docarray_pb2
+from flowserve.wire.proto import docarray_pb2
 
 NUMERIC_DTYPES = [
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

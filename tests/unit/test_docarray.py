@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowserve.docarray import DocumentArray, reduce_all
-from flowserve.document import Document, NamedScore
+from flowserve.documents.array import DocumentArray, reduce_all
+from flowserve.documents.document import Document, NamedScore
 from flowserve.errors import BadRequestError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowserve.docarray import DocumentArray
-from flowserve.document import Document, NamedScore, ScoreDict
+from flowserve.documents.array import DocumentArray
+from flowserve.documents.document import Document, NamedScore, ScoreDict
 
 
 def test_id_defaults_to_fresh_uuid_hex() -> None:

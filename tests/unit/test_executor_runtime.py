@@ -11,7 +11,7 @@ from toy_executors import AppendText, AsyncSleep, Embed, NoOp, Raises, ReturnsDi
 from flowserve import Document, DocumentArray, Executor, requests
 from flowserve.errors import ConfigError
 from flowserve.executor import discover_endpoints
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 from flowserve.worker.runtime import ExecutorRuntime
 
 

@@ -10,12 +10,12 @@ from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Embed, NoOp, Raises, ReturnsDict
 
 from flowserve import Document, DocumentArray, Executor
+from flowserve.config.graph import graph_from_mapping
 from flowserve.errors import DeadlineExceededError, UnavailableError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
-from flowserve.graph import graph_from_mapping
-from flowserve.proto import jina_pb2
-from flowserve.request import DataRequest
+from flowserve.wire.proto import jina_pb2
+from flowserve.wire.request import DataRequest
 
 
 class FakeClock:

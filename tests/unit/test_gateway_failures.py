@@ -12,7 +12,7 @@ from flowserve import Document, DocumentArray
 from flowserve.errors import DeadlineExceededError, UnavailableError
 from flowserve.gateway.deployment import Deployment
 from flowserve.gateway.replicas import ReplicaSet
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 
 def request() -> Any:
@@ -129,9 +129,9 @@ async def _requests(n: int, sent: list[int]):
 
 
 def test_a_cancelled_stream_gives_its_window_places_back_to_the_client():
+    from flowserve.config.graph import graph_from_mapping
     from flowserve.gateway.core import GatewayCore
     from flowserve.gateway.grpc_service import GatewayServicer
-    from flowserve.graph import graph_from_mapping
 
     core = GatewayCore(graph_from_mapping({"a": ["gateway"]}), {"a": Deployment("a", [Hangs()])})
     servicer = GatewayServicer(core, stream_window=5)

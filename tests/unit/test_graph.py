@@ -1,4 +1,4 @@
-"""The Flow DAG: flowserve.graph."""
+"""The Flow DAG: flowserve.config.graph."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flowserve.config.graph import GATEWAY, FlowGraph, build_graph, graph_from_mapping
+from flowserve.config.spec import flow_from_dict, load_flow
 from flowserve.errors import ConfigError
-from flowserve.graph import GATEWAY, FlowGraph, build_graph, graph_from_mapping
-from flowserve.spec import flow_from_dict, load_flow
 
 DATA = Path(__file__).parent / "data"
 

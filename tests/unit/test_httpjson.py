@@ -8,16 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from flowserve._httpjson import (
+from flowserve.documents.array import DocumentArray
+from flowserve.documents.document import Document
+from flowserve.errors import BadRequestError
+from flowserve.wire.httpjson import (
     post_body_from_request,
     request_from_post_body,
     response_from_json,
     response_to_json,
 )
-from flowserve.docarray import DocumentArray
-from flowserve.document import Document
-from flowserve.errors import BadRequestError
-from flowserve.request import ERROR, DataRequest
+from flowserve.wire.request import ERROR, DataRequest
 
 
 def _docs() -> DocumentArray:

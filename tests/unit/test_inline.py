@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flowserve import Document, DocumentArray, Executor, requests
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 from flowserve.worker.inline import MAX_STREAK, InlinePolicy
 from flowserve.worker.runtime import ExecutorRuntime
 

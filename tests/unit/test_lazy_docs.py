@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowserve import Document, DocumentArray
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 
 def wire_request() -> DataRequest:

@@ -1,4 +1,4 @@
-"""Resolving `uses` to Executor classes: flowserve.loader."""
+"""Resolving `uses` to Executor classes: flowserve.config.loader."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from flowserve.config.loader import (
+    ResolvedExecutor,
+    class_ref,
+    load_executor_class,
+    resolve_executor,
+)
+from flowserve.config.spec import ExecutorSpec, load_flow
 from flowserve.errors import ConfigError, ExecutorLoadError
 from flowserve.executor import Executor
-from flowserve.loader import ResolvedExecutor, class_ref, load_executor_class, resolve_executor
-from flowserve.spec import ExecutorSpec, load_flow
 
 DATA = (Path(__file__).parent / "data").resolve()
 HEAVY = "HeavyExecutorLinkerdDemo"

@@ -6,7 +6,7 @@ import numpy as np
 
 from flowserve import Document, DocumentArray
 from flowserve.gateway.merge import merge_arrays, merge_parameters, merge_requests
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 
 def base_docs() -> DocumentArray:

@@ -1,4 +1,4 @@
-"""Flow YAML schema and loading: flowserve.spec."""
+"""Flow YAML schema and loading: flowserve.config.spec."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowserve.errors import ConfigError
-from flowserve.executor import Executor
-from flowserve.spec import (
+from flowserve.config.spec import (
     ExecutorSpec,
     FlowSpec,
     GatewaySpec,
@@ -17,6 +15,8 @@ from flowserve.spec import (
     load_flow,
     spec_to_dict,
 )
+from flowserve.errors import ConfigError
+from flowserve.executor import Executor
 
 DATA = Path(__file__).parent / "data"
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..docarray import DocumentArray
+from ..documents.array import DocumentArray
 from ..errors import (
     BadRequestError,
     DeadlineExceededError,
@@ -16,7 +16,7 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from ._reporter import ProgressReporter
 
 __all__ = ["ERRORS_BY_NAME", "Callback", "ResultSink", "error_from_status", "mark_failed"]

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from .._httpjson import post_body_from_request, response_from_json
 from ..errors import (
     BadRequestError,
     DeadlineExceededError,
@@ -21,7 +20,8 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
-from ..request import DataRequest
+from ..wire.httpjson import post_body_from_request, response_from_json
+from ..wire.request import DataRequest
 from ._address import Address
 from ._callbacks import ERRORS_BY_NAME
 from ._engine import Failed, StreamBroken

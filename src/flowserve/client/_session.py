@@ -19,7 +19,7 @@ from collections.abc import Callable
 import grpc
 
 from ..errors import RequestError, UnavailableError
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from ._address import Address
 from ._grpc_errors import error_from_rpc
 

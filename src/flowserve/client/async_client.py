@@ -11,9 +11,9 @@ from typing import Any, Self
 
 import httpx
 
-from ..docarray import DocumentArray
+from ..documents.array import DocumentArray
 from ..errors import OverloadedError
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from ._address import Address, parse_address
 from ._batching import InputType, count_requests, iter_requests
 from ._callbacks import Callback, ResultSink

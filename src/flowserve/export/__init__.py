@@ -1,7 +1,7 @@
 """Export a Flow to Kubernetes manifests, a Docker Compose file, or Dockerfiles.
 
 Data to data: :func:`kubernetes_manifests` and :func:`compose_file` turn a
-:class:`~flowserve.spec.FlowSpec` (plus the image plan of :func:`plan_images`) into plain dicts;
+:class:`~flowserve.config.spec.FlowSpec` (plus the image plan of :func:`plan_images`) into plain dicts;
 :mod:`~flowserve.export.validate` checks them; :mod:`~flowserve.export.writer` dumps them with
 ``yaml.safe_dump``. The ``flowserve export`` command (:mod:`flowserve.export.cli`) chains these.
 

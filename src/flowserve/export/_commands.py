@@ -9,9 +9,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..graph import build_graph
-from ..spec import ExecutorSpec, FlowSpec
-from ..observe.options import ObservabilityOptions
+from ..config.graph import build_graph
+from ..config.observability import ObservabilityOptions
+from ..config.spec import ExecutorSpec, FlowSpec
 from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..spec import ExecutorSpec, FlowSpec
+from ..config.spec import ExecutorSpec, FlowSpec
 from ._common import duration, route_timeout
 
 __all__ = ["PROCESS", "profile_name", "service_profile"]

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.graph import FlowGraph
+from ..config.observability import ObservabilityOptions
+from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
-from ..graph import FlowGraph
-from ..observe.options import ObservabilityOptions
-from ..spec import ExecutorSpec, FlowSpec
 
 __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
 

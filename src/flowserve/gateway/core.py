@@ -17,11 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 from .._version import __version__
+from ..config.graph import FlowGraph
 from ..errors import DeadlineExceededError
 from ..executor import DEFAULT_ENDPOINT
-from ..graph import FlowGraph
-from ..proto import jina_pb2
-from ..request import DataRequest
+from ..wire.proto import jina_pb2
+from ..wire.request import DataRequest
 from .deployment import Deployment
 from .merge import merge_requests
 from .observer import NullObserver, Observer, outcome_of

@@ -16,8 +16,8 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
-from ..proto import jina_pb2, jina_pb2_grpc
-from ..request import DataRequest
+from ..wire.proto import jina_pb2, jina_pb2_grpc
+from ..wire.request import DataRequest
 from .core import GatewayCore, error_response
 
 __all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .._httpjson import request_from_post_body, response_to_json
 from .._version import __version__
 from ..errors import (
     BadRequestError,
@@ -17,6 +16,7 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
+from ..wire.httpjson import request_from_post_body, response_to_json
 from .core import GatewayCore
 
 __all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ..spec import FlowSpec
-from .runtime import FlowAddresses
+from ..config.spec import FlowSpec
+from .local_flow import FlowAddresses
 
 __all__ = ["print_addresses"]
 

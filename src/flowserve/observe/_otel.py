@@ -30,7 +30,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from ..executor import DEFAULT_ENDPOINT
 from ..export.linkerd import PROCESS as _PROCESS_METHOD
 from ..gateway.core import GatewayCore
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from .tracing import TracingSettings
 
 __all__ = ["CallSpanInterceptor", "JsonLinesSpanExporter", "QueueSpanObserver",

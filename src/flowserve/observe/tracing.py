@@ -30,11 +30,13 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     import grpc
 
+    from ..config.observability import ObservabilityOptions
     from ..gateway.core import GatewayCore
     from ..gateway.observer import Observer
     from ..worker.grpc_service import TraceHook
 
-__all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing"]
+__all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing",
+           "tracing_settings"]
 
 DEFAULT_OTLP_HOST = "localhost"
 DEFAULT_OTLP_PORT = 4317
@@ -106,6 +108,16 @@ class Tracing:
         """Export what is buffered and stop: one last batch, bounded by the exporter's timeout
         (a few seconds), so a missing collector cannot hold up the process's exit."""
         self.provider.shutdown()
+
+
+def tracing_settings(options: ObservabilityOptions, service_name: str,
+                     instance: str | None = None) -> TracingSettings | None:
+    """The tracing settings of a process with `options`, or None when tracing is off."""
+    if not options.tracing:
+        return None
+    return TracingSettings(service_name=service_name, exporter_host=options.traces_exporter_host,
+                           exporter_port=options.traces_exporter_port,
+                           traces_file=options.traces_file, instance=instance)
 
 
 def start_tracing(settings: TracingSettings, *, exporter: Any = None) -> Tracing:

@@ -9,7 +9,7 @@ from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ..errors import DeadlineExceededError, UnavailableError
-from ..proto import jina_pb2, jina_pb2_grpc
+from ..wire.proto import jina_pb2, jina_pb2_grpc
 from .grpc_common import CHANNEL_OPTIONS
 
 __all__ = ["GrpcReplicaClient"]

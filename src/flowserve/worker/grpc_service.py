@@ -10,8 +10,8 @@ import grpc
 from google.protobuf import empty_pb2
 
 from .._version import __version__
-from ..proto import jina_pb2, jina_pb2_grpc
-from ..request import DataRequest
+from ..wire.proto import jina_pb2, jina_pb2_grpc
+from ..wire.request import DataRequest
 from .runtime import ExecutorRuntime
 
 __all__ = ["SERVICE_NAMES", "TraceHook", "WorkerServicer", "add_worker_services"]

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from ..docarray import DocumentArray
+from ..documents.array import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from .inline import InlinePolicy
 
 __all__ = ["SYNC_HANDLER_MODES", "ExecutorRuntime", "HandlerObserver"]

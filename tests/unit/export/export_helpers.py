@@ -28,8 +28,8 @@ from kubernetes_validate import utils as kv
 from packaging.version import Version
 from referencing import Registry, Resource
 
+from flowserve.config.spec import FlowSpec, flow_from_dict, load_flow
 from flowserve.export.images import ExecutorImage
-from flowserve.spec import FlowSpec, flow_from_dict, load_flow
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared"

@@ -8,12 +8,12 @@ import copy
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.compose import compose_file
 from flowserve.export.images import plan_images
 from flowserve.export.writer import dump_yaml
-from flowserve.spec import flow_from_dict
 
 
 @pytest.fixture

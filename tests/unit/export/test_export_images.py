@@ -11,13 +11,13 @@ import textwrap
 import pytest
 import yaml
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.loader import load_executor_class
+from flowserve.config.spec import load_flow
 from flowserve.export import ExportError
 from flowserve.export.dockerfile import base_dockerfile
 from flowserve.export.images import plan_images
 from flowserve.export.writer import export_dockerfiles
-from flowserve.loader import load_executor_class
-from flowserve.spec import load_flow
 
 EXECUTOR = textwrap.dedent("""
     from flowserve import Executor, requests

@@ -9,14 +9,14 @@ import json
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.graph import graph_from_mapping
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.images import plan_images
 from flowserve.export.kubernetes import kubernetes_manifests
 from flowserve.export.validate import check_manifests
 from flowserve.gateway.config import DeploymentConfig
-from flowserve.graph import graph_from_mapping
-from flowserve.spec import flow_from_dict
 
 
 def _container(objects, name):

@@ -7,11 +7,11 @@ import copy
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
 
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.images import plan_images
 from flowserve.export.kubernetes import kubernetes_manifests
 from flowserve.export.validate import check_manifests, raise_for
-from flowserve.spec import flow_from_dict
 
 
 @pytest.fixture

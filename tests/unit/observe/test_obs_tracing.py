@@ -16,13 +16,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from toy_executors import AppendText, Raises
 
 from flowserve import Document, DocumentArray
+from flowserve.config.graph import graph_from_mapping
 from flowserve.errors import ConfigError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
-from flowserve.graph import graph_from_mapping
 from flowserve.observe.tracing import Tracing, TracingSettings, require_otel, start_tracing
-from flowserve.proto import jina_pb2
-from flowserve.request import DataRequest
+from flowserve.wire.proto import jina_pb2
+from flowserve.wire.request import DataRequest
 
 PROCESS = b"/jina.JinaSingleDataRequestRPC/process_single_data"
 
