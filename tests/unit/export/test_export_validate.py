@@ -15,8 +15,8 @@ from flowserve.export.validate import check_manifests, raise_for
 
 
 @pytest.fixture
-def objects(seed_spec):
-    return copy.deepcopy(kubernetes_manifests(seed_spec, plan_images(seed_spec),
+def objects(demo_spec):
+    return copy.deepcopy(kubernetes_manifests(demo_spec, plan_images(demo_spec),
                                               namespace="demo-linkerd"))
 
 

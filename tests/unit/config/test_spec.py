@@ -18,7 +18,7 @@ from flowserve.config.spec import (
 from flowserve.errors import ConfigError
 from flowserve.executor import Executor
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def write(tmp_path: Path, text: str, name: str = "flow.yml") -> Path:
@@ -33,7 +33,7 @@ def load_error(path: Path) -> str:
     return str(info.value)
 
 
-# --- the seed Flow ---------------------------------------------------------------------------
+# --- the demo Flow ---------------------------------------------------------------------------
 
 
 def test_seed_flow_with_local_uses_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

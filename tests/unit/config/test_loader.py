@@ -21,7 +21,7 @@ from flowserve.config.spec import ExecutorSpec, load_flow
 from flowserve.errors import ConfigError, ExecutorLoadError
 from flowserve.executor import Executor
 
-DATA = (Path(__file__).parent / "data").resolve()
+DATA = (Path(__file__).resolve().parents[2] / "data").resolve()
 HEAVY = "HeavyExecutorLinkerdDemo"
 
 
@@ -134,8 +134,8 @@ def test_bare_class_without_py_modules() -> None:
 
 def test_bare_class_not_in_py_modules() -> None:
     message = load_error("Missing", py_modules=("linkerd_executors.py",))
-    assert "class 'Missing' (from uses 'Missing') not found in py_modules ['linkerd_executors.py']" \
-        in message
+    assert ("class 'Missing' (from uses 'Missing') not found in py_modules "
+            "['linkerd_executors.py']") in message
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -168,7 +168,8 @@ def test_missing_dotted_module_reports_the_full_module() -> None:
 def test_missing_class_names_module_and_class() -> None:
     message = load_error("linkerd_executors:Nope", name="bulky_executor")
     assert message == ("executor 'bulky_executor': module 'linkerd_executors' has no class 'Nope' "
-                       f"(from uses 'linkerd_executors:Nope'); Executor classes it defines: {HEAVY}")
+                       "(from uses 'linkerd_executors:Nope'); "
+                       f"Executor classes it defines: {HEAVY}")
 
 
 def test_not_an_executor_subclass() -> None:

@@ -12,7 +12,7 @@ from flowserve.config.graph import GATEWAY, FlowGraph, build_graph, graph_from_m
 from flowserve.config.spec import flow_from_dict, load_flow
 from flowserve.errors import ConfigError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def flow(*executors: dict[str, object]) -> FlowGraph:
