@@ -264,7 +264,8 @@ def run_flooding(name: str, args: argparse.Namespace, n_flooders: int,
                            "max_seconds": max_s}
     console.print(f"[bold]{name}[/]: {n_flooders} flooder(s) x {requests_each} requests of "
                   f"{args.request_size} docs, light client after {args.light_delay:g} s, "
-                  f"capacity {capacity:g} req/s (expected ~{expected_s:.0f} s, bound {max_s:.0f} s)")
+                  f"capacity {capacity:g} req/s "
+                  f"(expected ~{expected_s:.0f} s, bound {max_s:.0f} s)")
     flow = seed_flow(args.sleep, args.replicas)
     with flow:
         url = flow.addresses.gateway_url("grpc")
@@ -591,7 +592,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--light-docs", type=int, default=100)
     p.add_argument("--light-timeout", type=float, help="light client's post timeout (90; quick 30)")
     p.add_argument("--probes", type=int, default=4, help="later light probes per scenario")
-    p.add_argument("--memory-docs", type=int, help="docs streamed in `memory` (100,000; quick 20,000)")
+    p.add_argument("--memory-docs", type=int,
+                   help="docs streamed in `memory` (100,000; quick 20,000)")
     p.add_argument("--memory-executor", choices=("bulky", "noop"), default="bulky")
     p.add_argument("--memory-prefetch", type=int,
                    help="client prefetch in `memory` (default: the Client's default, 1000)")

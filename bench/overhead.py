@@ -256,8 +256,8 @@ class Profiler:
             for role, pid in pids.items():
                 out = self.out_dir / f"{phase}-{role}.txt"
                 spies.append(subprocess.Popen(
-                    ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", str(self.rate),
-                     *self.mode, "--output", str(out)],
+                    ["py-spy", "record", "--pid", str(pid), "--format", "raw",
+                     "--rate", str(self.rate), *self.mode, "--output", str(out)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 ))
             time.sleep(1.0)  # let py-spy attach
@@ -550,7 +550,8 @@ def _src_fingerprint() -> str:
     head = "?"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=False).stdout.strip() or "?"
+                              capture_output=True, text=True, timeout=10,
+                              check=False).stdout.strip() or "?"
     return f"HEAD {head}, src sha256 {src_sha256(root)}"
 
 
@@ -781,7 +782,8 @@ def run(args: argparse.Namespace, results: dict[str, Result]) -> None:
                             warmup_docs if i == 0 else 0, max_s, nbytes, raw_meter)))
                 if fs:
                     if docs is None:
-                        docs = DocumentArray(Document(id=d, embedding=e) for d, e in zip(ids, emb))
+                        pairs = zip(ids, emb, strict=False)
+                        docs = DocumentArray(Document(id=d, embedding=e) for d, e in pairs)
                     with profiler.record(f"bulk{i}", spy):
                         parts["flow_bulk"].append(flow_bulk(
                             client, docs, args.request_size, args.prefetch,

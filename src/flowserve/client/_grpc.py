@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import cast
 
 import grpc
 from google.protobuf import empty_pb2
@@ -65,7 +66,7 @@ class GrpcStream:
         if message is grpc.aio.EOF:
             return None
         self._answered = True
-        return DataRequest(message)
+        return DataRequest(cast(jina_pb2.DataRequestProto, message))
 
     def cancel(self) -> None:
         self._call.cancel()

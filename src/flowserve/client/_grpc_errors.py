@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import grpc
 
@@ -71,7 +72,7 @@ def unary_failure(exc: grpc.RpcError, address: Address) -> RequestFailed | Reque
     if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
         return None
     error = error_from_rpc(exc, address)
-    trailers = exc.trailing_metadata() or ()
+    trailers: Any = exc.trailing_metadata() or ()
     per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
                                  grpc.StatusCode.RESOURCE_EXHAUSTED)
     if per_request or any(key == "flowserve-error" for key, _ in trailers):

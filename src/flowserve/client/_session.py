@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import cast
 
 import grpc
 
 from ..errors import RequestError, UnavailableError
+from ..wire.proto import jina_pb2
 from ..wire.request import DataRequest
 from ._address import Address
 from ._grpc_errors import error_from_rpc
@@ -88,7 +90,7 @@ class Session:
         if message is grpc.aio.EOF:  # ended while idle (a draining gateway): not taken
             raise _NotTaken(UnavailableError(
                 f"{self._address} ended the stream before answering"))
-        reply = DataRequest(message)
+        reply = DataRequest(cast(jina_pb2.DataRequestProto, message))
         if reply.request_id != request.request_id:
             raise RequestError(f"{self._address} answered request {reply.request_id!r} on a "
                                f"session stream that carried {request.request_id!r}")

@@ -9,6 +9,7 @@ where the reference came from (`context`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -62,10 +63,8 @@ def _search_first(*dirs: Path) -> Iterator[None]:
         yield
     finally:
         for entry in added:
-            try:
+            with contextlib.suppress(ValueError):
                 sys.path.remove(entry)
-            except ValueError:
-                pass
 
 
 def import_entry(entry: str, base_dir: Path, who: str, context: str) -> ModuleType:

@@ -16,7 +16,8 @@ Every failure is an :class:`ExecutorLoadError` naming the executor.
 
 Files are imported under a stable module name derived from their absolute path and registered in
 ``sys.modules``, so the same file imports once per process and its classes pickle by reference
-(:mod:`flowserve.config.imports`); executor YAML files are read by :mod:`flowserve.config.executor_yaml`.
+(:mod:`flowserve.config.imports`); executor YAML files are read by
+:mod:`flowserve.config.executor_yaml`.
 """
 
 from __future__ import annotations
@@ -293,6 +294,7 @@ def _executors_in(module: ModuleType) -> list[str]:
 def _check_executor(obj: Any, what: str) -> type[Executor]:
     if isinstance(obj, type) and issubclass(obj, Executor):
         return obj
-    got = f"class {obj.__qualname__!r}" if isinstance(obj, type) else f"{type(obj).__name__} {obj!r}"
+    got = (f"class {obj.__qualname__!r}" if isinstance(obj, type)
+           else f"{type(obj).__name__} {obj!r}")
     raise ExecutorLoadError(f"{what} is not an Executor subclass (got {got}); subclass "
                             "flowserve.Executor")

@@ -371,7 +371,7 @@ class Document:
         if self._embedding is not None:
             parts.append(f"embedding={_array_repr(self._embedding)}")
         for name in ("uri", "mime_type", "modality", "granularity", "adjacency", "parent_id",
-                     "weight", "offset", "_location", "_tags", "_scores", "_evaluations"):  # fmt: skip
+                     "weight", "offset", "_location", "_tags", "_scores", "_evaluations"):
             value = getattr(self, name)
             if value:
                 parts.append(f"{name.lstrip('_')}={value!r}")

@@ -17,8 +17,8 @@ float arrays can be written as JSON.
 Parsing is strict: an unknown key or a value of the wrong type raises BadRequestError whose
 message starts with where the document was (``data[3]: unknown Document field 'txt'``).
 ``null`` values are treated as absent; a missing or empty ``id`` gets a fresh uuid. Of the
-content fields (``text``, ``blob``, ``tensor``) at most one may be non-empty. ``mimeType``/``parentId`` (and ``opName``/``refId`` in
-scores) are accepted as aliases.
+content fields (``text``, ``blob``, ``tensor``) at most one may be non-empty.
+``mimeType``/``parentId`` (and ``opName``/``refId`` in scores) are accepted as aliases.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from google.protobuf import json_format
@@ -228,7 +228,7 @@ def _blob(value: Any, where: str, key: str) -> bytes:
 def _array(value: Any, where: str, key: str) -> np.ndarray:
     if isinstance(value, Mapping):
         try:
-            pb = json_format.ParseDict(value, docarray_pb2.NdArray())
+            pb = json_format.ParseDict(cast(dict[str, Any], value), docarray_pb2.NdArray())
         except json_format.ParseError as exc:
             raise BadRequestError(f"{where}: Document field {key!r}: {exc}") from None
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config.graph import FlowGraph
 from ..config.observability import ObservabilityOptions
+from ..config.options import Polling
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
 
@@ -29,7 +30,7 @@ class DeploymentConfig:
     concurrency: int = 1
     max_queue: int | None = None
     balancing: str = "p2c_ewma"
-    polling: str | dict[str, str] = "ANY"
+    polling: Polling | dict[str, Polling] = "ANY"
     timeout_send: float | None = None
     retries: int = 2
 

@@ -207,10 +207,10 @@ class GatewayCore:
         pb = response.proto
         header = pb.header
         if header.HasField("status"):  # keep the executors' status, take the rest from the request
-            status = jina_pb2.StatusProto()
-            status.CopyFrom(header.status)
+            kept = jina_pb2.StatusProto()
+            kept.CopyFrom(header.status)
             header.CopyFrom(request.header)
-            header.status.CopyFrom(status)
+            header.status.CopyFrom(kept)
         else:
             header.CopyFrom(request.header)
         routes = pb.routes

@@ -59,7 +59,7 @@ CLIENT_ID_METADATA = "flowserve-client-id"
 """gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
 
 
-def _client_id(metadata: Iterable[tuple[str, str]], context: Any) -> str:
+def _client_id(metadata: Iterable[Any], context: Any) -> str:
     """The client a call comes from: its `CLIENT_ID_METADATA`, else the connection's peer."""
     for key, value in metadata:
         if key == CLIENT_ID_METADATA and value:
@@ -262,7 +262,8 @@ class GatewayServicer(
         problems = await self.core.dry_run()
         if not problems:
             return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
-        status = jina_pb2.StatusProto(code=jina_pb2.StatusProto.ERROR, description="; ".join(problems))
+        status = jina_pb2.StatusProto(code=jina_pb2.StatusProto.ERROR,
+                                      description="; ".join(problems))
         status.exception.name = "UnavailableError"
         status.exception.args.extend(problems)
         return status

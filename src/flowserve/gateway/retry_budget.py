@@ -39,7 +39,8 @@ class _WindowedCounter:
 
     def total(self, now: float) -> int:
         epoch, slices = self._epoch(now), len(self._counts)
-        return sum(c for c, e in zip(self._counts, self._epochs) if 0 <= epoch - e < slices)
+        pairs = zip(self._counts, self._epochs, strict=False)
+        return sum(c for c, e in pairs if 0 <= epoch - e < slices)
 
 
 class RetryBudget:

@@ -25,7 +25,7 @@ snake_case and enum names too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
 
@@ -193,7 +193,7 @@ def _parse_into(value: Any, message: Any, where: str) -> None:
     if not isinstance(value, Mapping):
         raise BadRequestError(f"{where} must be a JSON object, got {_kind(value)}")
     try:
-        json_format.ParseDict(value, message, ignore_unknown_fields=True)
+        json_format.ParseDict(cast(dict[str, Any], value), message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         raise BadRequestError(f"{where}: {exc}") from exc
 

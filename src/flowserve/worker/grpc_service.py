@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -28,7 +28,7 @@ SERVICE_NAMES = [
 ]
 
 
-def _endpoint_from(metadata: Sequence[tuple[str, Any]]) -> str | None:
+def _endpoint_from(metadata: Iterable[Any]) -> str | None:
     for key, value in metadata:
         if key == "endpoint":
             return str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -113,7 +113,9 @@ class ExecutorRuntime:
         kwargs = handler.call_kwargs(available)
         if handler.is_async:
             return await handler.fn(**kwargs)
-        call: Callable[[], Any] = lambda: handler.fn(**kwargs)
+        def call() -> Any:
+            return handler.fn(**kwargs)
+
         policy = self.inline_policies[handler.endpoint]
         size = len(docs)
         inline = policy.inline(size)
