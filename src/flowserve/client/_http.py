@@ -21,9 +21,10 @@ from ..errors import (
     UnavailableError,
 )
 from ..wire.httpjson import post_body_from_request, response_from_json
+from ..wire.names import RETRY_AFTER
 from ..wire.request import DataRequest
+from ..wire.status import ERRORS_BY_NAME, error_for_http_status
 from ._address import Address
-from ._callbacks import ERRORS_BY_NAME
 from ._engine import Failed, StreamBroken
 
 __all__ = ["HttpStream", "HttpTransport", "error_from_http"]
@@ -34,7 +35,7 @@ _EOF = object()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+    value = response.headers.get(RETRY_AFTER)
     if value is None:
         return None
     try:
@@ -75,15 +76,11 @@ def error_from_http(response: httpx.Response, address: Address | str) -> Request
     retry_after = _retry_after(response)
     cls = ERRORS_BY_NAME.get(name)
     if cls is None:
-        if code == 429 or (code == 503 and retry_after is not None):
+        if code == 503 and retry_after is not None:  # unavailable for now: overloaded
             cls = OverloadedError
-        elif code == 503:
-            cls = UnavailableError
-        elif code == 504:
-            cls = DeadlineExceededError
-        elif 400 <= code < 500:
-            cls = BadRequestError
         else:
+            cls = error_for_http_status(code) or (BadRequestError if 400 <= code < 500 else None)
+        if cls is None:
             return RequestError(f"HTTP {code} from {address}: {message}")
     if cls is OverloadedError:
         return OverloadedError(message, retry_after=1.0 if retry_after is None else retry_after)

@@ -20,6 +20,7 @@ from typing import cast
 import grpc
 
 from ..errors import RequestError, UnavailableError
+from ..wire import names
 from ..wire.proto import jina_pb2
 from ..wire.request import DataRequest
 from ._address import Address
@@ -27,8 +28,8 @@ from ._grpc_errors import error_from_rpc
 
 __all__ = ["SESSION_METADATA", "Session"]
 
-SESSION_METADATA = ("flowserve-session", "1")
-"""Marks a session stream (the gateway's `gateway.grpc_service.SESSION_METADATA`)."""
+SESSION_METADATA = (names.SESSION_METADATA, "1")
+"""The metadata pair marking a session stream."""
 
 
 class _NotTaken(Exception):

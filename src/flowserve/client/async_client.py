@@ -13,6 +13,7 @@ import httpx
 
 from ..documents.array import DocumentArray
 from ..errors import OverloadedError
+from ..wire.names import PREFETCH_METADATA, RESULTS_IN_ORDER_METADATA
 from ..wire.request import DataRequest
 from ._address import Address, parse_address
 from ._batching import InputType, count_requests, iter_requests
@@ -242,11 +243,11 @@ class AsyncClient:
     ) -> list[tuple[str, str]]:
         pairs: list[tuple[str, str]] = []
         if self.address.protocol == "grpc":
-            # The keys a Jina gateway reads (see PROTOCOL.md).
+            # The keys a Jina gateway reads (docs/protocol.md).
             if prefetch is not None:
-                pairs.append(("__prefetch__", str(prefetch)))
+                pairs.append((PREFETCH_METADATA, str(prefetch)))
             if results_in_order:
-                pairs.append(("__results_in_order__", "true"))
+                pairs.append((RESULTS_IN_ORDER_METADATA, "true"))
         pairs.extend(_pairs(metadata))
         return pairs
 

@@ -9,19 +9,21 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from ..errors import (
-    BadRequestError,
-    DeadlineExceededError,
-    OverloadedError,
-    RequestError,
-    UnavailableError,
+from ..errors import OverloadedError, RequestError
+from ..wire.names import (
+    CLIENT_ID_METADATA,
+    ERROR_TRAILER,
+    PREFETCH_METADATA,
+    RESULTS_IN_ORDER_METADATA,
+    RETRY_AFTER,
+    SESSION_METADATA,
 )
 from ..wire.proto import jina_pb2, jina_pb2_grpc
 from ..wire.request import DataRequest
+from ..wire.status import grpc_code_for
 from .core import GatewayCore, error_response
 
-__all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",
-           "add_gateway_services", "grpc_code_for"]
+__all__ = ["SERVICE_NAMES", "GatewayServicer", "add_gateway_services"]
 
 SERVICE_NAMES = [
     "jina.JinaRPC",
@@ -30,33 +32,6 @@ SERVICE_NAMES = [
     "jina.JinaGatewayDryRunRPC",
     "jina.JinaInfoRPC",
 ]
-
-_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
-    (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (UnavailableError, grpc.StatusCode.UNAVAILABLE),
-    (BadRequestError, grpc.StatusCode.INVALID_ARGUMENT),
-]
-
-
-def grpc_code_for(exc: RequestError) -> grpc.StatusCode:
-    """The one place gateway errors map to gRPC status codes."""
-    for kind, code in _CODES:
-        if isinstance(exc, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
-
-
-ERROR_TRAILER = "flowserve-error"
-"""Trailing metadata naming the flowserve error when the gateway fails a unary request."""
-
-SESSION_METADATA = "flowserve-session"
-"""gRPC metadata ("1") marking a client's long-lived `Call` stream for single-request posts:
-the gateway may end it whenever it is idle while the gateway drains (the client then opens a
-new one), so it never holds a stop for the grace period."""
-
-CLIENT_ID_METADATA = "flowserve-client-id"
-"""gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
 
 
 def _client_id(metadata: Iterable[Any], context: Any) -> str:
@@ -109,8 +84,8 @@ class GatewayServicer(
 ):
     """Client-facing gRPC services.
 
-    A `Call` stream has at most `prefetch` requests in flight (the client's `__prefetch__`
-    metadata overrides it; 0 = unlimited), and all streams of one client together at most
+    A `Call` stream has at most `prefetch` requests in flight (the client's `PREFETCH_METADATA`
+    overrides it; 0 = unlimited), and all streams of one client together at most
     `stream_window` (the per-client queue bound), so a streaming client is slowed by
     back-pressure instead of being rejected.
     """
@@ -149,8 +124,8 @@ class GatewayServicer(
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = dict(context.invocation_metadata() or ())
         client = _client_id(metadata.items(), context)
-        prefetch = int(metadata.get("__prefetch__", self.prefetch))
-        in_order = str(metadata.get("__results_in_order__", "")).lower() == "true"
+        prefetch = int(metadata.get(PREFETCH_METADATA, self.prefetch))
+        in_order = str(metadata.get(RESULTS_IN_ORDER_METADATA, "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
         client_window = self._windows.open(client)
         # In order: tasks are queued as created. Any order: queued as they finish.
@@ -242,7 +217,7 @@ class GatewayServicer(
             # Says "this request failed in the gateway" (not "no gateway here") to clients.
             trailers = [(ERROR_TRAILER, type(exc).__name__)]
             if isinstance(exc, OverloadedError):
-                trailers.append(("retry-after", str(exc.retry_after)))
+                trailers.append((RETRY_AFTER, str(exc.retry_after)))
             context.set_trailing_metadata(trailers)
             await context.abort(grpc_code_for(exc), str(exc))
         return response.proto

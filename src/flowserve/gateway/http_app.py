@@ -9,22 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
-from ..errors import (
-    BadRequestError,
-    DeadlineExceededError,
-    OverloadedError,
-    RequestError,
-    UnavailableError,
-)
+from ..errors import BadRequestError, OverloadedError, RequestError
 from ..wire.httpjson import request_from_post_body, response_to_json
+from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
+from ..wire.status import http_status_for
 from .core import GatewayCore
 
-__all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]
-
-CLIENT_ID_HEADER = "X-Flowserve-Client-Id"
-"""HTTP header naming the client for fair queuing (default: the remote IP address)."""
-TIMEOUT_HEADER = "X-Flowserve-Timeout"
-"""HTTP header with the request's deadline in seconds (the body's `timeout` is in ms)."""
+__all__ = ["create_app", "http_error"]
 
 
 def _timeout(header_value: str | None, body_ms: int, default: float | None) -> float | None:
@@ -41,19 +32,11 @@ def _timeout(header_value: str | None, body_ms: int, default: float | None) -> f
 
 
 def http_error(exc: RequestError) -> JSONResponse:
-    """The one place gateway errors map to HTTP status codes."""
+    """The error response for `exc`: its status from `wire.status`, its class name in the body."""
     headers: dict[str, str] = {}
     if isinstance(exc, OverloadedError):
-        status = 429
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    elif isinstance(exc, DeadlineExceededError):
-        status = 504
-    elif isinstance(exc, UnavailableError):
-        status = 503
-    elif isinstance(exc, BadRequestError):
-        status = 400
-    else:
-        status = 500
+        headers[RETRY_AFTER] = str(max(1, round(exc.retry_after)))
+    status = http_status_for(exc)
     body = {"detail": str(exc), "error": type(exc).__name__}
     return JSONResponse(body, status_code=status, headers=headers)
 

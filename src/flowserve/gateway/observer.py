@@ -6,7 +6,10 @@ The core calls an `Observer`; it knows nothing about Prometheus or OpenTelemetry
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
+
+from ..wire.status import status_of
 
 __all__ = ["NullObserver", "Observer", "outcome_of"]
 
@@ -48,17 +51,7 @@ def outcome_of(exc: BaseException | None, *, executor_error: bool = False) -> st
     unavailable, bad_request, cancelled or error."""
     if exc is None:
         return "executor_error" if executor_error else "success"
-    from ..errors import (
-        BadRequestError,
-        DeadlineExceededError,
-        OverloadedError,
-        UnavailableError,
-    )
-
-    for kind, label in ((OverloadedError, "overloaded"), (DeadlineExceededError, "deadline"),
-                        (UnavailableError, "unavailable"), (BadRequestError, "bad_request")):
-        if isinstance(exc, kind):
-            return label
-    import asyncio
-
+    status = status_of(exc)
+    if status is not None:
+        return status.outcome
     return "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"

@@ -28,8 +28,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ..executor import DEFAULT_ENDPOINT
-from ..export.linkerd import PROCESS as _PROCESS_METHOD
 from ..gateway.core import GatewayCore
+from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
 from ..wire.request import DataRequest
 from .tracing import TracingSettings
 
@@ -186,10 +186,10 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
     async def intercept_unary_unary(self, continuation: Callable[..., Any],
                                     client_call_details: Any, request: Any) -> Any:
-        if _method_name(client_call_details.method) != _PROCESS_METHOD:
+        if _method_name(client_call_details.method) != PROCESS_METHOD:
             return await continuation(client_call_details, request)
         pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
-        endpoint = next((str(v) for k, v in pairs if k == "endpoint"), DEFAULT_ENDPOINT)
+        endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
         with self.tracer.start_as_current_span(
                 f"call {self.executor}", kind=SpanKind.CLIENT,
                 attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,

@@ -10,6 +10,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from .._version import __version__
+from ..wire.names import ENDPOINT_METADATA
 from ..wire.proto import jina_pb2, jina_pb2_grpc
 from ..wire.request import DataRequest
 from .runtime import ExecutorRuntime
@@ -30,7 +31,7 @@ SERVICE_NAMES = [
 
 def _endpoint_from(metadata: Iterable[Any]) -> str | None:
     for key, value in metadata:
-        if key == "endpoint":
+        if key == ENDPOINT_METADATA:
             return str(value)
     return None
 
