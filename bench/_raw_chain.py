@@ -32,7 +32,7 @@ from typing import Any
 
 import grpc
 
-from flowserve.wire.proto import jina_pb2, jina_pb2_grpc
+from flowserve.proto import jina_pb2, jina_pb2_grpc
 
 OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 HOST = "127.0.0.1"

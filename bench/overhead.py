@@ -77,7 +77,7 @@ from _machine import CpuMeter, arm_watchdog, cpu_model, machine_busy, src_sha256
 from _noop_executor import NoopExecutor
 
 from flowserve import Client, Document, DocumentArray, Flow
-from flowserve.wire.proto import jina_pb2, jina_pb2_grpc
+from flowserve.proto import jina_pb2, jina_pb2_grpc
 
 HOST = "127.0.0.1"
 OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flowserve import Executor
 from flowserve.errors import UnavailableError
-from flowserve.wire.proto import jina_pb2
+from flowserve.proto import jina_pb2
 from flowserve.wire.request import DataRequest
 from flowserve.worker.runtime import ExecutorRuntime
 

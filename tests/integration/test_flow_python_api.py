@@ -21,7 +21,7 @@ from toy_executors import (
 
 from flowserve import Client, Document, DocumentArray, Flow
 from flowserve.errors import ExecutorError
-from flowserve.wire.proto import jina_pb2_grpc
+from flowserve.proto import jina_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..wire.proto import jina_pb2, jina_pb2_grpc
+from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.request import DataRequest
 from ._address import Address
 from ._engine import StreamBroken

@@ -20,8 +20,8 @@ from typing import cast
 import grpc
 
 from ..errors import RequestError, UnavailableError
+from ..proto import jina_pb2
 from ..wire import names
-from ..wire.proto import jina_pb2
 from ..wire.request import DataRequest
 from ._address import Address
 from ._grpc_errors import error_from_rpc

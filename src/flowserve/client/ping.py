@@ -22,7 +22,7 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..wire.proto import jina_pb2, jina_pb2_grpc
+from ..proto import jina_pb2, jina_pb2_grpc
 from ._address import Address, parse_address
 
 __all__ = ["KINDS", "PingResult", "ping", "run_ping"]

@@ -11,7 +11,7 @@ import numpy as np
 from .document import Document
 
 if TYPE_CHECKING:
-    from ..wire.proto import docarray_pb2
+    from ..proto import docarray_pb2
 
 __all__ = ["DocumentArray", "merge_doc", "reduce_all"]
 

@@ -21,7 +21,7 @@ import numpy as np
 from .ids import new_id
 
 if TYPE_CHECKING:
-    from ..wire.proto import docarray_pb2
+    from ..proto import docarray_pb2
     from .array import DocumentArray
 
 __all__ = ["Document", "NamedScore", "ScoreDict"]

@@ -33,7 +33,7 @@ import numpy as np
 from google.protobuf import json_format
 
 from ..errors import BadRequestError
-from ..wire.proto import docarray_pb2
+from ..proto import docarray_pb2
 from .array import DocumentArray
 from .document import Document, NamedScore, ScoreDict
 from .ids import new_id

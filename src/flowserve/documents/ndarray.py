@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ..errors import BadRequestError
-from ..wire.proto import docarray_pb2
+from ..proto import docarray_pb2
 
 __all__ = [
     "MAX_SPARSE_DENSE_BYTES",

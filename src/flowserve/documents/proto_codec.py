@@ -15,7 +15,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.struct_pb2 import ListValue, Struct
 
 from ..errors import BadRequestError
-from ..wire.proto import docarray_pb2
+from ..proto import docarray_pb2
 from .array import DocumentArray
 from .document import Document, NamedScore, ScoreDict
 from .ndarray import ndarray_from_proto, ndarray_to_proto

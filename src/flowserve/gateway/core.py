@@ -20,7 +20,7 @@ from .._version import __version__
 from ..config.graph import FlowGraph
 from ..errors import DeadlineExceededError
 from ..executor import DEFAULT_ENDPOINT
-from ..wire.proto import jina_pb2
+from ..proto import jina_pb2
 from ..wire.request import DataRequest
 from .deployment import Deployment
 from .merge import merge_requests

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import UnavailableError
-from ..wire.proto import jina_pb2
+from ..proto import jina_pb2
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer
 from .replicas import ReplicaSet

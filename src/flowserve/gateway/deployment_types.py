@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..wire.proto import jina_pb2
+from ..proto import jina_pb2
 
 __all__ = ["ReplicaClient"]
 

@@ -10,6 +10,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from ..errors import OverloadedError, RequestError
+from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import (
     CLIENT_ID_METADATA,
     ERROR_TRAILER,
@@ -18,7 +19,6 @@ from ..wire.names import (
     RETRY_AFTER,
     SESSION_METADATA,
 )
-from ..wire.proto import jina_pb2, jina_pb2_grpc
 from ..wire.request import DataRequest
 from ..wire.status import grpc_code_for
 from .core import GatewayCore, error_response

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import DeadlineExceededError, UnavailableError
-from ..wire.proto import jina_pb2
+from ..proto import jina_pb2
 from .balancer import NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer, outcome_of

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..documents.array import DocumentArray
 from ..documents.document import Document
-from ..wire.proto import jina_pb2
+from ..proto import jina_pb2
 from ..wire.request import DataRequest
 from .merge import merge_parameters
 

@@ -9,8 +9,8 @@ from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ..errors import DeadlineExceededError, UnavailableError
+from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import ENDPOINT_METADATA
-from ..wire.proto import jina_pb2, jina_pb2_grpc
 from ..wire.status import error_for_grpc_code
 from .grpc_common import CHANNEL_OPTIONS
 

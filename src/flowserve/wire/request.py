@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from ..documents.array import DocumentArray
 from ..documents.ids import new_id
 from ..documents.proto_codec import docarray_into_proto
-from .proto import docarray_pb2, jina_pb2
+from ..proto import docarray_pb2, jina_pb2
 
 __all__ = ["DataRequest", "SUCCESS", "ERROR"]
 

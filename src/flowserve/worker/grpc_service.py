@@ -10,8 +10,8 @@ import grpc
 from google.protobuf import empty_pb2
 
 from .._version import __version__
+from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import ENDPOINT_METADATA
-from ..wire.proto import jina_pb2, jina_pb2_grpc
 from ..wire.request import DataRequest
 from .runtime import ExecutorRuntime
 

@@ -18,8 +18,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from flowserve import DataRequest, Document, DocumentArray
+from flowserve.proto import jina_pb2, jina_pb2_grpc
 from flowserve.wire.httpjson import request_from_post_body, response_to_json
-from flowserve.wire.proto import jina_pb2, jina_pb2_grpc
 
 WAIT = 30.0  # generous bound for anything awaited across threads
 

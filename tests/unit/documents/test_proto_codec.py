@@ -13,7 +13,7 @@ from flowserve.documents.document import Document
 from flowserve.documents.ndarray import MAX_SPARSE_DENSE_BYTES, ndarray_from_proto, ndarray_to_proto
 from flowserve.documents.proto_codec import document_from_proto, struct_to_dict
 from flowserve.errors import BadRequestError
-from flowserve.wire.proto import docarray_pb2
+from flowserve.proto import docarray_pb2
 
 # -- protobuf -------------------------------------------------------------------------------
 

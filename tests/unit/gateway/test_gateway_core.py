@@ -14,7 +14,7 @@ from flowserve.config.graph import graph_from_mapping
 from flowserve.errors import DeadlineExceededError, UnavailableError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
-from flowserve.wire.proto import jina_pb2
+from flowserve.proto import jina_pb2
 from flowserve.wire.request import DataRequest
 
 

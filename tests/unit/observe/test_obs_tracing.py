@@ -21,7 +21,7 @@ from flowserve.errors import ConfigError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
 from flowserve.observe.tracing import Tracing, TracingSettings, require_otel, start_tracing
-from flowserve.wire.proto import jina_pb2
+from flowserve.proto import jina_pb2
 from flowserve.wire.request import DataRequest
 
 PROCESS = b"/jina.JinaSingleDataRequestRPC/process_single_data"

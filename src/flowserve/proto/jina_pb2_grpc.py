@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from flowserve.wire.proto import jina_pb2 as flowserve_dot_wire_dot_proto_dot_jina__pb2
+from flowserve.proto import jina_pb2 as flowserve_dot_proto_dot_jina__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -19,7 +19,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in flowserve/wire/proto/jina_pb2_grpc.py depends on'
+        + ' but the generated code in flowserve/proto/jina_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -38,8 +38,8 @@ class JinaRPCStub:
         """
         self.Call = channel.stream_stream(
                 '/jina.JinaRPC/Call',
-                request_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
-                response_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
+                request_serializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
+                response_deserializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
                 _registered_method=True)
 
 
@@ -58,8 +58,8 @@ def add_JinaRPCServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Call': grpc.stream_stream_rpc_method_handler(
                     servicer.Call,
-                    request_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
-                    response_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
+                    request_deserializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
+                    response_serializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,8 +88,8 @@ class JinaRPC:
             request_iterator,
             target,
             '/jina.JinaRPC/Call',
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
+            flowserve_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
+            flowserve_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
             options,
             channel_credentials,
             insecure,
@@ -113,8 +113,8 @@ class JinaSingleDataRequestRPCStub:
         """
         self.process_single_data = channel.unary_unary(
                 '/jina.JinaSingleDataRequestRPC/process_single_data',
-                request_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
-                response_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
+                request_serializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
+                response_deserializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
                 _registered_method=True)
 
 
@@ -133,8 +133,8 @@ def add_JinaSingleDataRequestRPCServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'process_single_data': grpc.unary_unary_rpc_method_handler(
                     servicer.process_single_data,
-                    request_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
-                    response_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
+                    request_deserializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
+                    response_serializer=flowserve_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -163,8 +163,8 @@ class JinaSingleDataRequestRPC:
             request,
             target,
             '/jina.JinaSingleDataRequestRPC/process_single_data',
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
+            flowserve_dot_proto_dot_jina__pb2.DataRequestProto.SerializeToString,
+            flowserve_dot_proto_dot_jina__pb2.DataRequestProto.FromString,
             options,
             channel_credentials,
             insecure,
@@ -188,7 +188,7 @@ class JinaDiscoverEndpointsRPCStub:
         self.endpoint_discovery = channel.unary_unary(
                 '/jina.JinaDiscoverEndpointsRPC/endpoint_discovery',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.EndpointsProto.FromString,
+                response_deserializer=flowserve_dot_proto_dot_jina__pb2.EndpointsProto.FromString,
                 _registered_method=True)
 
 
@@ -207,7 +207,7 @@ def add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server):
             'endpoint_discovery': grpc.unary_unary_rpc_method_handler(
                     servicer.endpoint_discovery,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.EndpointsProto.SerializeToString,
+                    response_serializer=flowserve_dot_proto_dot_jina__pb2.EndpointsProto.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -236,7 +236,7 @@ class JinaDiscoverEndpointsRPC:
             target,
             '/jina.JinaDiscoverEndpointsRPC/endpoint_discovery',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.EndpointsProto.FromString,
+            flowserve_dot_proto_dot_jina__pb2.EndpointsProto.FromString,
             options,
             channel_credentials,
             insecure,
@@ -260,7 +260,7 @@ class JinaGatewayDryRunRPCStub:
         self.dry_run = channel.unary_unary(
                 '/jina.JinaGatewayDryRunRPC/dry_run',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.StatusProto.FromString,
+                response_deserializer=flowserve_dot_proto_dot_jina__pb2.StatusProto.FromString,
                 _registered_method=True)
 
 
@@ -279,7 +279,7 @@ def add_JinaGatewayDryRunRPCServicer_to_server(servicer, server):
             'dry_run': grpc.unary_unary_rpc_method_handler(
                     servicer.dry_run,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.StatusProto.SerializeToString,
+                    response_serializer=flowserve_dot_proto_dot_jina__pb2.StatusProto.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,7 +308,7 @@ class JinaGatewayDryRunRPC:
             target,
             '/jina.JinaGatewayDryRunRPC/dry_run',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.StatusProto.FromString,
+            flowserve_dot_proto_dot_jina__pb2.StatusProto.FromString,
             options,
             channel_credentials,
             insecure,
@@ -332,7 +332,7 @@ class JinaInfoRPCStub:
         self._status = channel.unary_unary(
                 '/jina.JinaInfoRPC/_status',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.JinaInfoProto.FromString,
+                response_deserializer=flowserve_dot_proto_dot_jina__pb2.JinaInfoProto.FromString,
                 _registered_method=True)
 
 
@@ -351,7 +351,7 @@ def add_JinaInfoRPCServicer_to_server(servicer, server):
             '_status': grpc.unary_unary_rpc_method_handler(
                     servicer._status,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=flowserve_dot_wire_dot_proto_dot_jina__pb2.JinaInfoProto.SerializeToString,
+                    response_serializer=flowserve_dot_proto_dot_jina__pb2.JinaInfoProto.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -380,7 +380,7 @@ class JinaInfoRPC:
             target,
             '/jina.JinaInfoRPC/_status',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            flowserve_dot_wire_dot_proto_dot_jina__pb2.JinaInfoProto.FromString,
+            flowserve_dot_proto_dot_jina__pb2.JinaInfoProto.FromString,
             options,
             channel_credentials,
             insecure,
