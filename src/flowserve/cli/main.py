@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, SYNC_HANDLER_MODES
 from ..errors import FlowserveError
 
 __all__ = ["main"]
@@ -23,8 +24,8 @@ def _json_arg(text: str) -> Any:
 
 
 def _add_process_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--grace", type=float, default=10.0,
-                   help="seconds to finish in-flight requests on SIGTERM (default 10)")
+    p.add_argument("--grace", type=float, default=GATEWAY_DEFAULTS.grace,
+                   help="seconds to finish in-flight requests on SIGTERM (default %(default)g)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--die-with-parent", action="store_true", help=argparse.SUPPRESS)
 
@@ -79,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="where modules named in --uses/--py-modules are looked up first")
     ex.add_argument("--replica-id", type=int, default=0)
     ex.add_argument("--shard-id", type=int, default=0)
-    ex.add_argument("--concurrency", type=int, default=1,
-                    help="requests handled at once by this replica (default 1)")
-    ex.add_argument("--sync-handlers", choices=["auto", "thread"], default="auto",
+    ex.add_argument("--concurrency", type=int, default=EXECUTOR_DEFAULTS.concurrency,
+                    help="requests handled at once by this replica (default %(default)s)")
+    ex.add_argument("--sync-handlers", choices=SYNC_HANDLER_MODES,
+                    default=EXECUTOR_DEFAULTS.sync_handlers,
                     help="where sync handlers run: auto (inline on the event loop once they "
                          "prove fast) or thread (always on the handler thread)")
     ex.add_argument("--workspace", default=None)
@@ -96,20 +98,23 @@ def _parser() -> argparse.ArgumentParser:
                          '{"executor": {"addresses": [...], "concurrency": 1, ...}}')
     gw.add_argument("--protocol", nargs="+", default=["grpc"], choices=["grpc", "http"])
     gw.add_argument("--port", nargs="+", type=int, default=None)
-    gw.add_argument("--host", default="0.0.0.0")
-    gw.add_argument("--prefetch", type=int, default=1000)
-    gw.add_argument("--name", default="gateway")
-    gw.add_argument("--max-queue", type=int, default=1000,
-                    help="requests that may wait at one executor deployment (default 1000)")
-    gw.add_argument("--max-queue-per-client", type=int, default=100,
-                    help="requests one client may have waiting at one deployment (default 100)")
+    gw.add_argument("--host", default=GATEWAY_DEFAULTS.host)
+    gw.add_argument("--prefetch", type=int, default=GATEWAY_DEFAULTS.prefetch)
+    gw.add_argument("--name", default=GATEWAY_DEFAULTS.name)
+    gw.add_argument("--max-queue", type=int, default=GATEWAY_DEFAULTS.max_queue,
+                    help="requests that may wait at one executor deployment "
+                         "(default %(default)s)")
+    gw.add_argument("--max-queue-per-client", type=int,
+                    default=GATEWAY_DEFAULTS.max_queue_per_client,
+                    help="requests one client may have waiting at one deployment "
+                         "(default %(default)s)")
     gw.add_argument("--client-weights", type=_json_arg, default={},
                     help='fair-share weights, JSON {"client-id": 2.0}')
     gw.add_argument("--timeout", type=float, default=None,
                     help="default request deadline in seconds")
     gw.add_argument("--no-retries", dest="retries", action="store_false",
                     help="never retry a failed send on another replica (e.g. under a mesh)")
-    gw.add_argument("--retry-budget", type=float, default=0.2)
+    gw.add_argument("--retry-budget", type=float, default=GATEWAY_DEFAULTS.retry_budget)
     _add_process_flags(gw)
     _add_observability_flags(gw)
 
@@ -152,6 +157,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
     from ..config.graph import graph_from_mapping
+    from ..config.options import GatewayOptions
     from ..gateway.config import DeploymentConfig, GatewayConfig
     from ..servers.gateway import run_gateway
 
@@ -163,10 +169,13 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     run_gateway(GatewayConfig(
         graph=graph_from_mapping(args.graph),
         deployments={n: DeploymentConfig.parse(n, v) for n, v in args.deployments.items()},
-        protocols=args.protocol, ports=ports, host=args.host, prefetch=args.prefetch,
-        name=args.name, grace=args.grace, max_queue=args.max_queue,
-        max_queue_per_client=args.max_queue_per_client, client_weights=args.client_weights,
-        timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
+        protocols=args.protocol, ports=ports,
+        # the flags' values as given: the gateway process validates nothing more than before
+        options=GatewayOptions.model_construct(
+            host=args.host, prefetch=args.prefetch, name=args.name, grace=args.grace,
+            max_queue=args.max_queue, max_queue_per_client=args.max_queue_per_client,
+            client_weights=args.client_weights, timeout=args.timeout, retries=args.retries,
+            retry_budget=args.retry_budget),
         ready_fd=args.ready_fd, observability=_observability(args),
     ))
     return 0

@@ -7,17 +7,23 @@ Durations are in seconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["Autoscale", "ExecutorOptions", "GatewayOptions", "Resources", "SecretRef"]
+__all__ = ["EXECUTOR_DEFAULTS", "GATEWAY", "GATEWAY_DEFAULTS", "SYNC_HANDLER_MODES", "Autoscale",
+           "ExecutorOptions", "GatewayOptions", "Resources", "SecretRef", "polling_for"]
+
+GATEWAY = "gateway"
+"""The gateway's name, and the reserved node the graph starts from."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Polling = Literal["ANY", "ALL"]
 Balancing = Literal["round_robin", "least_loaded", "p2c_ewma"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 SyncHandlers = Literal["auto", "thread"]
+SYNC_HANDLER_MODES: tuple[str, ...] = get_args(SyncHandlers)
 Quantity = str | int | float
 
 
@@ -52,8 +58,15 @@ class Autoscale(_Strict):
 
 
 class GatewayOptions(_Strict):
-    """Operational fields of the Flow's ``with:`` block."""
+    """Operational fields of the Flow's ``with:`` block. The gateway process gets them whole
+    (`gateway.config.GatewayConfig.options`); every default is written here."""
 
+    # -- serving
+    host: str = "0.0.0.0"
+    prefetch: int = Field(default=1000, ge=0)
+    """Requests in flight per client stream (gRPC ``Call``; the client's ``__prefetch__``
+    overrides it); 0 means unlimited."""
+    name: str = GATEWAY
     # -- fairness and admission (docs/fairness.md)
     max_queue: int = Field(default=1000, ge=1)
     """Requests that may wait at one executor deployment (all clients together)."""
@@ -128,6 +141,18 @@ class ExecutorOptions(_Strict):
 
     def polling_for(self, endpoint: str) -> Polling:
         """ANY or ALL for `endpoint` (a map falls back to its ``*`` entry, then ANY)."""
-        if isinstance(self.polling, str):
-            return self.polling
-        return self.polling.get(endpoint, self.polling.get("*", "ANY"))
+        return polling_for(self.polling, endpoint)
+
+
+def polling_for(polling: Polling | Mapping[str, Polling], endpoint: str) -> Polling:
+    """ANY or ALL for `endpoint` under `polling` (a map falls back to its ``*`` entry, then
+    ANY)."""
+    if isinstance(polling, str):
+        return polling
+    return polling.get(endpoint, polling.get("*", "ANY"))
+
+
+GATEWAY_DEFAULTS = GatewayOptions()
+"""The gateway's options when nothing is set (for the defaults of flags and constructors)."""
+EXECUTOR_DEFAULTS = ExecutorOptions()
+"""An executor's options when nothing is set."""

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from ..errors import ConfigError
-from .options import ExecutorOptions, GatewayOptions, Port
+from .options import GATEWAY, ExecutorOptions, GatewayOptions, Port
 from .yamlmap import Loc, Problem, describe, duplicate_names, parse_yaml, problem, summary
 
 __all__ = [
@@ -34,8 +34,6 @@ __all__ = [
     "spec_to_dict",
 ]
 
-GATEWAY = "gateway"
-"""The reserved node name of the Flow's gateway (the start of the DAG)."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$")
 
@@ -90,11 +88,7 @@ class GatewaySpec(GatewayOptions):
     port: list[Port] | None = None
     """One port per protocol; None picks free ports when the Flow starts."""
     protocol: list[Protocol] = Field(default_factory=_default_protocols)
-    host: str = "0.0.0.0"
-    prefetch: int = Field(default=1000, ge=0)
-    """Maximum requests in flight at the gateway; 0 means unlimited."""
     env: dict[str, str] = Field(default_factory=dict)
-    name: str = GATEWAY
     timeout_ready: float = Field(default=60.0, gt=0)
     """Seconds to wait for every process of the Flow to become ready."""
     uses: str | None = None

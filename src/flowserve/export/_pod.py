@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.options import GATEWAY_DEFAULTS
 from ._common import MANAGED_BY, PRESTOP_SECONDS, config_hash
 
 __all__ = ["ContainerPlan", "labels", "pod_template", "selector"]
@@ -43,7 +44,7 @@ class ContainerPlan:
     pull_policy: str = "IfNotPresent"
     pull_secrets: Sequence[str] = ()
     monitoring_port: int | None = None
-    grace: float = 10.0
+    grace: float = GATEWAY_DEFAULTS.grace
     grace_period: int = 20
     timeout_ready: float = 60.0
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, Polling, polling_for
 from ..errors import UnavailableError
 from ..proto import jina_pb2
 from .deployment_types import ReplicaClient
@@ -33,14 +34,14 @@ class Deployment:
         name: str,
         replicas: Sequence[ReplicaClient] | Sequence[Sequence[ReplicaClient]],
         *,
-        concurrency: int = 1,
-        balancing: str = "p2c_ewma",
-        polling: str | Mapping[str, str] = "ANY",
-        retries: int = 2,
+        concurrency: int = EXECUTOR_DEFAULTS.concurrency,
+        balancing: str = EXECUTOR_DEFAULTS.balancing,
+        polling: Polling | Mapping[str, Polling] = EXECUTOR_DEFAULTS.polling,
+        retries: int = EXECUTOR_DEFAULTS.retries,
         budget: RetryBudget | None = None,
-        timeout_send: float | None = None,
-        max_queue: int = 1000,
-        max_queue_per_client: int = 100,
+        timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send,
+        max_queue: int = GATEWAY_DEFAULTS.max_queue,
+        max_queue_per_client: int = GATEWAY_DEFAULTS.max_queue_per_client,
         weights: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -74,10 +75,8 @@ class Deployment:
         values = [self.polling] if isinstance(self.polling, str) else self.polling.values()
         return len(self.shards) > 1 and "ALL" in values
 
-    def polling_for(self, endpoint: str) -> str:
-        if isinstance(self.polling, str):
-            return self.polling
-        return self.polling.get(endpoint, self.polling.get("*", "ANY"))
+    def polling_for(self, endpoint: str) -> Polling:
+        return polling_for(self.polling, endpoint)
 
     def capacity(self) -> int:
         """Requests served at once: ALL needs a slot in every shard, ANY in one."""

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
+from ..config.options import GATEWAY_DEFAULTS
 from ..errors import OverloadedError, RequestError
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import (
@@ -90,7 +91,8 @@ class GatewayServicer(
     back-pressure instead of being rejected.
     """
 
-    def __init__(self, core: GatewayCore, *, prefetch: int = 1000, stream_window: int = 100,
+    def __init__(self, core: GatewayCore, *, prefetch: int = GATEWAY_DEFAULTS.prefetch,
+                 stream_window: int = GATEWAY_DEFAULTS.max_queue_per_client,
                  default_timeout: float | None = None) -> None:
         self.core = core
         self.prefetch = prefetch

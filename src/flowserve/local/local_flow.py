@@ -12,6 +12,7 @@ from typing import TextIO
 from ..config.graph import FlowGraph, build_graph
 from ..config.loader import ResolvedExecutor, resolve_executor
 from ..config.observability import ObservabilityOptions
+from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
@@ -84,7 +85,7 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
         "--replica-id", str(replica_id), "--shard-id", str(shard_id),
         "--concurrency", str(ex.concurrency), "--base-dir", str(resolved.base_dir),
     ]
-    if ex.sync_handlers != "auto":
+    if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
         argv += ["--sync-handlers", ex.sync_handlers]
     try:
         if resolved.uses_with:

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 def build_core(config: GatewayConfig,
                observability: GatewayObservability | None = None) -> GatewayCore:
-    budget = RetryBudget(ratio=config.retry_budget) if config.retries else None
+    settings = config.options
+    budget = RetryBudget(ratio=settings.retry_budget) if settings.retries else None
     obs = observability
     observer = obs.observer if obs is not None else None
 
@@ -39,14 +40,14 @@ def build_core(config: GatewayConfig,
             name,
             [[client(a, name) for a in shard] for shard in dep.shard_addresses],
             concurrency=dep.concurrency, balancing=dep.balancing, polling=dep.polling,
-            retries=dep.retries if config.retries else 0, budget=budget,
-            timeout_send=dep.timeout_send, max_queue=dep.max_queue or config.max_queue,
-            max_queue_per_client=config.max_queue_per_client, weights=config.client_weights,
+            retries=dep.retries if settings.retries else 0, budget=budget,
+            timeout_send=dep.timeout_send, max_queue=dep.max_queue or settings.max_queue,
+            max_queue_per_client=settings.max_queue_per_client, weights=settings.client_weights,
             observer=observer,
         )
         for name, dep in config.deployments.items()
     }
-    core = GatewayCore(config.graph, deployments, name=config.name, observer=observer)
+    core = GatewayCore(config.graph, deployments, name=settings.name, observer=observer)
     if obs is not None:
         obs.attach(core)
     return core
@@ -55,23 +56,24 @@ def build_core(config: GatewayConfig,
 def build_observability(config: GatewayConfig) -> GatewayObservability:
     """Metrics, dashboard and tracing as configured (inert when both are off)."""
     options = config.observability
-    return GatewayObservability(name=config.name, monitoring=options.monitoring,
-                                tracing=tracing_settings(options, config.name))
+    return GatewayObservability(name=config.options.name, monitoring=options.monitoring,
+                                tracing=tracing_settings(options, config.options.name))
 
 
-async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
-    """Serve every protocol until `stop` is set, then drain within `opts.grace` seconds."""
-    if len(opts.protocols) != len(opts.ports):
+async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
+    """Serve every protocol until `stop` is set, then drain within the grace period."""
+    opts = config.options
+    if len(config.protocols) != len(config.ports):
         raise ValueError("gateway: give one port per protocol")
-    observability = build_observability(opts)
-    core = build_core(opts, observability)
+    observability = build_observability(config)
+    core = build_core(config, observability)
     health = Health(SERVICE_NAMES)
     grpc_servers = []
     servicers: list[GatewayServicer] = []
     http_servers: list[HttpServer] = []
     bound: dict[str, int] = {}
     try:
-        for protocol, port in zip(opts.protocols, opts.ports, strict=True):
+        for protocol, port in zip(config.protocols, config.ports, strict=True):
             if protocol == "grpc":
                 server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
                 servicer = GatewayServicer(
@@ -89,14 +91,14 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["http"] = http.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
-        monitoring_port = observability.start(opts.host, opts.observability.port_monitoring)
+        monitoring_port = observability.start(opts.host, config.observability.port_monitoring)
         monitor = asyncio.create_task(monitor_replicas(core.deployments.values(), stop))
         await health.set_serving(True)
         log.info("gateway listening: %s", bound)
         ready: dict[str, object] = {"name": opts.name, "ports": bound}
         if monitoring_port is not None:
             ready["monitoring_port"] = monitoring_port
-        notify_ready(opts.ready_fd, ready)
+        notify_ready(config.ready_fd, ready)
         await stop.wait()
         await monitor
     finally:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config.loader import load_executor_class
 from ..config.observability import ObservabilityOptions
+from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import WorkerObservability
 from ..transport.grpc_common import Health, new_server
@@ -37,9 +38,9 @@ class WorkerOptions:
     replica_id: int = 0
     shard_id: int = 0
     workspace: str | None = None
-    concurrency: int = 1
-    sync_handlers: str = "auto"
-    grace: float = 10.0
+    concurrency: int = EXECUTOR_DEFAULTS.concurrency
+    sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers
+    grace: float = GATEWAY_DEFAULTS.grace
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 

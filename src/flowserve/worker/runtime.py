@@ -9,14 +9,13 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
 from ..documents.array import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
 from ..wire.request import DataRequest
 from .inline import InlinePolicy
 
-__all__ = ["SYNC_HANDLER_MODES", "ExecutorRuntime", "HandlerObserver"]
-
-SYNC_HANDLER_MODES = ("auto", "thread")
+__all__ = ["ExecutorRuntime", "HandlerObserver"]
 """Where sync handlers run: ``auto`` (inline on the event loop once they prove fast, see
 `InlinePolicy`) or ``thread`` (always on the handler thread)."""
 
@@ -36,15 +35,16 @@ class ExecutorRuntime:
     """Dispatches requests to one executor's handlers.
 
     Sync handlers run on a dedicated thread so the event loop keeps answering health checks while
-    a handler works (the seed's executor sleeps for a second). With ``sync_handlers="auto"``
+    a handler works (a slow executor may sleep for seconds). With ``sync_handlers="auto"``
     (the default) a sync handler whose calls prove fast (well under a millisecond) runs inline
     on the event loop instead, which saves the two thread hand-overs per request; see
     `InlinePolicy`. At most `concurrency` handler calls run at once (default 1: executors need
     not be thread-safe).
     """
 
-    def __init__(self, executor: Executor, *, concurrency: int = 1,
-                 observer: HandlerObserver | None = None, sync_handlers: str = "auto") -> None:
+    def __init__(self, executor: Executor, *, concurrency: int = EXECUTOR_DEFAULTS.concurrency,
+                 observer: HandlerObserver | None = None,
+                 sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers) -> None:
         if sync_handlers not in SYNC_HANDLER_MODES:
             raise ValueError(f"executor {executor.name!r}: sync_handlers must be one of "
                              f"{', '.join(SYNC_HANDLER_MODES)}, got {sync_handlers!r}")
