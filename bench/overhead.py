@@ -24,7 +24,7 @@ Scenarios:
     docs/s and MB/s (MB = 1e6 bytes of serialized requests, one way; both sides send the same
     bytes).
 
-Targets (from the issue): (a) flowserve >= 0.5x the raw rate and p50 <= 1.5 ms;
+Targets: (a) flowserve >= 0.5x the raw rate and p50 <= 1.5 ms;
 (b) flowserve >= 0.5x the raw 2-hop docs/s.
 
 Both setups run side by side and each measure is taken ``--rounds`` times, raw and flowserve
@@ -52,7 +52,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import selectors
 import signal
 import subprocess
@@ -73,7 +72,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _machine import CpuMeter, arm_watchdog, cpu_model, machine_busy, src_sha256
+from _machine import CpuMeter, arm_watchdog, machine, machine_busy
 from _noop_executor import NoopExecutor
 
 from flowserve import Client, Document, DocumentArray, Flow
@@ -524,35 +523,6 @@ def flow_bulk(client: Client, docs: DocumentArray, request_size: int, prefetch: 
 
 
 # -- report -----------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    model = cpu_model()
-    import google.protobuf
-
-    import flowserve
-
-    return {
-        "src": _src_fingerprint(),
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "python": platform.python_version(),
-        "grpcio": grpc.__version__,
-        "protobuf": google.protobuf.__version__,
-        "numpy": np.__version__,
-        "flowserve": flowserve.__version__,
-    }
-
-
-def _src_fingerprint() -> str:
-    """git HEAD plus a hash of src/ as it is now: the tree changes while people work."""
-    root = HERE.parent
-    head = "?"
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10,
-                              check=False).stdout.strip() or "?"
-    return f"HEAD {head}, src sha256 {src_sha256(root)}"
 
 
 def _fmt(x: float, digits: int = 2) -> str:

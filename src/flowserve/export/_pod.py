@@ -1,6 +1,6 @@
 """Pod templates for the Kubernetes export: the container, its probes, its graceful stop.
 
-Every pod gets ``linkerd.io/inject: enabled`` (so the seed's ``kubectl get pods`` shows 2/2) and,
+Every pod gets ``linkerd.io/inject: enabled`` (so ``kubectl get pods`` shows 2/2 containers) and,
 with monitoring on, Prometheus scrape annotations. The container is named ``executor`` (or
 ``gateway``) so ``kubectl logs <pod> executor`` works next to the ``linkerd-proxy`` sidecar.
 """

@@ -32,7 +32,7 @@ __all__ = [
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0, 60.0, 120.0, float("inf"))
-"""Seconds: from a fast in-memory executor to the seed's minute-long queues."""
+"""Seconds: from a fast in-memory executor to minute-long queues."""
 TOP_CLIENTS = 10
 """Clients named in per-client labels; the rest are summed as ``other``."""
 OTHER = "other"
