@@ -16,6 +16,7 @@ from typing import Any
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, Polling, polling_for
 from ..errors import UnavailableError
 from ..proto import jina_pb2
+from ..wire.deadline import Deadline
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer
 from .replicas import ReplicaSet
@@ -96,10 +97,10 @@ class Deployment:
         request: jina_pb2.DataRequestProto,
         *,
         endpoint: str,
-        timeout: float | None,
+        deadline: Deadline | None,
         client: str = "",
     ) -> jina_pb2.DataRequestProto:
-        """Wait for a fair turn, then send to one shard or all; `timeout` bounds both."""
+        """Wait for a fair turn, then send to one shard or all; `deadline` bounds both."""
         if self.queue.capacity == 0:  # the queue's capacity is kept up to date on changes
             self._capacity_changed()  # ejections may have run out since the last refresh
             if self.queue.capacity == 0:
@@ -107,23 +108,25 @@ class Deployment:
             if self.queue.capacity == 0:
                 raise UnavailableError(f"executor {self.name!r}: no healthy replica "
                                        f"(all {len(self.replicas)} ejected after failures)")
-        deadline = self.clock() + timeout if timeout is not None else None
-        slot = await self.queue.acquire(client, deadline=deadline, timeout=timeout)
+        if deadline is None:
+            slot = await self.queue.acquire(client)
+        else:  # the queue's clock is the deadline's (monotonic)
+            slot = await self.queue.acquire(client, deadline=deadline.at,
+                                            timeout=deadline.time_remaining())
         self.observer.queue_wait(executor=self.name, seconds=slot.queue_wait)
         started = self.clock()
         try:
-            remaining = None if deadline is None else max(0.0, deadline - started)
             if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
-                return merge_shard_replies(await self._send_to_all(request, endpoint, remaining))
-            return await self._any_shard().send(request, endpoint=endpoint, timeout=remaining)
+                return merge_shard_replies(await self._send_to_all(request, endpoint, deadline))
+            return await self._any_shard().send(request, endpoint=endpoint, deadline=deadline)
         finally:
             self.queue.release(slot, service_time=self.clock() - started)
 
     async def _send_to_all(self, request: jina_pb2.DataRequestProto, endpoint: str,
-                           timeout: float | None) -> list[jina_pb2.DataRequestProto]:
+                           deadline: Deadline | None) -> list[jina_pb2.DataRequestProto]:
         """Every shard's reply; if one shard fails, the others are cancelled before the error
         is raised, so no send outlives the slot it holds."""
-        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, timeout=timeout))
+        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, deadline=deadline))
                  for s in self.shards]
         try:
             return await asyncio.gather(*sends)

@@ -12,6 +12,7 @@ from google.protobuf import empty_pb2
 from ..config.options import GATEWAY_DEFAULTS
 from ..errors import OverloadedError, RequestError
 from ..proto import jina_pb2, jina_pb2_grpc
+from ..wire.deadline import Deadline, deadline_after
 from ..wire.names import (
     CLIENT_ID_METADATA,
     ERROR_TRAILER,
@@ -43,14 +44,14 @@ def _client_id(metadata: Iterable[Any], context: Any) -> str:
     return str(context.peer() or "unknown")
 
 
-def _timeout(request: DataRequest, default: float | None, context: Any) -> float | None:
+def _deadline(request: DataRequest, default: float | None, context: Any) -> Deadline | None:
     """The request's own timeout (header, ms), else the default; never past the RPC deadline."""
     header = request.header
     timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else default
     remaining = context.time_remaining()
     if remaining is not None and (timeout is None or remaining < timeout):
         timeout = max(0.0, remaining)
-    return timeout
+    return deadline_after(timeout)
 
 
 class _ClientWindows:
@@ -115,7 +116,7 @@ class GatewayServicer(
         request = DataRequest(request_pb)
         try:
             response = await self.core.process(
-                request, timeout=_timeout(request, self.default_timeout, context), client=client)
+                request, deadline=_deadline(request, self.default_timeout, context), client=client)
         except RequestError as exc:
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
             response = error_response(request, exc)
@@ -214,7 +215,7 @@ class GatewayServicer(
         client = _client_id(context.invocation_metadata() or (), context)
         try:
             response = await self.core.process(
-                req, timeout=_timeout(req, self.default_timeout, context), client=client)
+                req, deadline=_deadline(req, self.default_timeout, context), client=client)
         except RequestError as exc:
             # Says "this request failed in the gateway" (not "no gateway here") to clients.
             trailers = [(ERROR_TRAILER, type(exc).__name__)]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from .._version import __version__
 from ..errors import BadRequestError, OverloadedError, RequestError
+from ..wire.deadline import deadline_after
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.status import http_status_for
@@ -71,7 +72,8 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> Fa
                                default_timeout)
             client = request.headers.get(CLIENT_ID_HEADER) or (
                 request.client.host if request.client else "unknown")
-            response = await core.process(data_request, timeout=timeout, client=client)
+            response = await core.process(data_request, deadline=deadline_after(timeout),
+                                          client=client)
         except RequestError as exc:
             return http_error(exc)
         return JSONResponse(response_to_json(response))

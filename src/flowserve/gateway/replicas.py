@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import DeadlineExceededError, UnavailableError
 from ..proto import jina_pb2
+from ..wire.deadline import Deadline
 from .balancer import NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer, outcome_of
@@ -75,10 +76,10 @@ class ReplicaSet:
                    for i in range(len(self.replicas)) if not self.balancer.is_ejected(i))
 
     async def send(
-        self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
+        self, request: jina_pb2.DataRequestProto, *, endpoint: str, deadline: Deadline | None
     ) -> jina_pb2.DataRequestProto:
-        """Call one replica, retrying transport failures on others within the budget."""
-        deadline = None if timeout is None else self.clock() + timeout
+        """Call one replica, retrying transport failures on others within the budget and
+        `deadline`."""
         if self.budget is not None:
             self.budget.record_request()
         tried: set[int] = set()
@@ -102,7 +103,7 @@ class ReplicaSet:
                     f"executor {self.name!r}: no healthy replica left to try "
                     f"({len(tried)} tried, {len(self.replicas)} in all)") from None
             i = call.replica
-            remaining = None if deadline is None else deadline - self.clock()
+            remaining = None if deadline is None else deadline.time_remaining()
             if remaining is not None and remaining <= 0:
                 call.done(ok=True)
                 raise DeadlineExceededError(

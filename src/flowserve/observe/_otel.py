@@ -29,6 +29,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from ..executor import DEFAULT_ENDPOINT
 from ..gateway.core import GatewayCore
+from ..wire.deadline import Deadline
 from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
 from ..wire.request import DataRequest
 from .tracing import TracingSettings
@@ -131,14 +132,14 @@ def instrument_core(core: GatewayCore, tracer: trace.Tracer) -> None:
     DAG's node tasks inherit its context, so executor calls become its children."""
     process = core.process
 
-    async def traced(request: DataRequest, *, timeout: float | None = None,
+    async def traced(request: DataRequest, *, deadline: Deadline | None = None,
                      client: str = "") -> DataRequest:
         endpoint = _endpoint_of(request)
         with tracer.start_as_current_span(
                 f"gateway {endpoint}", kind=SpanKind.SERVER,
                 attributes={"flowserve.endpoint": endpoint, "flowserve.client": client,
                             "flowserve.request_id": request.request_id or ""}) as span:
-            response = await process(request, timeout=timeout, client=client)
+            response = await process(request, deadline=deadline, client=client)
             if response.is_error:
                 span.set_status(Status(StatusCode.ERROR, "executor error"))
             return response

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from google.protobuf import empty_pb2
 
 from .._version import __version__
 from ..proto import jina_pb2, jina_pb2_grpc
+from ..wire.deadline import deadline_after
 from ..wire.names import ENDPOINT_METADATA
 from ..wire.request import DataRequest
 from .runtime import ExecutorRuntime
@@ -51,8 +51,7 @@ class WorkerServicer(
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
-        remaining = context.time_remaining()
-        deadline = None if remaining is None else time.monotonic() + remaining
+        deadline = deadline_after(context.time_remaining())
         metadata = context.invocation_metadata() or ()
         endpoint = _endpoint_from(metadata)
 

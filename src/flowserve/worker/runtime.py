@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
 from ..documents.array import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
+from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
 from .inline import InlinePolicy
 
@@ -70,11 +71,11 @@ class ExecutorRuntime:
         return self.handlers.get(DEFAULT_ENDPOINT)
 
     async def handle(self, request: DataRequest, endpoint: str | None = None, *,
-                     deadline: float | None = None) -> DataRequest:
+                     deadline: Deadline | None = None) -> DataRequest:
         """Run the handler for the request's endpoint; executor errors go into the status.
 
-        `deadline` (time.monotonic) drops the request, unstarted, if it passes while the
-        request waits for the handler.
+        `deadline` drops the request, unstarted, if it passes while the request waits for the
+        handler.
         """
         endpoint = endpoint if endpoint is not None else request.endpoint
         handler = self.handler_for(endpoint)
@@ -83,7 +84,7 @@ class ExecutorRuntime:
         outcome = "success"
         async with self._slots:
             started = time.monotonic()
-            if deadline is not None and started >= deadline:
+            if deadline is not None and deadline.time_remaining() <= 0:
                 request.set_error(
                     f"deadline exceeded at executor {self.name!r} before its handler started",
                     name="DeadlineExceededError", executor=self.name)

@@ -9,12 +9,13 @@ import pytest
 from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Embed, NoOp, Raises, ReturnsDict
 
-from flowserve import Document, DocumentArray, Executor
+from flowserve import Document, DocumentArray, Executor, requests
 from flowserve.config.graph import graph_from_mapping
 from flowserve.errors import DeadlineExceededError, UnavailableError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
 from flowserve.proto import jina_pb2
+from flowserve.wire.deadline import Deadline
 from flowserve.wire.request import DataRequest
 
 
@@ -120,12 +121,32 @@ def test_unreachable_executor_raises_for_the_adapter_to_map():
         run(core, docs(1))
 
 
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_expired_deadline_names_the_executor_it_did_not_reach():
-    clock = FakeClock(step=1.0)  # every reading advances a second
-    core = make_core({"a": ["gateway"], "b": ["a"]}, {"a": NoOp(), "b": NoOp()}, clock=clock)
+    clock = ManualClock()  # the gateway's and the deadline's clock, moved by executor a
+
+    class TakesTwoSeconds(Executor):
+        @requests
+        def work(self, **kwargs):
+            clock.now += 2.0
+
+    deployments = {
+        "a": Deployment("a", [InProcessReplica(TakesTwoSeconds(), name="a")], clock=clock),
+        "b": Deployment("b", [InProcessReplica(NoOp(), name="b")], clock=clock),
+    }
+    core = GatewayCore(graph_from_mapping({"a": ["gateway"], "b": ["a"]}), deployments,
+                       clock=clock)
 
     async def go():
-        return await core.process(DataRequest.new(docs(1)), timeout=1.5)
+        return await core.process(DataRequest.new(docs(1)),
+                                  deadline=Deadline.from_timeout(1.5, clock))
 
     with pytest.raises(DeadlineExceededError, match="'b'"):
         asyncio.run(go())
@@ -182,7 +203,7 @@ def test_a_slot_granted_before_an_ejection_still_finds_the_busy_healthy_replica(
         shard.balancer.eject(1, until=shard.clock() + 60)  # ejected, queue not told yet
         try:
             reply = await shard.send(DataRequest.new(docs(1)).proto, endpoint="/",
-                                     timeout=None)
+                                     deadline=None)
         finally:
             busy.done()
             deployment.queue.release(slot)

@@ -12,6 +12,7 @@ from flowserve import Document, DocumentArray
 from flowserve.errors import DeadlineExceededError, UnavailableError
 from flowserve.gateway.deployment import Deployment
 from flowserve.gateway.replicas import ReplicaSet
+from flowserve.wire.deadline import Deadline
 from flowserve.wire.request import DataRequest
 
 
@@ -61,7 +62,7 @@ def test_a_cancelled_send_says_nothing_about_the_replica():
     shard = ReplicaSet("a", [replica])
 
     async def go():
-        send = asyncio.ensure_future(shard.send(request(), endpoint="/", timeout=None))
+        send = asyncio.ensure_future(shard.send(request(), endpoint="/", deadline=None))
         await replica.started.wait()
         send.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -75,7 +76,7 @@ def test_a_cancelled_send_says_nothing_about_the_replica():
 def test_a_deadline_counts_as_latency_not_as_a_failure():
     shard = ReplicaSet("a", [TimesOut()])
     with pytest.raises(DeadlineExceededError):
-        asyncio.run(shard.send(request(), endpoint="/", timeout=1.0))
+        asyncio.run(shard.send(request(), endpoint="/", deadline=Deadline.from_timeout(1.0)))
     (row,) = shard.balancer.snapshot()
     assert row["failures"] == 0 and row["ewma_ms"] is not None and not shard.ejected()
 
@@ -86,7 +87,7 @@ def test_polling_all_cancels_the_other_shards_when_one_fails():
 
     async def go():
         with pytest.raises(UnavailableError):
-            await deployment.process(request(), endpoint="/", timeout=None)
+            await deployment.process(request(), endpoint="/", deadline=None)
         # checked before the loop ends (which would cancel any orphaned send anyway)
         assert slow.started.is_set()
         assert deployment.queue.in_flight == 0
