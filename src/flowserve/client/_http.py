@@ -26,6 +26,7 @@ from ..wire.request import DataRequest
 from ..wire.status import ERRORS_BY_NAME, error_for_http_status
 from ._address import Address
 from ._engine import Failed, StreamBroken
+from ._transport import SingleReply
 
 __all__ = ["HttpStream", "HttpTransport", "error_from_http"]
 
@@ -175,6 +176,17 @@ class HttpTransport:
     def _timeout(self, timeout: float | None) -> httpx.Timeout:
         connect = _CONNECT_TIMEOUT if timeout is None else min(timeout, _CONNECT_TIMEOUT)
         return httpx.Timeout(timeout, connect=connect, pool=None)
+
+    single_posts = False  # every request is one POST: a stream costs nothing extra
+
+    def stream_metadata(self, prefetch: int | None,
+                        results_in_order: bool) -> list[tuple[str, str]]:
+        """None: prefetch and order are the client's own business over HTTP."""
+        return []
+
+    async def post_single(self, request: DataRequest, metadata: Sequence[tuple[str, str]],
+                          timeout: float | None) -> SingleReply:
+        return None
 
     async def open_stream(
         self, metadata: Sequence[tuple[str, str]], timeout: float | None
