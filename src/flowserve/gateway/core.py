@@ -179,7 +179,10 @@ class GatewayCore:
         """Serve one request for `client`; `deadline` bounds the whole walk."""
         started = self.clock()
         walk = _Walk(self, request, deadline, client)
+        self.observer.request_started(endpoint=walk.endpoint, client=client,
+                                      request_id=request.request_id or "")
         outcome = "success"
+        error: BaseException | None = None
         try:
             if self._chain is not None:
                 response = await walk.run_chain(self._chain)
@@ -190,12 +193,12 @@ class GatewayCore:
             response = failed.reply
             outcome = "executor_error"
         except BaseException as exc:
-            outcome = outcome_of(exc)
+            outcome, error = outcome_of(exc), exc
             raise
         finally:
             walk.cancel_pending()
             self.observer.request_finished(endpoint=walk.endpoint, outcome=outcome,
-                                           seconds=self.clock() - started)
+                                           seconds=self.clock() - started, error=error)
         return self._finish(response, request, walk, started)
 
     def _finish(

@@ -63,7 +63,7 @@ class ReplicaSet:
         self._on_capacity_change = on_capacity_change
         self.observer: Observer = observer or NullObserver()
         self._observing = not isinstance(self.observer, NullObserver)
-        self._sizes = getattr(self.observer, "wants_sizes", True)
+        self._sizes = self.observer.wants_sizes
 
     @property
     def capacity(self) -> int:

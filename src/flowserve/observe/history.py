@@ -102,7 +102,11 @@ class History:
         return node
 
     # -- Observer ------------------------------------------------------------------------
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        pass
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
         g = self._gateway
         g.calls += 1
         g.ok += outcome == "success"

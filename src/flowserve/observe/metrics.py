@@ -95,7 +95,11 @@ class GatewayMetrics:
             "flowserve_executor_docs", "Documents in the responses of executor replicas.",
             ["executor", "replica"], registry=r)
 
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        pass
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
         endpoint = self.endpoint(endpoint)
         self.requests.labels(endpoint, outcome).inc()
         self.duration.labels(endpoint, outcome).observe(seconds)

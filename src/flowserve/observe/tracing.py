@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import grpc
 
     from ..config.observability import ObservabilityOptions
-    from ..gateway.core import GatewayCore
     from ..gateway.observer import Observer
     from ..worker.grpc_service import TraceHook
 
@@ -78,17 +77,11 @@ class Tracing:
         self.tracer = provider.get_tracer("flowserve")
 
     # -- gateway -------------------------------------------------------------------------
-    def instrument_core(self, core: GatewayCore) -> None:
-        """Wrap `core.process` in a request span that executor calls descend from."""
-        from ._otel import instrument_core
-
-        instrument_core(core, self.tracer)
-
     def gateway_observer(self) -> Observer:
-        """An Observer adding a span for each wait in an executor's queue."""
-        from ._otel import QueueSpanObserver
+        """The gateway core's Observer: a span per request and per wait in a queue."""
+        from ._otel import GatewaySpans
 
-        return QueueSpanObserver(self.tracer)
+        return GatewaySpans(self.tracer)
 
     def client_interceptors(self, *, executor: str, address: str,
                             ) -> list[grpc.aio.ClientInterceptor]:

@@ -71,7 +71,6 @@ def traced_core(exporter, executors: dict, needs: dict) -> tuple[GatewayCore, li
                                        observer=gateway.gateway_observer())
     core = GatewayCore(graph_from_mapping(needs), deployments,
                        observer=gateway.gateway_observer())
-    gateway.instrument_core(core)
     return core, tracings
 
 
