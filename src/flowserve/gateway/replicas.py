@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..config.options import EXECUTOR_DEFAULTS
 from ..errors import DeadlineExceededError, UnavailableError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
@@ -35,11 +36,11 @@ class ReplicaSet:
         name: str,
         replicas: Sequence[ReplicaClient],
         *,
-        concurrency: int = 1,
-        balancing: str = "p2c_ewma",
-        retries: int = 2,
+        concurrency: int = EXECUTOR_DEFAULTS.concurrency,
+        balancing: str = EXECUTOR_DEFAULTS.balancing,
+        retries: int = EXECUTOR_DEFAULTS.retries,
         budget: RetryBudget | None = None,
-        timeout_send: float | None = None,
+        timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send,
         eject_base: float = 1.0,
         eject_max: float = 30.0,
         on_capacity_change: Callable[[], None] = lambda: None,

@@ -9,6 +9,8 @@ import math
 import time
 from collections.abc import Callable
 
+from ..config.options import GATEWAY_DEFAULTS
+
 __all__ = ["RetryBudget"]
 
 
@@ -63,7 +65,8 @@ class RetryBudget:
     """
 
     def __init__(
-        self, ratio: float = 0.2, min_per_second: float = 10.0, ttl: float = 10.0, *,
+        self, ratio: float = GATEWAY_DEFAULTS.retry_budget, min_per_second: float = 10.0,
+        ttl: float = 10.0, *,
         clock: Callable[[], float] = time.monotonic, slices: int = 10,
     ) -> None:
         if ratio < 0:
