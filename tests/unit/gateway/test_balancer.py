@@ -8,6 +8,7 @@ import math
 import random
 
 import pytest
+from clocks import ManualClock
 
 from flowserve.gateway.balancer import (
     BALANCERS,
@@ -21,16 +22,8 @@ FAST, SLOW = 0.010, 0.200  # seconds
 TAU = 10.0
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def new(name: str, n: int = 3, seed: int = 7) -> tuple[Balancer, FakeClock]:
-    clock = FakeClock()
+def new(name: str, n: int = 3, seed: int = 7) -> tuple[Balancer, ManualClock]:
+    clock = ManualClock()
     return make_balancer(name, n, clock=clock, rng=random.Random(seed), tau=TAU), clock
 
 
@@ -41,7 +34,7 @@ class Sim:
     from one completion to the next.
     """
 
-    def __init__(self, balancer: Balancer, clock: FakeClock, speed: list[float],
+    def __init__(self, balancer: Balancer, clock: ManualClock, speed: list[float],
                  concurrency: int = 4) -> None:
         self.b, self.clock, self.speed, self.concurrency = balancer, clock, speed, concurrency
         self.picks: list[int] = []

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 
 import pytest
+from clocks import ManualClock
 from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Embed, NoOp, Raises, ReturnsDict
 
@@ -121,16 +122,8 @@ def test_unreachable_executor_raises_for_the_adapter_to_map():
         run(core, docs(1))
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_expired_deadline_names_the_executor_it_did_not_reach():
-    clock = ManualClock()  # the gateway's and the deadline's clock, moved by executor a
+    clock = ManualClock(1000.0)  # the gateway's and the deadline's clock, moved by executor a
 
     class TakesTwoSeconds(Executor):
         @requests

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from clocks import ManualClock
 
 from flowserve.gateway.retry_budget import RetryBudget
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fail_everything(budget: RetryBudget, clock: FakeClock, *, rate: float, seconds: float,
+def fail_everything(budget: RetryBudget, clock: ManualClock, *, rate: float, seconds: float,
                     max_retries: int = 2) -> tuple[int, int]:
     """Every attempt fails; each request retries up to `max_retries` times while allowed."""
     requests = retries = 0
@@ -31,7 +24,7 @@ def fail_everything(budget: RetryBudget, clock: FakeClock, *, rate: float, secon
 
 
 def test_sustained_failure_is_capped_at_the_ratio() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = RetryBudget(ratio=0.2, min_per_second=0, ttl=10.0, clock=clock)
     requests, retries = fail_everything(budget, clock, rate=1000, seconds=60)
     assert requests == 60_000
@@ -41,7 +34,7 @@ def test_sustained_failure_is_capped_at_the_ratio() -> None:
 
 
 def test_the_reserve_only_adds_a_constant_under_heavy_traffic() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = RetryBudget(ratio=0.2, min_per_second=10, ttl=10.0, clock=clock)
     requests, retries = fail_everything(budget, clock, rate=1000, seconds=60)
     # at most 20% extra plus the reserve of 100 per window of 10 s
@@ -50,7 +43,7 @@ def test_the_reserve_only_adds_a_constant_under_heavy_traffic() -> None:
 
 
 def test_min_per_second_lets_a_low_traffic_service_retry() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     # without a reserve, 1 request/s earns 0.2 retries per request: most requests get none
     stingy = RetryBudget(ratio=0.2, min_per_second=0, ttl=10.0, clock=clock)
     stingy.record_request()
@@ -63,7 +56,7 @@ def test_min_per_second_lets_a_low_traffic_service_retry() -> None:
 
 
 def test_the_window_slides() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = RetryBudget(ratio=0.5, min_per_second=0.5, ttl=10.0, clock=clock)
     assert budget.balance() == pytest.approx(5)  # the reserve alone
     for _ in range(4):
@@ -82,7 +75,7 @@ def test_the_window_slides() -> None:
 
 
 def test_old_requests_stop_earning_retries() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = RetryBudget(ratio=0.2, min_per_second=0, ttl=10.0, clock=clock)
     for _ in range(10):
         budget.record_request()
@@ -97,7 +90,7 @@ def test_old_requests_stop_earning_retries() -> None:
 
 
 def test_zero_ratio_and_zero_reserve_never_retry() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = RetryBudget(ratio=0, min_per_second=0, clock=clock)
     for _ in range(100):
         budget.record_request()
@@ -108,4 +101,4 @@ def test_zero_ratio_and_zero_reserve_never_retry() -> None:
                                     {"slices": 0}])
 def test_invalid_settings_are_rejected(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
-        RetryBudget(**kwargs, clock=FakeClock())  # type: ignore[arg-type]
+        RetryBudget(**kwargs, clock=ManualClock())  # type: ignore[arg-type]
