@@ -1,4 +1,4 @@
-"""The seed post's demo executor, ported to flowserve (test fixture)."""
+"""The Linkerd demo's executor, ported to flowserve (test fixture)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def test_returns_docs_of_all_responses(client: Client, fake: FakeJina) -> None:
 
 
 def test_linkerd_post_script(client: Client) -> None:
-    """The seed blog post's script: a DocumentArray, on_done, default request_size."""
+    """A typical script: a DocumentArray, on_done, default request_size."""
     done: list[DataRequest] = []
     da = DocumentArray(Document(text=f"text {i}") for i in range(1000))
     assert client.post(on="/", inputs=da, on_done=done.append) is None
