@@ -33,10 +33,10 @@ def summarise(path: Path, top: int, needle: str, calls_per: int | None) -> None:
     print(f"== {path.name}: {total:.3f} s thread CPU{per}")
     mine = [(f, v) for f, v in rows.items() if needle in f[0]]
     print(f"-- functions in *{needle}* by inclusive time:  incl%  own%  calls")
-    for func, (cc, nc, tt, ct, _) in sorted(mine, key=lambda kv: -kv[1][3])[:top]:
+    for func, (_cc, nc, tt, ct, _) in sorted(mine, key=lambda kv: -kv[1][3])[:top]:
         print(f"  {100 * ct / total:5.1f} {100 * tt / total:5.1f} {nc:8d}  {name(func)}")
     print("-- any function by own time:  own%  incl%  calls")
-    for func, (cc, nc, tt, ct, _) in sorted(rows.items(), key=lambda kv: -kv[1][2])[:top]:
+    for func, (_cc, nc, tt, ct, _) in sorted(rows.items(), key=lambda kv: -kv[1][2])[:top]:
         print(f"  {100 * tt / total:5.1f} {100 * ct / total:5.1f} {nc:8d}  {name(func)}")
 
 

@@ -1,8 +1,9 @@
 """What machine a benchmark ran on and how busy it was (shared by the bench scripts).
 
-Also the pieces both `overhead.py` and `flooding.py` need: CPU time from /proc (`CpuMeter`,
-`machine_busy`), a hash of src/ as it is now (`src_sha256`) and the SIGALRM watchdog that
-bounds a whole run in time (`Watchdog`, `arm_watchdog`).
+`machine()` describes the machine and software of a run for both `overhead.py` and
+`flooding.py`. Also the pieces both need: CPU time from /proc (`CpuMeter`, `machine_busy`), a
+hash of src/ as it is now (`src_sha256`, `src_fingerprint`) and the SIGALRM watchdog that bounds
+a whole run in time (`Watchdog`, `arm_watchdog`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import platform
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Self
 
-__all__ = ["CpuMeter", "Watchdog", "arm_watchdog", "cpu_model", "machine_busy",
-           "machine_cpu_s", "proc_cpu_s", "src_sha256"]
+__all__ = ["CpuMeter", "Watchdog", "arm_watchdog", "cpu_model", "machine", "machine_busy",
+           "machine_cpu_s", "proc_cpu_s", "src_fingerprint", "src_sha256"]
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -118,6 +121,36 @@ class CpuMeter:
 
 
 # -- what was measured ---------------------------------------------------------------------------
+
+
+def machine(root: Path = ROOT) -> dict[str, Any]:
+    """The machine and software a run measured: CPUs, versions, and the source it ran."""
+    import google.protobuf
+    import grpc
+    import numpy as np
+
+    import flowserve
+
+    return {
+        "src": src_fingerprint(root),
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "grpcio": grpc.__version__,
+        "protobuf": google.protobuf.__version__,
+        "numpy": np.__version__,
+        "flowserve": flowserve.__version__,
+    }
+
+
+def src_fingerprint(root: Path = ROOT) -> str:
+    """git HEAD plus a hash of src/ as it is now: the tree changes while people work."""
+    head = "?"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10,
+                              check=False).stdout.strip() or "?"
+    return f"HEAD {head}, src sha256 {src_sha256(root)}"
 
 
 def src_sha256(root: Path = ROOT) -> str:

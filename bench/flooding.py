@@ -1,13 +1,13 @@
-"""Flooding and fairness: can one client (or three) starve another? Issue 3's benchmark.
+"""Flooding and fairness: can one client (or three) starve another?
 
     PYTHONPATH=src python bench/flooding.py            # full scale, ~7-8 min
     PYTHONPATH=src python bench/flooding.py --quick                     # scaled down, under 1 min
-    PYTHONPATH=src python bench/flooding.py --scenarios seed,memory --json /tmp/flood.json
+    PYTHONPATH=src python bench/flooding.py --scenarios flood1,memory --json /tmp/flood.json
 
 Scenarios (``--scenarios``, default all three), each on its own local Flow with DEFAULT
 settings (no prefetch, no queue settings; only ``host='127.0.0.1'``):
 
-seed     The seed story. ``slow_executor`` (the seed's HeavyExecutorLinkerdDemo, n_dim -1,
+flood1   The demo Flow flooded. ``slow_executor`` (the demo's HeavyExecutorLinkerdDemo, n_dim -1,
          sleep 1 s) x 2 replicas, then ``bulky_executor`` (n_dim 512, sleep 0). Client 1
          streams 200 requests of 100 text-only docs (a generator; default prefetch); client 2,
          on its own ``Client`` (own connection), posts 100 docs (one request) 5 s after client 1
@@ -23,13 +23,13 @@ memory   Gateway RSS (/proc/<pid>/status VmRSS), sampled every 0.5 s while one c
 
 After the light client, ``--probes`` more light clients (each a new Client) are sent at spread,
 jittered times while the flooders still have a backlog, to sample the latency at other phases
-of the executors' 1 s cycle; they are reported apart from the issue's single light client and
+of the executors' 1 s cycle; they are reported apart from the single light client and
 they take capacity from the flooders (which the throughput figures include).
 
-Targets (issue 3): light client <= 2.0 s with defaults (with --quick: 2 x the scaled service
+Targets: light client <= 2.0 s with defaults (with --quick: 2 x the scaled service
 time); flooder throughput >= 95% of the executor capacity; gateway memory within +50 MiB (peak
-minus the idle RSS before the stream). Jina 3.34's figures for the seed scenario are printed as
-a reference, quoted from the issue (not measured here).
+minus the idle RSS before the stream). Jina 3.34's figures for the flood1 scenario are printed
+as a reference, quoted from a run on this machine type (not measured here).
 
 Bounds: every input generator stops at its count or at ``--max-seconds`` per scenario, flooder
 threads are joined with a timeout, the light clients use a post timeout, and a SIGALRM watchdog
@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import signal
 import statistics
@@ -59,20 +58,20 @@ from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SEED_DIR = ROOT / "examples" / "linkerd-demo"
-for _p in (HERE, SEED_DIR):  # children inherit sys.path (PYTHONPATH) and import from here
+DEMO_DIR = ROOT / "examples" / "linkerd-demo"
+for _p in (HERE, DEMO_DIR):  # children inherit sys.path (PYTHONPATH) and import from here
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from _machine import CpuMeter, Watchdog, arm_watchdog, cpu_model, src_sha256
+from _machine import CpuMeter, Watchdog, arm_watchdog, machine
 from _noop_executor import NoopExecutor
-from executor import HeavyExecutorLinkerdDemo  # the seed's examples/linkerd-demo/executor.py
+from executor import HeavyExecutorLinkerdDemo  # examples/linkerd-demo/executor.py
 
 from flowserve import Client, Document, DocumentArray, Flow
 
 HOST = "127.0.0.1"
 MIB = 1024 * 1024
-JINA_QUOTED = [  # issue 3, measured by its author with Jina 3.34 on this machine
+JINA_QUOTED = [  # measured with Jina 3.34 on this machine type, not by this script
     ("Jina 3.34, default prefetch (1000)", "no answer within 90 s"),
     ("Jina 3.34, prefetch=5", "2.06 s"),
 ]
@@ -232,8 +231,8 @@ def light_post(url: str, result: LightResult, n_docs: int, dim: int, timeout: fl
 # -- scenarios ---------------------------------------------------------------------------------
 
 
-def seed_flow(sleep: float, replicas: int) -> Flow:
-    """The seed's flow.yml with 2 slow replicas, default settings (no prefetch line)."""
+def demo_flow(sleep: float, replicas: int) -> Flow:
+    """The demo's flow.yml with 2 slow replicas, default settings (no prefetch line)."""
     return (
         Flow(host=HOST)
         .add(name="slow_executor", uses=HeavyExecutorLinkerdDemo,
@@ -264,8 +263,9 @@ def run_flooding(name: str, args: argparse.Namespace, n_flooders: int,
                            "max_seconds": max_s}
     console.print(f"[bold]{name}[/]: {n_flooders} flooder(s) x {requests_each} requests of "
                   f"{args.request_size} docs, light client after {args.light_delay:g} s, "
-                  f"capacity {capacity:g} req/s (expected ~{expected_s:.0f} s, bound {max_s:.0f} s)")
-    flow = seed_flow(args.sleep, args.replicas)
+                  f"capacity {capacity:g} req/s "
+                  f"(expected ~{expected_s:.0f} s, bound {max_s:.0f} s)")
+    flow = demo_flow(args.sleep, args.replicas)
     with flow:
         url = flow.addresses.gateway_url("grpc")
         pids = pids_of(flow)
@@ -445,14 +445,6 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
 # -- report ------------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    model = cpu_model()
-    import grpc
-
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "grpcio": grpc.__version__, "src_sha256": src_sha256(ROOT)}
-
-
 def mark(ok: bool | None) -> str:
     if ok is None:
         return "-"
@@ -477,7 +469,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                         f"capacity {args.replicas / args.sleep:g} req/s)", show_lines=False)
     for col in ("scenario", "measure", "measured", "target", "result"):
         table.add_column(col, overflow="fold")
-    for key, label in (("seed", "seed: 1 flooder"), ("flood3", f"{args.flooders} flooders")):
+    for key, label in (("flood1", "flood1: 1 flooder"), ("flood3", f"{args.flooders} flooders")):
         r = results.get(key)
         if r is None:
             continue
@@ -527,10 +519,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                           f"{g['start']:.1f} / {g['peak']:.1f} / {g['end']:.1f} MiB", "", "")
         table.add_row(label, "other CPU load on the machine (100% = 1 core)",
                       f"{r['other_cpu_pct']}%", "", "")
-    if "seed" in results or "flood3" in results:
+    if "flood1" in results or "flood3" in results:
         for label, value in JINA_QUOTED:
-            table.add_row("seed: 1 flooder", f"light client latency, {label}", value,
-                          "", "quoted from issue 3, not measured here")
+            table.add_row("flood1: 1 flooder", f"light client latency, {label}", value,
+                          "", "quoted, not measured here")
     m = results.get("memory")
     if m is not None:
         if "crash" in m:
@@ -567,7 +559,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     console.print(table)
     info = results["machine"]
     console.print(f"machine: nproc {info['nproc']}, {info['cpu']}, Python {info['python']}, "
-                  f"grpcio {info['grpcio']}, src sha256 {info['src_sha256']}")
+                  f"grpcio {info['grpcio']}, {info['src']}")
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -575,14 +567,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenarios", default="seed,flood3,memory",
-                   help="comma-separated: seed, flood3, memory (default all)")
+    p.add_argument("--scenarios", default="flood1,flood3,memory",
+                   help="comma-separated: flood1, flood3, memory (default all)")
     p.add_argument("--quick", action="store_true",
                    help="sleep 0.2 s, 50 requests per flooder, light client after 1 s, "
                         "20,000 docs for memory")
     p.add_argument("--sleep", type=float, help="slow executor's seconds per request (1; quick 0.2)")
     p.add_argument("--replicas", type=int, default=2)
-    p.add_argument("--requests", type=int, help="client 1's requests in `seed` (200; quick 50)")
+    p.add_argument("--requests", type=int, help="client 1's requests in `flood1` (200; quick 50)")
     p.add_argument("--flooders", type=int, default=3, help="flooders in `flood3`")
     p.add_argument("--flood3-requests", type=int,
                    help="requests per flooder in `flood3` (200, as client 1; quick 50)")
@@ -591,7 +583,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--light-docs", type=int, default=100)
     p.add_argument("--light-timeout", type=float, help="light client's post timeout (90; quick 30)")
     p.add_argument("--probes", type=int, default=4, help="later light probes per scenario")
-    p.add_argument("--memory-docs", type=int, help="docs streamed in `memory` (100,000; quick 20,000)")
+    p.add_argument("--memory-docs", type=int,
+                   help="docs streamed in `memory` (100,000; quick 20,000)")
     p.add_argument("--memory-executor", choices=("bulky", "noop"), default="bulky")
     p.add_argument("--memory-prefetch", type=int,
                    help="client prefetch in `memory` (default: the Client's default, 1000)")
@@ -611,7 +604,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # 2.0 s at 1 s per request: two service times (one in-service request per replica + own)
     args.light_target = 2.0 * args.sleep
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = set(args.scenarios) - {"seed", "flood3", "memory"}
+    unknown = set(args.scenarios) - {"flood1", "flood3", "memory"}
     if unknown:
         p.error(f"unknown scenario(s) {sorted(unknown)}")
     return args
@@ -621,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     capacity = args.replicas / args.sleep
     budget = 120.0  # start-up and reporting
-    if "seed" in args.scenarios:
+    if "flood1" in args.scenarios:
         budget += args.max_seconds or 2 * (args.requests + 1 + args.probes) / capacity + 60
     if "flood3" in args.scenarios:
         budget += args.max_seconds or (
@@ -635,14 +628,14 @@ def main(argv: list[str] | None = None) -> int:
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     console.print(f"flooding bench: {args.scenarios}, run bounded by {budget:.0f} s")
     # memory first, while this (the client's) process is fresh
-    order = [s for s in ("memory", "seed", "flood3") if s in args.scenarios]
+    order = [s for s in ("memory", "flood1", "flood3") if s in args.scenarios]
     try:
         for name in order:
             try:
                 if name == "memory":
                     results["memory"] = run_memory(args)
-                elif name == "seed":
-                    results["seed"] = run_flooding("seed", args, 1, args.requests)
+                elif name == "flood1":
+                    results["flood1"] = run_flooding("flood1", args, 1, args.requests)
                 else:
                     results["flood3"] = run_flooding("flood3", args, args.flooders,
                                                      args.flood3_requests)

@@ -74,8 +74,7 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:  # the Flow's child processes inherit it (they import from here)
     sys.path.insert(0, str(HERE))
 
-from _machine import (CpuMeter, Watchdog, arm_watchdog, cpu_model, machine_busy,  # noqa: E402
-                      src_sha256)
+from _machine import CpuMeter, Watchdog, arm_watchdog, cpu_model, machine_busy, src_sha256  # noqa: E402
 from _noop_executor import NoopExecutor  # noqa: E402
 
 from flowserve import Executor, Flow, requests  # noqa: E402

@@ -24,7 +24,7 @@ Scenarios:
     docs/s and MB/s (MB = 1e6 bytes of serialized requests, one way; both sides send the same
     bytes).
 
-Targets (from the issue): (a) flowserve >= 0.5x the raw rate and p50 <= 1.5 ms;
+Targets: (a) flowserve >= 0.5x the raw rate and p50 <= 1.5 ms;
 (b) flowserve >= 0.5x the raw 2-hop docs/s.
 
 Both setups run side by side and each measure is taken ``--rounds`` times, raw and flowserve
@@ -52,7 +52,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import selectors
 import signal
 import subprocess
@@ -73,7 +72,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _machine import CpuMeter, arm_watchdog, cpu_model, machine_busy, src_sha256
+from _machine import CpuMeter, arm_watchdog, machine, machine_busy
 from _noop_executor import NoopExecutor
 
 from flowserve import Client, Document, DocumentArray, Flow
@@ -219,7 +218,7 @@ class Profiler:
         """While active, LocalFlow starts its processes under bench/_cprofiled.py."""
         if self.cprofile_dir is None:
             return contextlib.nullcontext()
-        from flowserve.local import runtime  # private: patched for profiling only
+        from flowserve.local import local_flow as runtime  # private: patched for profiling only
 
         out = self.cprofile_dir
         out.mkdir(parents=True, exist_ok=True)
@@ -256,8 +255,8 @@ class Profiler:
             for role, pid in pids.items():
                 out = self.out_dir / f"{phase}-{role}.txt"
                 spies.append(subprocess.Popen(
-                    ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", str(self.rate),
-                     *self.mode, "--output", str(out)],
+                    ["py-spy", "record", "--pid", str(pid), "--format", "raw",
+                     "--rate", str(self.rate), *self.mode, "--output", str(out)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 ))
             time.sleep(1.0)  # let py-spy attach
@@ -526,34 +525,6 @@ def flow_bulk(client: Client, docs: DocumentArray, request_size: int, prefetch: 
 # -- report -----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    model = cpu_model()
-    import google.protobuf
-
-    import flowserve
-
-    return {
-        "src": _src_fingerprint(),
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "python": platform.python_version(),
-        "grpcio": grpc.__version__,
-        "protobuf": google.protobuf.__version__,
-        "numpy": np.__version__,
-        "flowserve": flowserve.__version__,
-    }
-
-
-def _src_fingerprint() -> str:
-    """git HEAD plus a hash of src/ as it is now: the tree changes while people work."""
-    root = HERE.parent
-    head = "?"
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=False).stdout.strip() or "?"
-    return f"HEAD {head}, src sha256 {src_sha256(root)}"
-
-
 def _fmt(x: float, digits: int = 2) -> str:
     return "-" if math.isnan(x) else f"{x:,.{digits}f}"
 
@@ -781,7 +752,8 @@ def run(args: argparse.Namespace, results: dict[str, Result]) -> None:
                             warmup_docs if i == 0 else 0, max_s, nbytes, raw_meter)))
                 if fs:
                     if docs is None:
-                        docs = DocumentArray(Document(id=d, embedding=e) for d, e in zip(ids, emb))
+                        pairs = zip(ids, emb, strict=False)
+                        docs = DocumentArray(Document(id=d, embedding=e) for d, e in pairs)
                     with profiler.record(f"bulk{i}", spy):
                         parts["flow_bulk"].append(flow_bulk(
                             client, docs, args.request_size, args.prefetch,

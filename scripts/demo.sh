@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install flowserve into .venv and serve the seed story's Flow (examples/linkerd-demo) locally.
+# Install flowserve into .venv and serve the demo Flow (examples/linkerd-demo) locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then

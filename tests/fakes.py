@@ -5,7 +5,7 @@ from __future__ import annotations
 from flowserve import Executor
 from flowserve.errors import UnavailableError
 from flowserve.proto import jina_pb2
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 from flowserve.worker.runtime import ExecutorRuntime
 
 

@@ -102,7 +102,7 @@ class AsyncSleep(Executor):
 
 
 class Slow(Executor):
-    """Blocks `delay` seconds per request (like the seed's slow executor)."""
+    """Blocks `delay` seconds per request (like the demo's slow executor)."""
 
     def __init__(self, delay: float = 0.2, **kwargs):
         super().__init__(**kwargs)

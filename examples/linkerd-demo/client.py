@@ -1,6 +1,6 @@
-"""The seed story's client: stream documents into the Flow and print one line per response.
+"""The demo's client: stream documents into the Flow and print one line per response.
 
-    python client.py                 # 100,000 docs, like the seed (about 1,000 s: Ctrl-C stops)
+    python client.py                 # 100,000 docs (about 1,000 s: Ctrl-C stops)
     python client.py --docs 1000     # a shorter run
 """
 

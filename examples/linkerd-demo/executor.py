@@ -1,6 +1,7 @@
 import time
 
 import numpy as np
+
 from flowserve import DocumentArray, Executor, requests
 
 

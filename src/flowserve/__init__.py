@@ -6,13 +6,12 @@ Importing flowserve has no side effects: no signal handlers, no environment chan
 from __future__ import annotations
 
 from ._version import __version__
-
 from .client import AsyncClient, Client
-from .docarray import DocumentArray
-from .document import Document
+from .documents.array import DocumentArray
+from .documents.document import Document
 from .executor import Executor, requests
 from .flow import Flow
-from .request import DataRequest
+from .wire.request import DataRequest
 
 __all__ = [
     "AsyncClient",

@@ -13,8 +13,8 @@
     │   └── UnavailableError        an executor (or the gateway) could not be reached
     └── FlowStartError              processes of a Flow failed to start or become ready
 
-Expected errors live here; anything else escaping flowserve is a bug. Each transport (gRPC, HTTP,
-client) maps these to its status codes in exactly one place.
+Expected errors live here; anything else escaping flowserve is a bug. The gRPC and HTTP status
+codes of request errors are one table, :mod:`flowserve.wire.status`, read in both directions.
 """
 
 from __future__ import annotations

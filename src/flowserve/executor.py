@@ -73,7 +73,8 @@ class Executor:
                 f"executor {name!r} ({type(self).__name__}): unexpected constructor "
                 f"argument(s) {unexpected}; check its uses_with"
             )
-        self.metas = SimpleNamespace(name=name, **{k: v for k, v in (metas or {}).items() if k != "name"})
+        other_metas = {k: v for k, v in (metas or {}).items() if k != "name"}
+        self.metas = SimpleNamespace(name=name, **other_metas)
         runtime.setdefault("name", name)
         runtime.setdefault("replica_id", 0)
         runtime.setdefault("workspace", None)

@@ -6,10 +6,17 @@ import signal
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .config.spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow, spec_to_dict
 from .errors import ConfigError
-from .spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow, spec_to_dict
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .client._batching import InputType
+    from .documents.array import DocumentArray
+    from .local.local_flow import FlowAddresses, LocalFlow
+    from .wire.request import DataRequest
 
 __all__ = ["Flow"]
 
@@ -24,8 +31,8 @@ class Flow:
 
     def __init__(self, **with_: Any) -> None:
         self._spec: FlowSpec = flow_from_dict({"with": with_})
-        self._runtime: Any = None
-        self._client: Any = None
+        self._runtime: LocalFlow | None = None
+        self._client: Client | None = None
 
     @classmethod
     def load_config(cls, path: str | Path) -> Flow:
@@ -54,7 +61,7 @@ class Flow:
     # -- running ---------------------------------------------------------------------------
     def start(self) -> Flow:
         """Start the gateway and one process per executor replica; returns when all are ready."""
-        from .local.runtime import LocalFlow
+        from .local.local_flow import LocalFlow
 
         if self._runtime is None:
             runtime = LocalFlow(self.spec)
@@ -79,7 +86,7 @@ class Flow:
         self.close()
 
     @property
-    def addresses(self) -> Any:
+    def addresses(self) -> FlowAddresses | None:
         """Where the running Flow listens (`FlowAddresses`), or None when not started."""
         return self._runtime.addresses if self._runtime is not None else None
 
@@ -92,18 +99,19 @@ class Flow:
     def protocol(self) -> str:
         return next(iter(self._require_running().gateway_ports))
 
-    def _require_running(self) -> Any:
+    def _require_running(self) -> FlowAddresses:
         if self._runtime is None or self._runtime.addresses is None:
             raise RuntimeError("the Flow is not running: use `with flow:` or flow.start()")
         return self._runtime.addresses
 
-    def client(self, protocol: str | None = None) -> Any:
+    def client(self, protocol: str | None = None) -> Client:
         """A Client connected to this Flow's gateway."""
         from .client import Client
 
         return Client(host=self._require_running().gateway_url(protocol))
 
-    def post(self, on: str = "/", inputs: Any = None, **kwargs: Any) -> Any:
+    def post(self, on: str = "/", inputs: InputType = None,
+             **kwargs: Any) -> DocumentArray | list[DataRequest] | None:
         """`Client.post` against this Flow's gateway."""
         if self._client is None:
             self._client = self.client()

@@ -17,7 +17,7 @@ DEMO = REPO / "examples" / "linkerd-demo"
 
 
 def test_flow_command_serves_the_seed_flow_and_stops_cleanly(tmp_path):
-    # the seed's flow.yml with the sleep shortened, from a directory that is not the cwd
+    # the demo's flow.yml with the sleep shortened, from a directory that is not the cwd
     flow_yml = (DEMO / "flow.yml").read_text().replace("sleep: 1", "sleep: 0")
     port = free_port()
     flow_yml = flow_yml.replace("port: 8080", f"port: {port}")

@@ -1,11 +1,14 @@
-"""The live dashboard in headless Chromium, on the seed's incident scaled down: a flooding
+"""The live dashboard in headless Chromium, on the demo's incident scaled down: a flooding
 client fills the slow executor's queue while a light one posts now and then. The page must
 show the topology and the numbers, update under traffic, and point at the slow executor and
-the flooder. Also saves docs/dashboard.png, and checks `flowserve top` shows the same."""
+the flooder. Also takes a screenshot (into the test's temporary folder; into the file named by
+$FLOWSERVE_DASHBOARD_SCREENSHOT when set, e.g. docs/dashboard.png), and checks `flowserve top`
+shows the same."""
 
 from __future__ import annotations
 
 import html.parser
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +26,7 @@ from flowserve import Client, Document, Flow
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOT = REPO / "docs" / "dashboard.png"
+SCREENSHOT_ENV = "FLOWSERVE_DASHBOARD_SCREENSHOT"
 SERVICE_TIME = 0.1
 MAX_FLOOD = 3000
 
@@ -98,7 +101,7 @@ class Page(html.parser.HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def seed_flow() -> Iterator[Flow]:
+def demo_flow() -> Iterator[Flow]:
     flow = (
         Flow(monitoring=True)
         .add(name="slow_executor", uses=Slow, uses_with={"delay": SERVICE_TIME}, replicas=2)
@@ -126,9 +129,9 @@ def flood(url: str, client_id: str, stop: threading.Event, prefetch: int,
                     on_done=lambda r: answered.append(1))
 
 
-def test_dashboard_shows_the_incident_and_updates_under_traffic(seed_flow, tmp_path):
+def test_dashboard_shows_the_incident_and_updates_under_traffic(demo_flow, tmp_path):
     chromium()  # fail early, with the message, when it is missing
-    url = seed_flow.addresses.dashboard_url
+    url = demo_flow.addresses.dashboard_url
     before = Page(browse(url, tmp_path / "a", "--dump-dom"))
     assert before.graph_nodes == {"slow_executor", "bulky_executor"}
     assert int(before.body["data-polls"]) >= 1
@@ -138,14 +141,14 @@ def test_dashboard_shows_the_incident_and_updates_under_traffic(seed_flow, tmp_p
 
     stop = threading.Event()
     answered: list[int] = []
-    grpc_url = seed_flow.addresses.gateway_url()
+    grpc_url = demo_flow.addresses.gateway_url()
     threads = [threading.Thread(target=flood, args=(grpc_url, "flooder", stop, 200, answered)),
                threading.Thread(target=flood, args=(grpc_url, "light", stop, 2, answered))]
     for t in threads:
         t.start()
     try:
         def flooded() -> bool:
-            node = snapshot(seed_flow)["nodes"]["slow_executor"]
+            node = snapshot(demo_flow)["nodes"]["slow_executor"]
             return node["queue_depth"] >= 50 and node["rate"] > 0 and node["p50"] is not None
 
         assert wait_until(flooded, 60)
@@ -168,10 +171,11 @@ def test_dashboard_shows_the_incident_and_updates_under_traffic(seed_flow, tmp_p
         # let the charts cover some seconds of the incident, then take the screenshot
         assert wait_until(lambda: len(httpx.get(f"{url}/api/history", timeout=10).json()[
             "points"]) >= 25, 60)
-        SCREENSHOT.unlink(missing_ok=True)
-        browse(url, tmp_path / "c", f"--screenshot={SCREENSHOT}", "--window-size=1400,900",
-               "--hide-scrollbars")
-        assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        screenshot = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "dashboard.png")
+        screenshot.unlink(missing_ok=True)
+        browse(url, tmp_path / "c", f"--screenshot={screenshot.resolve()}",
+               "--window-size=1400,900", "--hide-scrollbars")
+        assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
         top = subprocess.run(
             [sys.executable, "-m", "flowserve", "top", url.rsplit("/", 1)[0], "--once"],
@@ -187,7 +191,7 @@ def test_dashboard_shows_the_incident_and_updates_under_traffic(seed_flow, tmp_p
         for t in threads:
             t.join(120)
     assert answered, "the flood was answered"
-    after = snapshot(seed_flow)
-    assert wait_until(lambda: snapshot(seed_flow)["nodes"]["slow_executor"]["queue_depth"] == 0,
+    after = snapshot(demo_flow)
+    assert wait_until(lambda: snapshot(demo_flow)["nodes"]["slow_executor"]["queue_depth"] == 0,
                       60)
     assert after["gateway"]["requests"] > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SEED_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
+DEMO_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
 
 
 def _flowserve(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -20,8 +20,8 @@ def _flowserve(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]
                           capture_output=True, check=False, text=True, timeout=120)
 
 
-def test_export_kubernetes_writes_the_seed_manifests(tmp_path):
-    result = _flowserve("export", "kubernetes", SEED_FLOW, "demo-linkerd",
+def test_export_kubernetes_writes_the_demo_manifests(tmp_path):
+    result = _flowserve("export", "kubernetes", DEMO_FLOW, "demo-linkerd",
                         "--k8s-namespace", "demo-linkerd", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "demo-linkerd"
@@ -39,8 +39,8 @@ def test_export_kubernetes_writes_the_seed_manifests(tmp_path):
     # a re-export without an executor removes that executor's file, and only generated files
     (out / "notes.yml").write_text("mine: true\n")
     single = tmp_path / "single.yml"
-    single.write_text(SEED_FLOW.read_text().split("  # A bulky Executor")[0])
-    (tmp_path / "executor.py").write_text((SEED_FLOW.parent / "executor.py").read_text())
+    single.write_text(DEMO_FLOW.read_text().split("  # A bulky Executor")[0])
+    (tmp_path / "executor.py").write_text((DEMO_FLOW.parent / "executor.py").read_text())
     result = _flowserve("export", "kubernetes", single, "demo-linkerd",
                         "--k8s-namespace", "demo-linkerd", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -49,18 +49,18 @@ def test_export_kubernetes_writes_the_seed_manifests(tmp_path):
 
 
 def test_export_docker_compose_and_dockerfile(tmp_path):
-    result = _flowserve("export", "docker-compose", SEED_FLOW, "compose/flow.yml", cwd=tmp_path)
+    result = _flowserve("export", "docker-compose", DEMO_FLOW, "compose/flow.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = yaml.safe_load((tmp_path / "compose" / "flow.yml").read_text())
     assert list(doc["services"]) == ["gateway", "slow-executor", "bulky-executor"]
-    result = _flowserve("export", "dockerfile", SEED_FLOW, "build", cwd=tmp_path)
+    result = _flowserve("export", "dockerfile", DEMO_FLOW, "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "docker build -t flowserve-slow-executor:0.1.0 build/slow-executor" in result.stdout
     assert (tmp_path / "build" / "slow-executor" / "app" / "executor.py").is_file()
 
 
 def test_invalid_exports_are_errors_naming_object_and_field(tmp_path):
-    result = _flowserve("export", "kubernetes", SEED_FLOW, "out", "--k8s-namespace", "Demo_NS",
+    result = _flowserve("export", "kubernetes", DEMO_FLOW, "out", "--k8s-namespace", "Demo_NS",
                         cwd=tmp_path)
     assert result.returncode == 1
     assert "flowserve export: error: Namespace 'Demo_NS': metadata.name" in result.stderr

@@ -16,7 +16,7 @@ from toy_executors import Embed, Slow
 
 from flowserve import AsyncClient, Client, Document, DocumentArray, Flow
 from flowserve.proto import jina_pb2_grpc
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 pytestmark = pytest.mark.integration
 

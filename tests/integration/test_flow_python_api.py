@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 import httpx
 import pytest
-from procs import running
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from procs import running
 from toy_executors import (
     AppendText,
     AsyncSleep,

@@ -58,7 +58,8 @@ def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
 def test_an_idle_session_stream_does_not_hold_the_stop(tmp_path):
     """A client that posted one document keeps its session stream open; on SIGTERM the
     gateway ends that idle stream instead of waiting out its 30 s grace period."""
-    flow = "jtype: Flow\nwith:\n  grace: 30\nexecutors:\n  - name: noop\n    uses: toy_executors:NoOp\n"
+    flow = ("jtype: Flow\nwith:\n  grace: 30\n"
+            "executors:\n  - name: noop\n    uses: toy_executors:NoOp\n")
     with flow_process(tmp_path, flow) as (proc, url), \
             Client(host=f"grpc://{url}") as client:
         assert len(client.post("/", Document(text="a"))) == 1  # opens the session stream

@@ -17,8 +17,8 @@ from typing import Any, TextIO
 import pytest
 from procs import child_env, free_port
 
-from flowserve import ping_cli
-from flowserve.ping import ping, run_ping
+from flowserve.cli import ping as ping_cli
+from flowserve.client.ping import ping, run_ping
 
 pytestmark = pytest.mark.integration
 

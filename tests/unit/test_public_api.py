@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import flowserve
 
@@ -29,3 +30,12 @@ def test_import_has_no_side_effects():
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_the_root_holds_the_public_api_and_one_folder_per_layer():
+    root = Path(flowserve.__file__).parent
+    modules = sorted(p.stem for p in root.glob("*.py"))
+    assert modules == ["__init__", "__main__", "_version", "errors", "executor", "flow"]
+    packages = sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file())
+    assert packages == ["cli", "client", "config", "documents", "export", "gateway", "local",
+                        "observe", "proto", "servers", "transport", "wire", "worker"]

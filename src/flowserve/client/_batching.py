@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from ..docarray import DocumentArray
-from ..document import Document
-from ..request import DataRequest
+from ..documents.array import DocumentArray
+from ..documents.document import Document
+from ..wire.request import DataRequest
 
 __all__ = ["InputType", "count_requests", "iter_batches", "iter_requests"]
 

@@ -7,30 +7,21 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..docarray import DocumentArray
+from ..documents.array import DocumentArray
 from ..errors import (
-    BadRequestError,
-    DeadlineExceededError,
     ExecutorError,
-    OverloadedError,
     RequestError,
-    UnavailableError,
 )
-from ..request import DataRequest
+from ..wire.request import DataRequest
+from ..wire.status import ERRORS_BY_NAME
 from ._reporter import ProgressReporter
 
-__all__ = ["ERRORS_BY_NAME", "Callback", "ResultSink", "error_from_status", "mark_failed"]
+__all__ = ["Callback", "ResultSink", "error_from_status", "mark_failed"]
 
 logger = logging.getLogger("flowserve.client")
 
 Callback = Callable[[DataRequest], Any]
 
-# exception.name on the wire -> the error `post` raises for it; anything else is the
-# executor's own exception and becomes an ExecutorError.
-ERRORS_BY_NAME: dict[str, type[RequestError]] = {
-    cls.__name__: cls
-    for cls in (BadRequestError, OverloadedError, DeadlineExceededError, UnavailableError)
-}
 
 
 def error_from_status(response: DataRequest) -> RequestError:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import DeadlineExceededError, RequestError, UnavailableError
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from ._inflight import InFlight
 
 __all__ = ["Failed", "Sink", "Stream", "StreamBroken", "run_post"]

@@ -8,18 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import cast
 
 import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..gateway.identity import CLIENT_ID_METADATA
 from ..proto import jina_pb2, jina_pb2_grpc
-from ..request import DataRequest
+from ..wire.names import CLIENT_ID_METADATA, PREFETCH_METADATA, RESULTS_IN_ORDER_METADATA
+from ..wire.request import DataRequest
 from ._address import Address
 from ._engine import StreamBroken
 from ._grpc_errors import RequestFailed, error_from_rpc, unary_failure
 from ._session import SESSION_METADATA, Session
+from ._transport import SingleReply
 
 __all__ = ["GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc"]
 
@@ -66,7 +68,7 @@ class GrpcStream:
         if message is grpc.aio.EOF:
             return None
         self._answered = True
-        return DataRequest(message)
+        return DataRequest(cast(jina_pb2.DataRequestProto, message))
 
     def cancel(self) -> None:
         self._call.cancel()
@@ -108,6 +110,33 @@ class GrpcTransport:
             self._unary = jina_pb2_grpc.JinaSingleDataRequestRPCStub(
                 self._channel).process_single_data
         return self._channel
+
+    single_posts = True
+
+    def stream_metadata(self, prefetch: int | None,
+                        results_in_order: bool) -> list[tuple[str, str]]:
+        """The keys a Jina gateway reads (docs/protocol.md)."""
+        pairs: list[tuple[str, str]] = []
+        if prefetch is not None:
+            pairs.append((PREFETCH_METADATA, str(prefetch)))
+        if results_in_order:
+            pairs.append((RESULTS_IN_ORDER_METADATA, "true"))
+        return pairs
+
+    async def post_single(self, request: DataRequest, metadata: Sequence[tuple[str, str]],
+                          timeout: float | None) -> SingleReply:
+        """One request on the session stream (no metadata or timeout of its own, and the
+        session free) or as one unary call; None if the gateway has no unary method."""
+        if timeout is None and not metadata:
+            session = self.session()
+            if not session.busy:
+                return await session.post(request)
+        if not self.unary_supported:
+            return None
+        try:
+            return await self.post_one(request, metadata, timeout)
+        except RequestFailed as failed:
+            return request, failed.error
 
     async def open_stream(
         self, metadata: Sequence[tuple[str, str]], timeout: float | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import grpc
 
@@ -13,6 +14,8 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
+from ..wire.names import ERROR_TRAILER, RETRY_AFTER
+from ..wire.status import error_for_grpc_code
 from ._address import Address
 
 __all__ = ["RequestFailed", "error_from_rpc", "unary_failure"]
@@ -21,7 +24,7 @@ __all__ = ["RequestFailed", "error_from_rpc", "unary_failure"]
 def _retry_after(exc: grpc.RpcError) -> float:
     trailing = getattr(exc, "trailing_metadata", None)
     for key, value in (trailing() if callable(trailing) else None) or ():
-        if key.lower() == "retry-after":
+        if key.lower() == RETRY_AFTER:
             with contextlib.suppress(TypeError, ValueError):
                 return float(value)
     return 1.0
@@ -39,15 +42,16 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
     """
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = (exc.details() if callable(getattr(exc, "details", None)) else "") or ""
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+    cls = error_for_grpc_code(code)
+    if cls is OverloadedError:
         return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+    if cls is DeadlineExceededError:
         if not details or details == "Deadline Exceeded":  # gRPC's own words: our deadline
             return DeadlineExceededError(f"deadline exceeded waiting for {address}")
         return DeadlineExceededError(details)
-    if code == grpc.StatusCode.UNAVAILABLE:
+    if cls is UnavailableError:
         return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
+    if cls is BadRequestError:
         return BadRequestError(details or f"{address} rejected the request as invalid")
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return UnavailableError(_join(f"{address} does not serve this method", details))
@@ -71,9 +75,9 @@ def unary_failure(exc: grpc.RpcError, address: Address) -> RequestFailed | Reque
     if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
         return None
     error = error_from_rpc(exc, address)
-    trailers = exc.trailing_metadata() or ()
+    trailers: Any = exc.trailing_metadata() or ()
     per_request = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
                                  grpc.StatusCode.RESOURCE_EXHAUSTED)
-    if per_request or any(key == "flowserve-error" for key, _ in trailers):
+    if per_request or any(key == ERROR_TRAILER for key, _ in trailers):
         return RequestFailed(error)
     return error

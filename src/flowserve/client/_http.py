@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from .._httpjson import post_body_from_request, response_from_json
 from ..errors import (
     BadRequestError,
     DeadlineExceededError,
@@ -21,11 +20,13 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
-from ..gateway.identity import CLIENT_ID_HEADER
-from ..request import DataRequest
+from ..wire.httpjson import post_body_from_request, response_from_json
+from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER
+from ..wire.request import DataRequest
+from ..wire.status import ERRORS_BY_NAME, error_for_http_status
 from ._address import Address
-from ._callbacks import ERRORS_BY_NAME
 from ._engine import Failed, StreamBroken
+from ._transport import SingleReply
 
 __all__ = ["HttpStream", "HttpTransport", "error_from_http"]
 
@@ -35,7 +36,7 @@ _EOF = object()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+    value = response.headers.get(RETRY_AFTER)
     if value is None:
         return None
     try:
@@ -76,15 +77,11 @@ def error_from_http(response: httpx.Response, address: Address | str) -> Request
     retry_after = _retry_after(response)
     cls = ERRORS_BY_NAME.get(name)
     if cls is None:
-        if code == 429 or (code == 503 and retry_after is not None):
+        if code == 503 and retry_after is not None:  # unavailable for now: overloaded
             cls = OverloadedError
-        elif code == 503:
-            cls = UnavailableError
-        elif code == 504:
-            cls = DeadlineExceededError
-        elif 400 <= code < 500:
-            cls = BadRequestError
         else:
+            cls = error_for_http_status(code) or (BadRequestError if 400 <= code < 500 else None)
+        if cls is None:
             return RequestError(f"HTTP {code} from {address}: {message}")
     if cls is OverloadedError:
         return OverloadedError(message, retry_after=1.0 if retry_after is None else retry_after)
@@ -182,6 +179,17 @@ class HttpTransport:
     def _timeout(self, timeout: float | None) -> httpx.Timeout:
         connect = _CONNECT_TIMEOUT if timeout is None else min(timeout, _CONNECT_TIMEOUT)
         return httpx.Timeout(timeout, connect=connect, pool=None)
+
+    single_posts = False  # every request is one POST: a stream costs nothing extra
+
+    def stream_metadata(self, prefetch: int | None,
+                        results_in_order: bool) -> list[tuple[str, str]]:
+        """None: prefetch and order are the client's own business over HTTP."""
+        return []
+
+    async def post_single(self, request: DataRequest, metadata: Sequence[tuple[str, str]],
+                          timeout: float | None) -> SingleReply:
+        return None
 
     async def open_stream(
         self, metadata: Sequence[tuple[str, str]], timeout: float | None

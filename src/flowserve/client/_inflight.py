@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from ..errors import RequestError
-from ..request import DataRequest
+from ..wire.request import DataRequest
 
 __all__ = ["InFlight", "Outcome"]
 

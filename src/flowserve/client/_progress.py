@@ -23,7 +23,7 @@ from rich.text import Text
 from ._reporter import ProgressReporter
 
 if TYPE_CHECKING:
-    from ..request import DataRequest
+    from ..wire.request import DataRequest
 
 __all__ = ["RichProgress"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..request import DataRequest
+    from ..wire.request import DataRequest
 
 __all__ = ["ProgressReporter"]
 

@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator
 
 from ..errors import OverloadedError, RequestError
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from ._callbacks import ResultSink
 
 __all__ = ["RetryingSink", "backoff_delay", "is_overload"]

@@ -15,18 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import cast
 
 import grpc
 
 from ..errors import RequestError, UnavailableError
-from ..request import DataRequest
+from ..proto import jina_pb2
+from ..wire import names
+from ..wire.request import DataRequest
 from ._address import Address
 from ._grpc_errors import error_from_rpc
 
 __all__ = ["SESSION_METADATA", "Session"]
 
-SESSION_METADATA = ("flowserve-session", "1")
-"""Marks a session stream (the gateway's `gateway.grpc_service.SESSION_METADATA`)."""
+SESSION_METADATA = (names.SESSION_METADATA, "1")
+"""The metadata pair marking a session stream."""
 
 
 class _NotTaken(Exception):
@@ -88,7 +91,7 @@ class Session:
         if message is grpc.aio.EOF:  # ended while idle (a draining gateway): not taken
             raise _NotTaken(UnavailableError(
                 f"{self._address} ended the stream before answering"))
-        reply = DataRequest(message)
+        reply = DataRequest(cast(jina_pb2.DataRequestProto, message))
         if reply.request_id != request.request_id:
             raise RequestError(f"{self._address} answered request {reply.request_id!r} on a "
                                f"session stream that carried {request.request_id!r}")

@@ -6,24 +6,25 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self
 
 import httpx
 
-from ..docarray import DocumentArray
-from .._ids import new_id
+from ..documents.array import DocumentArray
+from ..documents.ids import new_id
 from ..errors import OverloadedError
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from ._address import Address, parse_address
 from ._batching import InputType, count_requests, iter_requests
 from ._callbacks import Callback, ResultSink
 from ._engine import Stream, run_post
-from ._grpc import GrpcTransport, RequestFailed
+from ._grpc import GrpcTransport
 from ._http import HttpTransport
 from ._inflight import InFlight
 from ._reporter import ProgressReporter
 from ._retry import RetryingSink, backoff_delay
+from ._transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class AsyncClient:
     ) -> None:
         self.address: Address = parse_address(host, port, protocol)
         self.client_id = client_id or new_id()
-        self._transport: GrpcTransport | HttpTransport
+        self._transport: Transport
         if self.address.protocol == "grpc":
             self._transport = GrpcTransport(self.address, options=grpc_options,
                                             client_id=self.client_id)
@@ -164,8 +165,8 @@ class AsyncClient:
             target_executor=target_executor,
             timeout_ms=None if timeout is None else max(1, round(timeout * 1000)),
         )
-        stream_metadata = self._metadata(prefetch, results_in_order, metadata)
         transport = self._transport
+        stream_metadata = transport.stream_metadata(prefetch, results_in_order) + _pairs(metadata)
 
         async def open_stream(remaining: float | None) -> Stream:
             return await transport.open_stream(stream_metadata, remaining)
@@ -173,12 +174,17 @@ class AsyncClient:
         if progress is not None:
             progress.start()
         try:
-            if retries <= 0 and isinstance(transport, GrpcTransport):
-                # A post that makes one request goes as one unary call: no stream to set up.
+            if retries <= 0 and transport.single_posts:
+                # A post that makes one request goes without a stream of its own.
                 first, second = next(requests, None), next(requests, None)
-                if first is not None and second is None and await self._post_single(
-                        transport, first, sink, metadata, timeout):
-                    return sink.result()
+                if first is not None and second is None:
+                    reply = await transport.post_single(first, _pairs(metadata), timeout)
+                    if isinstance(reply, tuple):  # this request alone failed
+                        await sink.deliver(*reply)
+                        return sink.result()
+                    if reply is not None:
+                        await sink.deliver(reply)
+                        return sink.result()
                 requests = itertools.chain((r for r in (first, second) if r is not None),
                                            requests)
             if retries <= 0:
@@ -193,30 +199,8 @@ class AsyncClient:
                 progress.stop()
         return sink.result()
 
-    @staticmethod
-    async def _post_single(transport: GrpcTransport, request: DataRequest, sink: ResultSink,
-                           metadata: Metadata | None, timeout: float | None) -> bool:
-        """Send one request on the session stream (no metadata or timeout of its own, and the
-        session free) or as one unary call; False if the gateway has no unary method (the
-        caller then opens a stream for it)."""
-        if timeout is None and not metadata:
-            session = transport.session()
-            if not session.busy:
-                await sink.deliver(await session.post(request))
-                return True
-        if not transport.unary_supported:
-            return False
-        try:
-            response = await transport.post_one(request, _pairs(metadata), timeout)
-        except RequestFailed as failed:
-            await sink.deliver(request, failed.error)
-            return True
-        if response is None:
-            return False
-        await sink.deliver(response)
-        return True
-
-    async def _post_with_retries(self, open_stream: Any, requests: Any, sink: ResultSink,
+    async def _post_with_retries(self, open_stream: Callable[[float | None], Awaitable[Stream]],
+                                 requests: Iterator[DataRequest], sink: ResultSink,
                                  limit: int, ordered: bool, timeout: float | None, retries: int,
                                  backoff: float, max_backoff: float) -> None:
         retrying = RetryingSink(sink, retries)
@@ -243,19 +227,6 @@ class AsyncClient:
                         len(held), delay, retrying.round, retries)
             await asyncio.sleep(delay)
             batch = retrying.track(iter(held))
-
-    def _metadata(
-        self, prefetch: int | None, results_in_order: bool, metadata: Metadata | None
-    ) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, str]] = []
-        if self.address.protocol == "grpc":
-            # The keys a Jina gateway reads (see PROTOCOL.md).
-            if prefetch is not None:
-                pairs.append(("__prefetch__", str(prefetch)))
-            if results_in_order:
-                pairs.append(("__results_in_order__", "true"))
-        pairs.extend(_pairs(metadata))
-        return pairs
 
     async def dry_run(self, timeout: float | None = None) -> bool:
         """True when the gateway reports every executor reachable (False if unreachable)."""

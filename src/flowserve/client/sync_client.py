@@ -11,8 +11,8 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from ..docarray import DocumentArray
-from ..request import DataRequest
+from ..documents.array import DocumentArray
+from ..wire.request import DataRequest
 from ._address import Address
 from ._batching import InputType
 from ._callbacks import Callback

@@ -1,9 +1,10 @@
 """Export a Flow to Kubernetes manifests, a Docker Compose file, or Dockerfiles.
 
 Data to data: :func:`kubernetes_manifests` and :func:`compose_file` turn a
-:class:`~flowserve.spec.FlowSpec` (plus the image plan of :func:`plan_images`) into plain dicts;
-:mod:`~flowserve.export.validate` checks them; :mod:`~flowserve.export.writer` dumps them with
-``yaml.safe_dump``. The ``flowserve export`` command (:mod:`flowserve.export.cli`) chains these.
+:class:`~flowserve.config.spec.FlowSpec` (plus the image plan of :func:`plan_images`) into plain
+dicts; :mod:`~flowserve.export.validate` checks them; :mod:`~flowserve.export.writer` dumps them
+with ``yaml.safe_dump``. The ``flowserve export`` command (:mod:`flowserve.cli.export`) chains
+these.
 
 Every name below is imported on first use (PEP 562), so the ``flowserve`` command line, which
 registers :mod:`flowserve.export.cli` in every process (gateways and executors included), does

@@ -9,9 +9,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..graph import build_graph
-from ..spec import ExecutorSpec, FlowSpec
-from ..observe.options import ObservabilityOptions
+from ..config.graph import build_graph
+from ..config.observability import ObservabilityOptions
+from ..config.options import EXECUTOR_DEFAULTS
+from ..config.spec import ExecutorSpec, FlowSpec
 from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 
@@ -52,9 +53,9 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
         args += ["--base-dir", image.base_dir]
     if replica_id is not None:
         args += ["--replica-id", str(replica_id)]
-    if ex.concurrency != 1:
+    if ex.concurrency != EXECUTOR_DEFAULTS.concurrency:
         args += ["--concurrency", str(ex.concurrency)]
-    if ex.sync_handlers != "auto":
+    if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
         args += ["--sync-handlers", ex.sync_handlers]
     if ex.workspace:
         args += ["--workspace", ex.workspace]

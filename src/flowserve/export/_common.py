@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 
 from .._version import __version__
+from ..config.observability import ObservabilityOptions
+from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
-from ..observe.options import ObservabilityOptions
-from ..spec import ExecutorSpec, FlowSpec
 
 __all__ = [
     "DEFAULT_MONITORING_PORT",

@@ -1,6 +1,6 @@
 """Pod templates for the Kubernetes export: the container, its probes, its graceful stop.
 
-Every pod gets ``linkerd.io/inject: enabled`` (so the seed's ``kubectl get pods`` shows 2/2) and,
+Every pod gets ``linkerd.io/inject: enabled`` (so ``kubectl get pods`` shows 2/2 containers) and,
 with monitoring on, Prometheus scrape annotations. The container is named ``executor`` (or
 ``gateway``) so ``kubectl logs <pod> executor`` works next to the ``linkerd-proxy`` sidecar.
 """
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.options import GATEWAY_DEFAULTS
 from ._common import MANAGED_BY, PRESTOP_SECONDS, config_hash
 
 __all__ = ["ContainerPlan", "labels", "pod_template", "selector"]
@@ -43,7 +44,7 @@ class ContainerPlan:
     pull_policy: str = "IfNotPresent"
     pull_secrets: Sequence[str] = ()
     monitoring_port: int | None = None
-    grace: float = 10.0
+    grace: float = GATEWAY_DEFAULTS.grace
     grace_period: int = 20
     timeout_ready: float = 60.0
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..spec import ExecutorSpec, FlowSpec
+from ..config.spec import ExecutorSpec, FlowSpec
 from . import _common as c
 from ._commands import (
     executor_args,

@@ -15,11 +15,11 @@ from importlib.machinery import PathFinder
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._imports import is_path
 from .._version import __version__
+from ..config.imports import is_path
+from ..config.loader import resolve_executor
+from ..config.spec import ExecutorSpec, FlowSpec
 from ..executor import Executor
-from ..loader import resolve_executor
-from ..spec import ExecutorSpec, FlowSpec
 from ._common import ExportError, base_image, k8s_name
 
 __all__ = ["APP_DIR", "ExecutorImage", "FileCopy", "plan_image", "plan_images"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..spec import ExecutorSpec, FlowSpec
+from ..config.spec import ExecutorSpec, FlowSpec
 from . import _common as c
 from ._commands import executor_args, gateway_args, observability_args
 from ._pod import ContainerPlan, labels, pod_template, selector

@@ -14,14 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..spec import ExecutorSpec, FlowSpec
+from ..config.spec import ExecutorSpec, FlowSpec
+from ..wire.names import DISCOVERY_METHOD, PROCESS_METHOD
 from ._common import duration, route_timeout
 
-__all__ = ["PROCESS", "profile_name", "service_profile"]
+__all__ = ["profile_name", "service_profile"]
 
-PROCESS = "/jina.JinaSingleDataRequestRPC/process_single_data"
-"""The gRPC method the gateway calls for each request (also named in tracing spans)."""
-DISCOVERY = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery"
 MIN_RETRIES_PER_SECOND = 10
 RETRY_TTL = "10s"
 
@@ -38,8 +36,8 @@ def service_profile(spec: FlowSpec, ex: ExecutorSpec, *, service: str, namespace
     timeout = duration(route_timeout(spec, ex))
     mesh_retries = not spec.with_.retries and ex.retries > 0
     routes = [
-        _route(PROCESS, timeout=timeout, retryable=mesh_retries),
-        _route(DISCOVERY, timeout=timeout, retryable=True),
+        _route(PROCESS_METHOD, timeout=timeout, retryable=mesh_retries),
+        _route(DISCOVERY_METHOD, timeout=timeout, retryable=True),
     ]
     return {
         "apiVersion": "linkerd.io/v1alpha2",

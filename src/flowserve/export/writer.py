@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .._version import __version__
-from ..spec import FlowSpec
+from ..config.spec import FlowSpec
 from ._commands import executor_args
 from ._common import component_names, executor_port
 from .compose import compose_file

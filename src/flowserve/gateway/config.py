@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.graph import FlowGraph
+from ..config.observability import ObservabilityOptions
+from ..config.options import EXECUTOR_DEFAULTS, GatewayOptions, Polling
+from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
-from ..graph import FlowGraph
-from ..observe.options import ObservabilityOptions
-from ..spec import ExecutorSpec, FlowSpec
 
 __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
 
@@ -26,12 +27,12 @@ class DeploymentConfig:
     """One address per replica (a single shard)."""
     shards: tuple[tuple[str, ...], ...] = ()
     """Replica addresses per shard; overrides `addresses` when given."""
-    concurrency: int = 1
-    max_queue: int | None = None
-    balancing: str = "p2c_ewma"
-    polling: str | dict[str, str] = "ANY"
-    timeout_send: float | None = None
-    retries: int = 2
+    concurrency: int = EXECUTOR_DEFAULTS.concurrency
+    max_queue: int | None = EXECUTOR_DEFAULTS.max_queue
+    balancing: str = EXECUTOR_DEFAULTS.balancing
+    polling: Polling | dict[str, Polling] = EXECUTOR_DEFAULTS.polling
+    timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send
+    retries: int = EXECUTOR_DEFAULTS.retries
 
     @property
     def shard_addresses(self) -> tuple[tuple[str, ...], ...]:
@@ -93,17 +94,10 @@ class GatewayConfig:
     deployments: Mapping[str, DeploymentConfig]
     protocols: Sequence[str] = ("grpc",)
     ports: Sequence[int] = (0,)
-    host: str = "0.0.0.0"
-    prefetch: int = 1000
-    name: str = "gateway"
-    grace: float = 10.0
-    max_queue: int = 1000
-    max_queue_per_client: int = 100
-    client_weights: Mapping[str, float] = field(default_factory=dict)
-    trusted_proxies: Sequence[str] = ()
-    timeout: float | None = None
-    retries: bool = True
-    retry_budget: float = 0.2
+    """One per protocol; 0 picks a free port."""
+    options: GatewayOptions = field(default_factory=GatewayOptions)
+    """Serving, admission and resilience settings: the Flow's whole ``with:`` block, or the
+    `flowserve gateway` flags."""
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
@@ -117,32 +111,29 @@ class GatewayConfig:
             deployments={ex.name: deployment_config(ex, addresses[ex.name])
                          for ex in spec.executors},
             protocols=list(opts.protocol), ports=list(opts.port or [0] * len(opts.protocol)),
-            host=opts.host, prefetch=opts.prefetch, name=opts.name, grace=opts.grace,
-            max_queue=opts.max_queue, max_queue_per_client=opts.max_queue_per_client,
-            client_weights=dict(opts.client_weights),
-            trusted_proxies=tuple(opts.trusted_proxies), timeout=opts.timeout,
-            retries=opts.retries, retry_budget=opts.retry_budget,
+            options=opts,
             observability=ObservabilityOptions.for_component(
                 spec, port_monitoring=opts.port_monitoring),
         )
 
     def to_argv(self) -> list[str]:
         """`flowserve gateway` flags that rebuild this config in another process/container."""
+        opts = self.options
         argv = [
             "--graph", json.dumps({k: list(v) for k, v in self.graph.needs.items()}),
             "--deployments", json.dumps({k: d.to_json() for k, d in self.deployments.items()}),
             "--protocol", *self.protocols, "--port", *map(str, self.ports),
-            "--host", self.host, "--prefetch", str(self.prefetch), "--name", self.name,
-            "--grace", str(self.grace), "--max-queue", str(self.max_queue),
-            "--max-queue-per-client", str(self.max_queue_per_client),
-            "--retry-budget", str(self.retry_budget),
+            "--host", opts.host, "--prefetch", str(opts.prefetch), "--name", opts.name,
+            "--grace", str(opts.grace), "--max-queue", str(opts.max_queue),
+            "--max-queue-per-client", str(opts.max_queue_per_client),
+            "--retry-budget", str(opts.retry_budget),
         ]
-        if self.client_weights:
-            argv += ["--client-weights", json.dumps(dict(self.client_weights))]
-        if self.trusted_proxies:
-            argv += ["--trusted-proxies", *self.trusted_proxies]
-        if self.timeout is not None:
-            argv += ["--timeout", str(self.timeout)]
-        if not self.retries:
+        if opts.client_weights:
+            argv += ["--client-weights", json.dumps(dict(opts.client_weights))]
+        if opts.trusted_proxies:
+            argv += ["--trusted-proxies", *opts.trusted_proxies]
+        if opts.timeout is not None:
+            argv += ["--timeout", str(opts.timeout)]
+        if not opts.retries:
             argv += ["--no-retries"]
         return argv + self.observability.to_argv()

@@ -17,11 +17,12 @@ from functools import lru_cache
 from typing import Any
 
 from .._version import __version__
+from ..config.graph import FlowGraph
 from ..errors import DeadlineExceededError
 from ..executor import DEFAULT_ENDPOINT
-from ..graph import FlowGraph
 from ..proto import jina_pb2
-from ..request import DataRequest
+from ..wire.deadline import Deadline
+from ..wire.request import DataRequest
 from .deployment import Deployment
 from .merge import merge_requests
 from .observer import NullObserver, Observer, outcome_of
@@ -52,7 +53,7 @@ def _stamp(ts: Any, seconds: float) -> None:
 class _Walk:
     """The state of one request's walk through the DAG."""
 
-    def __init__(self, core: GatewayCore, request: DataRequest, deadline: float | None,
+    def __init__(self, core: GatewayCore, request: DataRequest, deadline: Deadline | None,
                  client: str) -> None:
         self.core = core
         self.client = client
@@ -93,16 +94,13 @@ class _Walk:
         """Send `request` to executor `name` (unless target_executor excludes it)."""
         if self.target is not None and not self.target.match(name):
             return request
-        timeout = None
         now = self.core.clock()
-        if self.deadline is not None:
-            timeout = self.deadline - now
-            if timeout <= 0:
-                raise DeadlineExceededError(
-                    f"deadline exceeded at the gateway before sending to executor {name!r}"
-                )
+        if self.deadline is not None and self.deadline.time_remaining() <= 0:
+            raise DeadlineExceededError(
+                f"deadline exceeded at the gateway before sending to executor {name!r}"
+            )
         reply_pb = await self.core.deployments[name].process(
-            request.proto, endpoint=self.endpoint, timeout=timeout, client=self.client
+            request.proto, endpoint=self.endpoint, deadline=self.deadline, client=self.client
         )
         reply = DataRequest(reply_pb)
         if not reply.is_error:
@@ -176,13 +174,15 @@ class GatewayCore:
         self.clock = clock
         self.observer: Observer = observer or NullObserver()
 
-    async def process(self, request: DataRequest, *, timeout: float | None = None,
+    async def process(self, request: DataRequest, *, deadline: Deadline | None = None,
                       client: str = "") -> DataRequest:
-        """Serve one request for `client`; `timeout` (seconds) bounds the whole walk."""
+        """Serve one request for `client`; `deadline` bounds the whole walk."""
         started = self.clock()
-        deadline = started + timeout if timeout is not None else None
         walk = _Walk(self, request, deadline, client)
+        self.observer.request_started(endpoint=walk.endpoint, client=client,
+                                      request_id=request.request_id or "")
         outcome = "success"
+        error: BaseException | None = None
         try:
             if self._chain is not None:
                 response = await walk.run_chain(self._chain)
@@ -193,12 +193,12 @@ class GatewayCore:
             response = failed.reply
             outcome = "executor_error"
         except BaseException as exc:
-            outcome = outcome_of(exc)
+            outcome, error = outcome_of(exc), exc
             raise
         finally:
             walk.cancel_pending()
             self.observer.request_finished(endpoint=walk.endpoint, outcome=outcome,
-                                           seconds=self.clock() - started)
+                                           seconds=self.clock() - started, error=error)
         return self._finish(response, request, walk, started)
 
     def _finish(
@@ -207,10 +207,10 @@ class GatewayCore:
         pb = response.proto
         header = pb.header
         if header.HasField("status"):  # keep the executors' status, take the rest from the request
-            status = jina_pb2.StatusProto()
-            status.CopyFrom(header.status)
+            kept = jina_pb2.StatusProto()
+            kept.CopyFrom(header.status)
             header.CopyFrom(request.header)
-            header.status.CopyFrom(status)
+            header.status.CopyFrom(kept)
         else:
             header.CopyFrom(request.header)
         routes = pb.routes

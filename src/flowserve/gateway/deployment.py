@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, Polling, polling_for
 from ..errors import UnavailableError
 from ..proto import jina_pb2
+from ..wire.deadline import Deadline
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer
 from .replicas import ReplicaSet
@@ -33,14 +35,14 @@ class Deployment:
         name: str,
         replicas: Sequence[ReplicaClient] | Sequence[Sequence[ReplicaClient]],
         *,
-        concurrency: int = 1,
-        balancing: str = "p2c_ewma",
-        polling: str | Mapping[str, str] = "ANY",
-        retries: int = 2,
+        concurrency: int = EXECUTOR_DEFAULTS.concurrency,
+        balancing: str = EXECUTOR_DEFAULTS.balancing,
+        polling: Polling | Mapping[str, Polling] = EXECUTOR_DEFAULTS.polling,
+        retries: int = EXECUTOR_DEFAULTS.retries,
         budget: RetryBudget | None = None,
-        timeout_send: float | None = None,
-        max_queue: int = 1000,
-        max_queue_per_client: int = 100,
+        timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send,
+        max_queue: int = GATEWAY_DEFAULTS.max_queue,
+        max_queue_per_client: int = GATEWAY_DEFAULTS.max_queue_per_client,
         weights: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -74,10 +76,8 @@ class Deployment:
         values = [self.polling] if isinstance(self.polling, str) else self.polling.values()
         return len(self.shards) > 1 and "ALL" in values
 
-    def polling_for(self, endpoint: str) -> str:
-        if isinstance(self.polling, str):
-            return self.polling
-        return self.polling.get(endpoint, self.polling.get("*", "ANY"))
+    def polling_for(self, endpoint: str) -> Polling:
+        return polling_for(self.polling, endpoint)
 
     def capacity(self) -> int:
         """Requests served at once: ALL needs a slot in every shard, ANY in one."""
@@ -103,10 +103,10 @@ class Deployment:
         request: jina_pb2.DataRequestProto,
         *,
         endpoint: str,
-        timeout: float | None,
+        deadline: Deadline | None,
         client: str = "",
     ) -> jina_pb2.DataRequestProto:
-        """Wait for a fair turn, then send to one shard or all; `timeout` bounds both."""
+        """Wait for a fair turn, then send to one shard or all; `deadline` bounds both."""
         if self.queue.capacity == 0:  # the queue's capacity is kept up to date on changes
             self._capacity_changed()  # ejections may have run out since the last refresh
             if self.queue.capacity == 0:
@@ -114,23 +114,25 @@ class Deployment:
             if self.queue.capacity == 0:
                 raise UnavailableError(f"executor {self.name!r}: no healthy replica "
                                        f"(all {len(self.replicas)} ejected after failures)")
-        deadline = self.clock() + timeout if timeout is not None else None
-        slot = await self.queue.acquire(client, deadline=deadline, timeout=timeout)
+        if deadline is None:
+            slot = await self.queue.acquire(client)
+        else:  # the queue's clock is the deadline's (monotonic)
+            slot = await self.queue.acquire(client, deadline=deadline.at,
+                                            timeout=deadline.time_remaining())
         self.observer.queue_wait(executor=self.name, seconds=slot.queue_wait)
         started = self.clock()
         try:
-            remaining = None if deadline is None else max(0.0, deadline - started)
             if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
-                return merge_shard_replies(await self._send_to_all(request, endpoint, remaining))
-            return await self._any_shard().send(request, endpoint=endpoint, timeout=remaining)
+                return merge_shard_replies(await self._send_to_all(request, endpoint, deadline))
+            return await self._any_shard().send(request, endpoint=endpoint, deadline=deadline)
         finally:
             self.queue.release(slot, service_time=self.clock() - started)
 
     async def _send_to_all(self, request: jina_pb2.DataRequestProto, endpoint: str,
-                           timeout: float | None) -> list[jina_pb2.DataRequestProto]:
+                           deadline: Deadline | None) -> list[jina_pb2.DataRequestProto]:
         """Every shard's reply; if one shard fails, the others are cancelled before the error
         is raised, so no send outlives the slot it holds."""
-        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, timeout=timeout))
+        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, deadline=deadline))
                  for s in self.shards]
         try:
             return await asyncio.gather(*sends)

@@ -9,20 +9,24 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from ..errors import (
-    BadRequestError,
-    DeadlineExceededError,
-    OverloadedError,
-    RequestError,
-    UnavailableError,
-)
+from ..config.options import GATEWAY_DEFAULTS
+from ..errors import OverloadedError, RequestError
 from ..proto import jina_pb2, jina_pb2_grpc
-from ..request import DataRequest
+from ..wire.deadline import Deadline, deadline_after
+from ..wire.names import (
+    CLIENT_ID_METADATA,
+    ERROR_TRAILER,
+    PREFETCH_METADATA,
+    RESULTS_IN_ORDER_METADATA,
+    RETRY_AFTER,
+    SESSION_METADATA,
+)
+from ..wire.request import DataRequest
+from ..wire.status import grpc_code_for
 from .core import GatewayCore, error_response
-from .identity import CLIENT_ID_METADATA, TrustedProxies, client_identity, peer_address
+from .identity import TrustedProxies, client_identity, peer_address
 
-__all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",
-           "add_gateway_services", "grpc_code_for"]
+__all__ = ["SERVICE_NAMES", "GatewayServicer", "add_gateway_services"]
 
 SERVICE_NAMES = [
     "jina.JinaRPC",
@@ -32,29 +36,11 @@ SERVICE_NAMES = [
     "jina.JinaInfoRPC",
 ]
 
-_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
-    (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (UnavailableError, grpc.StatusCode.UNAVAILABLE),
-    (BadRequestError, grpc.StatusCode.INVALID_ARGUMENT),
-]
 
+def _metadata_of(context: Any) -> dict[str, str]:
+    """A call's metadata as a dict (the last value of a repeated key wins)."""
+    return dict(context.invocation_metadata() or ())
 
-def grpc_code_for(exc: RequestError) -> grpc.StatusCode:
-    """The one place gateway errors map to gRPC status codes."""
-    for kind, code in _CODES:
-        if isinstance(exc, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
-
-
-ERROR_TRAILER = "flowserve-error"
-"""Trailing metadata naming the flowserve error when the gateway fails a unary request."""
-
-SESSION_METADATA = "flowserve-session"
-"""gRPC metadata ("1") marking a client's long-lived `Call` stream for single-request posts:
-the gateway may end it whenever it is idle while the gateway drains (the client then opens a
-new one), so it never holds a stop for the grace period."""
 
 def _client_id(metadata: Mapping[str, str], context: Any, trusted: TrustedProxies) -> str:
     """The client a call comes from (see `identity`): mesh identity, its own id, or the
@@ -64,14 +50,14 @@ def _client_id(metadata: Mapping[str, str], context: Any, trusted: TrustedProxie
                            client_id_key=CLIENT_ID_METADATA, trusted=trusted)
 
 
-def _timeout(request: DataRequest, default: float | None, context: Any) -> float | None:
+def _deadline(request: DataRequest, default: float | None, context: Any) -> Deadline | None:
     """The request's own timeout (header, ms), else the default; never past the RPC deadline."""
     header = request.header
     timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else default
     remaining = context.time_remaining()
     if remaining is not None and (timeout is None or remaining < timeout):
         timeout = max(0.0, remaining)
-    return timeout
+    return deadline_after(timeout)
 
 
 class _ClientWindows:
@@ -106,13 +92,14 @@ class GatewayServicer(
 ):
     """Client-facing gRPC services.
 
-    A `Call` stream has at most `prefetch` requests in flight (the client's `__prefetch__`
-    metadata overrides it; 0 = unlimited), and all streams of one client together at most
+    A `Call` stream has at most `prefetch` requests in flight (the client's `PREFETCH_METADATA`
+    overrides it; 0 = unlimited), and all streams of one client together at most
     `stream_window` (the per-client queue bound), so a streaming client is slowed by
     back-pressure instead of being rejected.
     """
 
-    def __init__(self, core: GatewayCore, *, prefetch: int = 1000, stream_window: int = 100,
+    def __init__(self, core: GatewayCore, *, prefetch: int = GATEWAY_DEFAULTS.prefetch,
+                 stream_window: int = GATEWAY_DEFAULTS.max_queue_per_client,
                  default_timeout: float | None = None,
                  trusted: TrustedProxies | None = None) -> None:
         self.core = core
@@ -137,7 +124,7 @@ class GatewayServicer(
         request = DataRequest(request_pb)
         try:
             response = await self.core.process(
-                request, timeout=_timeout(request, self.default_timeout, context), client=client)
+                request, deadline=_deadline(request, self.default_timeout, context), client=client)
         except RequestError as exc:
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
             response = error_response(request, exc)
@@ -146,10 +133,10 @@ class GatewayServicer(
     async def Call(  # noqa: N802 - the wire name
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
-        metadata = dict(context.invocation_metadata() or ())
+        metadata = _metadata_of(context)
         client = _client_id(metadata, context, self.trusted)
-        prefetch = int(metadata.get("__prefetch__", self.prefetch))
-        in_order = str(metadata.get("__results_in_order__", "")).lower() == "true"
+        prefetch = int(metadata.get(PREFETCH_METADATA, self.prefetch))
+        in_order = str(metadata.get(RESULTS_IN_ORDER_METADATA, "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
         client_window = self._windows.open(client)
         # In order: tasks are queued as created. Any order: queued as they finish.
@@ -233,15 +220,15 @@ class GatewayServicer(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         req = DataRequest(request)
-        client = _client_id(dict(context.invocation_metadata() or ()), context, self.trusted)
+        client = _client_id(_metadata_of(context), context, self.trusted)
         try:
             response = await self.core.process(
-                req, timeout=_timeout(req, self.default_timeout, context), client=client)
+                req, deadline=_deadline(req, self.default_timeout, context), client=client)
         except RequestError as exc:
             # Says "this request failed in the gateway" (not "no gateway here") to clients.
             trailers = [(ERROR_TRAILER, type(exc).__name__)]
             if isinstance(exc, OverloadedError):
-                trailers.append(("retry-after", str(exc.retry_after)))
+                trailers.append((RETRY_AFTER, str(exc.retry_after)))
             context.set_trailing_metadata(trailers)
             await context.abort(grpc_code_for(exc), str(exc))
         return response.proto
@@ -261,7 +248,8 @@ class GatewayServicer(
         problems = await self.core.dry_run()
         if not problems:
             return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
-        status = jina_pb2.StatusProto(code=jina_pb2.StatusProto.ERROR, description="; ".join(problems))
+        status = jina_pb2.StatusProto(code=jina_pb2.StatusProto.ERROR,
+                                      description="; ".join(problems))
         status.exception.name = "UnavailableError"
         status.exception.args.extend(problems)
         return status

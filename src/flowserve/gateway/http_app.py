@@ -8,22 +8,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .._httpjson import request_from_post_body, response_to_json
 from .._version import __version__
-from ..errors import (
-    BadRequestError,
-    DeadlineExceededError,
-    OverloadedError,
-    RequestError,
-    UnavailableError,
-)
+from ..errors import BadRequestError, OverloadedError, RequestError
+from ..wire.deadline import deadline_after
+from ..wire.httpjson import request_from_post_body, response_to_json
+from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
+from ..wire.status import http_status_for
 from .core import GatewayCore
-from .identity import CLIENT_ID_HEADER, TrustedProxies, client_identity
+from .identity import TrustedProxies, client_identity
 
-__all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]
-
-TIMEOUT_HEADER = "X-Flowserve-Timeout"
-"""HTTP header with the request's deadline in seconds (the body's `timeout` is in ms)."""
+__all__ = ["create_app", "http_error"]
 
 
 def _timeout(header_value: str | None, body_ms: int, default: float | None) -> float | None:
@@ -40,19 +34,11 @@ def _timeout(header_value: str | None, body_ms: int, default: float | None) -> f
 
 
 def http_error(exc: RequestError) -> JSONResponse:
-    """The one place gateway errors map to HTTP status codes."""
+    """The error response for `exc`: its status from `wire.status`, its class name in the body."""
     headers: dict[str, str] = {}
     if isinstance(exc, OverloadedError):
-        status = 429
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    elif isinstance(exc, DeadlineExceededError):
-        status = 504
-    elif isinstance(exc, UnavailableError):
-        status = 503
-    elif isinstance(exc, BadRequestError):
-        status = 400
-    else:
-        status = 500
+        headers[RETRY_AFTER] = str(max(1, round(exc.retry_after)))
+    status = http_status_for(exc)
     body = {"detail": str(exc), "error": type(exc).__name__}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -92,7 +78,8 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
             client = client_identity(request.headers, peer=peer_ip or "unknown",
                                      peer_ip=peer_ip, client_id_key=client_id_key,
                                      trusted=proxies)
-            response = await core.process(data_request, timeout=timeout, client=client)
+            response = await core.process(data_request, deadline=deadline_after(timeout),
+                                          client=client)
         except RequestError as exc:
             return http_error(exc)
         return JSONResponse(response_to_json(response))

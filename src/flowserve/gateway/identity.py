@@ -20,23 +20,9 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = [
-    "CLIENT_ID_HEADER",
-    "CLIENT_ID_METADATA",
-    "FORWARDED_FOR",
-    "MESH_CLIENT_ID",
-    "MESH_REMOTE_IP",
-    "TrustedProxies",
-    "client_identity",
-    "peer_address",
-]
+from ..wire.names import FORWARDED_FOR, MESH_CLIENT_ID, MESH_REMOTE_IP
 
-CLIENT_ID_METADATA = "flowserve-client-id"
-"""gRPC metadata naming the client (HTTP: `CLIENT_ID_HEADER`)."""
-CLIENT_ID_HEADER = "X-Flowserve-Client-Id"
-MESH_CLIENT_ID = "l5d-client-id"
-MESH_REMOTE_IP = "l5d-remote-ip"
-FORWARDED_FOR = "x-forwarded-for"
+__all__ = ["TrustedProxies", "client_identity", "peer_address"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..docarray import DocumentArray, merge_doc
-from ..document import Document
-from ..request import DataRequest
+from ..documents.array import DocumentArray, merge_doc
+from ..documents.document import Document
+from ..wire.request import DataRequest
 
 __all__ = ["merge_arrays", "merge_parameters", "merge_requests"]
 

@@ -1,12 +1,18 @@
-"""Hooks through which the gateway core reports what happens, for metrics and tracing.
+"""The one hook interface through which the gateway core reports what happens: metrics, the
+dashboard's history and tracing each implement `Observer`.
 
-The core calls an `Observer`; it knows nothing about Prometheus or OpenTelemetry. The default
-`NullObserver` does nothing, so an unobserved gateway pays one no-op call per event.
+The core calls an `Observer` at a request's start and finish, after each wait in a fair queue
+and after each call to an executor replica; it knows nothing about Prometheus or
+OpenTelemetry. The default `NullObserver` does nothing, so an unobserved gateway pays one no-op
+call per event.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
+
+from ..wire.status import status_of
 
 __all__ = ["NullObserver", "Observer", "outcome_of"]
 
@@ -14,8 +20,18 @@ __all__ = ["NullObserver", "Observer", "outcome_of"]
 class Observer(Protocol):
     """Receives gateway events. Implementations must be cheap and must not raise."""
 
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
-        """A client request was answered (end to end through the gateway)."""
+    wants_sizes: bool
+    """Whether `executor_call` needs the request and response sizes (measured only then)."""
+
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        """A client request enters the core, in the task that walks it: the queue waits and
+        executor calls of the walk happen in tasks started after this call (they inherit the
+        context it sets)."""
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
+        """A client request was answered (end to end through the gateway); `error` is the
+        exception it failed with, if any. Called in the task `request_started` was."""
 
     def queue_wait(self, *, executor: str, seconds: float) -> None:
         """A request waited `seconds` in an executor deployment's fair queue."""
@@ -31,7 +47,11 @@ class NullObserver:
 
     wants_sizes = False
 
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        pass
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
         pass
 
     def queue_wait(self, *, executor: str, seconds: float) -> None:
@@ -48,17 +68,7 @@ def outcome_of(exc: BaseException | None, *, executor_error: bool = False) -> st
     unavailable, bad_request, cancelled or error."""
     if exc is None:
         return "executor_error" if executor_error else "success"
-    from ..errors import (
-        BadRequestError,
-        DeadlineExceededError,
-        OverloadedError,
-        UnavailableError,
-    )
-
-    for kind, label in ((OverloadedError, "overloaded"), (DeadlineExceededError, "deadline"),
-                        (UnavailableError, "unavailable"), (BadRequestError, "bad_request")):
-        if isinstance(exc, kind):
-            return label
-    import asyncio
-
+    status = status_of(exc)
+    if status is not None:
+        return status.outcome
     return "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"

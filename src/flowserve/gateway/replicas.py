@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..config.options import EXECUTOR_DEFAULTS
 from ..errors import DeadlineExceededError, UnavailableError
 from ..proto import jina_pb2
+from ..wire.deadline import Deadline
 from .balancer import NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer, outcome_of
@@ -34,11 +36,11 @@ class ReplicaSet:
         name: str,
         replicas: Sequence[ReplicaClient],
         *,
-        concurrency: int = 1,
-        balancing: str = "p2c_ewma",
-        retries: int = 2,
+        concurrency: int = EXECUTOR_DEFAULTS.concurrency,
+        balancing: str = EXECUTOR_DEFAULTS.balancing,
+        retries: int = EXECUTOR_DEFAULTS.retries,
         budget: RetryBudget | None = None,
-        timeout_send: float | None = None,
+        timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send,
         eject_base: float = 1.0,
         eject_max: float = 30.0,
         on_capacity_change: Callable[[], None] = lambda: None,
@@ -62,7 +64,7 @@ class ReplicaSet:
         self._on_capacity_change = on_capacity_change
         self.observer: Observer = observer or NullObserver()
         self._observing = not isinstance(self.observer, NullObserver)
-        self._sizes = getattr(self.observer, "wants_sizes", True)
+        self._sizes = self.observer.wants_sizes
 
     @property
     def healthy(self) -> int:
@@ -79,10 +81,10 @@ class ReplicaSet:
                    for i in range(len(self.replicas)) if not self.balancer.is_ejected(i))
 
     async def send(
-        self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
+        self, request: jina_pb2.DataRequestProto, *, endpoint: str, deadline: Deadline | None
     ) -> jina_pb2.DataRequestProto:
-        """Call one replica, retrying transport failures on others within the budget."""
-        deadline = None if timeout is None else self.clock() + timeout
+        """Call one replica, retrying transport failures on others within the budget and
+        `deadline`."""
         if self.budget is not None:
             self.budget.record_request()
         tried: set[int] = set()
@@ -106,7 +108,7 @@ class ReplicaSet:
                     f"executor {self.name!r}: no healthy replica left to try "
                     f"({len(tried)} tried, {len(self.replicas)} in all)") from None
             i = call.replica
-            remaining = None if deadline is None else deadline - self.clock()
+            remaining = None if deadline is None else deadline.time_remaining()
             if remaining is not None and remaining <= 0:
                 call.done(ok=True)
                 raise DeadlineExceededError(

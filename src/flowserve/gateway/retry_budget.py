@@ -9,6 +9,8 @@ import math
 import time
 from collections.abc import Callable
 
+from ..config.options import GATEWAY_DEFAULTS
+
 __all__ = ["RetryBudget"]
 
 
@@ -39,7 +41,8 @@ class _WindowedCounter:
 
     def total(self, now: float) -> int:
         epoch, slices = self._epoch(now), len(self._counts)
-        return sum(c for c, e in zip(self._counts, self._epochs) if 0 <= epoch - e < slices)
+        pairs = zip(self._counts, self._epochs, strict=False)
+        return sum(c for c, e in pairs if 0 <= epoch - e < slices)
 
 
 class RetryBudget:
@@ -62,7 +65,8 @@ class RetryBudget:
     """
 
     def __init__(
-        self, ratio: float = 0.2, min_per_second: float = 10.0, ttl: float = 10.0, *,
+        self, ratio: float = GATEWAY_DEFAULTS.retry_budget, min_per_second: float = 10.0,
+        ttl: float = 10.0, *,
         clock: Callable[[], float] = time.monotonic, slices: int = 10,
     ) -> None:
         if ratio < 0:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..docarray import DocumentArray
-from ..document import Document
+from ..documents.array import DocumentArray
+from ..documents.document import Document
 from ..proto import jina_pb2
-from ..request import DataRequest
+from ..wire.request import DataRequest
 from .merge import merge_parameters
 
 __all__ = ["merge_shard_replies"]

@@ -158,7 +158,7 @@ def wait_all_ready(children: Sequence[ChildProcess], timeout: float) -> None:
                 )
                 raise FlowStartError(f"not ready after {timeout:g} s: {names}")
             for key, _ in selector.select(remaining):
-                child: ChildProcess = key.data
+                ready: ChildProcess = key.data
                 selector.unregister(key.fd)
                 pending -= 1
-                child._read_ready()
+                ready._read_ready()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ..spec import FlowSpec
-from .runtime import FlowAddresses
+from ..config.spec import FlowSpec
+from .local_flow import FlowAddresses
 
 __all__ = ["print_addresses"]
 
 
-def print_addresses(spec: FlowSpec, addresses: FlowAddresses, console: Console | None = None) -> None:
+def print_addresses(spec: FlowSpec, addresses: FlowAddresses,
+                    console: Console | None = None) -> None:
     """Print where the gateway and each executor replica listen."""
     console = console or Console()
     table = Table(title="🔗 Flow is ready to serve", title_justify="left")

@@ -6,6 +6,7 @@ installed), so tracing one Flow never changes process-wide OpenTelemetry state.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -28,13 +30,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ..executor import DEFAULT_ENDPOINT
-from ..export.linkerd import PROCESS as _PROCESS_METHOD
-from ..gateway.core import GatewayCore
-from ..request import DataRequest
+from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
+from ..wire.request import DataRequest
 from .tracing import TracingSettings
 
-__all__ = ["CallSpanInterceptor", "JsonLinesSpanExporter", "QueueSpanObserver",
-           "instrument_core", "make_provider", "worker_hook"]
+__all__ = ["CallSpanInterceptor", "GatewaySpans", "JsonLinesSpanExporter", "make_provider",
+           "worker_hook"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 EXPORT_TIMEOUT_S = 2.0
@@ -126,36 +127,36 @@ def _endpoint_of(request: DataRequest) -> str:
     return request.endpoint or DEFAULT_ENDPOINT
 
 
-def instrument_core(core: GatewayCore, tracer: trace.Tracer) -> None:
-    """Wrap `core.process` (the one entry point of both adapters) in a request span; the
-    DAG's node tasks inherit its context, so executor calls become its children."""
-    process = core.process
-
-    async def traced(request: DataRequest, *, timeout: float | None = None,
-                     client: str = "") -> DataRequest:
-        endpoint = _endpoint_of(request)
-        with tracer.start_as_current_span(
-                f"gateway {endpoint}", kind=SpanKind.SERVER,
-                attributes={"flowserve.endpoint": endpoint, "flowserve.client": client,
-                            "flowserve.request_id": request.request_id or ""}) as span:
-            response = await process(request, timeout=timeout, client=client)
-            if response.is_error:
-                span.set_status(Status(StatusCode.ERROR, "executor error"))
-            return response
-
-    core.process = traced  # type: ignore[method-assign]
-
-
-class QueueSpanObserver:
-    """Gateway `Observer` recording each wait in a fair queue as a span, after the fact."""
+class GatewaySpans:
+    """The gateway's `Observer` for tracing: a server span per request, current while the
+    request walks the DAG (so the node tasks, and the executor calls they make, descend from
+    it), and a span for each wait in a fair queue, recorded after the fact."""
 
     wants_sizes = False
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self.tracer = tracer
+        self._current: contextvars.ContextVar[tuple[trace.Span, Any]] = \
+            contextvars.ContextVar("flowserve_request_span")
 
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
-        pass
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        span = self.tracer.start_span(
+            f"gateway {endpoint}", kind=SpanKind.SERVER,
+            attributes={"flowserve.endpoint": endpoint, "flowserve.client": client,
+                        "flowserve.request_id": request_id})
+        token = otel_context.attach(trace.set_span_in_context(span))
+        self._current.set((span, token))
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
+        span, token = self._current.get()
+        if error is not None:  # as a span used with `start_as_current_span` records it
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        elif outcome == "executor_error":
+            span.set_status(Status(StatusCode.ERROR, "executor error"))
+        span.end()
+        otel_context.detach(token)
 
     def queue_wait(self, *, executor: str, seconds: float) -> None:
         if not trace.get_current_span().get_span_context().is_valid:
@@ -186,10 +187,10 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
     async def intercept_unary_unary(self, continuation: Callable[..., Any],
                                     client_call_details: Any, request: Any) -> Any:
-        if _method_name(client_call_details.method) != _PROCESS_METHOD:
+        if _method_name(client_call_details.method) != PROCESS_METHOD:
             return await continuation(client_call_details, request)
         pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
-        endpoint = next((str(v) for k, v in pairs if k == "endpoint"), DEFAULT_ENDPOINT)
+        endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
         with self.tracer.start_as_current_span(
                 f"call {self.executor}", kind=SpanKind.CLIENT,
                 attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,

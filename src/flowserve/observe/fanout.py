@@ -14,11 +14,16 @@ class _Fanout:
 
     def __init__(self, observers: Sequence[Observer]) -> None:
         self.observers = list(observers)
-        self.wants_sizes = any(getattr(o, "wants_sizes", True) for o in self.observers)
+        self.wants_sizes = any(o.wants_sizes for o in self.observers)
 
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
         for o in self.observers:
-            o.request_finished(endpoint=endpoint, outcome=outcome, seconds=seconds)
+            o.request_started(endpoint=endpoint, client=client, request_id=request_id)
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
+        for o in self.observers:
+            o.request_finished(endpoint=endpoint, outcome=outcome, seconds=seconds, error=error)
 
     def queue_wait(self, *, executor: str, seconds: float) -> None:
         for o in self.observers:

@@ -61,8 +61,8 @@ def grafana_dashboard(flow_name: str = "gateway") -> dict[str, Any]:
                x=12, y=8, unit="percentunit"),
         _panel("Queue wait at the gateway (p50/p95/p99)",
                _quantiles("flowserve_executor_queue_wait_seconds", "executor"), x=0, y=16,
-               unit="s", description="Time requests wait for a free replica: the seed's "
-                                     "'p50 of 50 s' shows up here."),
+               unit="s", description="Time requests wait for a free replica: a flooded "
+                                     "slow executor's 'p50 of 50 s' shows up here."),
         _panel("Executor processing time (p50/p95/p99)",
                _quantiles("flowserve_executor_processing_seconds", "executor"), x=12, y=16,
                unit="s"),

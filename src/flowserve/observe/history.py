@@ -7,7 +7,7 @@ flight, queue depth and top queued clients. Points go into a ring buffer coverin
 seconds. Percentiles come from the recent latencies themselves, not from Prometheus buckets.
 
 A node's latency is what a request experiences there: its wait in the node's queue plus the
-call to the replica (the seed's "p50 went up to 50 s" was mostly queueing). The two events
+call to the replica (behind a slow executor, a "p50 of 50 s" is mostly queueing). The two events
 arrive separately, so the wait is carried to the call in a context variable: each node of a
 request's walk runs in its own task, whose context no other request shares.
 
@@ -102,7 +102,11 @@ class History:
         return node
 
     # -- Observer ------------------------------------------------------------------------
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        pass
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
         g = self._gateway
         g.calls += 1
         g.ok += outcome == "success"

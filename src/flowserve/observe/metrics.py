@@ -32,7 +32,7 @@ __all__ = [
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0, 60.0, 120.0, float("inf"))
-"""Seconds: from a fast in-memory executor to the seed's minute-long queues."""
+"""Seconds: from a fast in-memory executor to minute-long queues."""
 TOP_CLIENTS = 10
 """Clients named in per-client labels; the rest are summed as ``other``."""
 OTHER = "other"
@@ -95,7 +95,11 @@ class GatewayMetrics:
             "flowserve_executor_docs", "Documents in the responses of executor replicas.",
             ["executor", "replica"], registry=r)
 
-    def request_finished(self, *, endpoint: str, outcome: str, seconds: float) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+        pass
+
+    def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
+                         error: BaseException | None = None) -> None:
         endpoint = self.endpoint(endpoint)
         self.requests.labels(endpoint, outcome).inc()
         self.duration.labels(endpoint, outcome).observe(seconds)

@@ -30,11 +30,12 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     import grpc
 
-    from ..gateway.core import GatewayCore
+    from ..config.observability import ObservabilityOptions
     from ..gateway.observer import Observer
     from ..worker.grpc_service import TraceHook
 
-__all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing"]
+__all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing",
+           "tracing_settings"]
 
 DEFAULT_OTLP_HOST = "localhost"
 DEFAULT_OTLP_PORT = 4317
@@ -76,17 +77,11 @@ class Tracing:
         self.tracer = provider.get_tracer("flowserve")
 
     # -- gateway -------------------------------------------------------------------------
-    def instrument_core(self, core: GatewayCore) -> None:
-        """Wrap `core.process` in a request span that executor calls descend from."""
-        from ._otel import instrument_core
-
-        instrument_core(core, self.tracer)
-
     def gateway_observer(self) -> Observer:
-        """An Observer adding a span for each wait in an executor's queue."""
-        from ._otel import QueueSpanObserver
+        """The gateway core's Observer: a span per request and per wait in a queue."""
+        from ._otel import GatewaySpans
 
-        return QueueSpanObserver(self.tracer)
+        return GatewaySpans(self.tracer)
 
     def client_interceptors(self, *, executor: str, address: str,
                             ) -> list[grpc.aio.ClientInterceptor]:
@@ -106,6 +101,16 @@ class Tracing:
         """Export what is buffered and stop: one last batch, bounded by the exporter's timeout
         (a few seconds), so a missing collector cannot hold up the process's exit."""
         self.provider.shutdown()
+
+
+def tracing_settings(options: ObservabilityOptions, service_name: str,
+                     instance: str | None = None) -> TracingSettings | None:
+    """The tracing settings of a process with `options`, or None when tracing is off."""
+    if not options.tracing:
+        return None
+    return TracingSettings(service_name=service_name, exporter_host=options.traces_exporter_host,
+                           exporter_port=options.traces_exporter_port,
+                           traces_file=options.traces_file, instance=instance)
 
 
 def start_tracing(settings: TracingSettings, *, exporter: Any = None) -> Tracing:

@@ -64,9 +64,7 @@ class GatewayObservability:
         return self.tracing.client_interceptors(executor=executor, address=address)
 
     def attach(self, core: GatewayCore) -> None:
-        """Read queues from `core` at scrape time; wrap its requests in spans."""
-        if self.tracing is not None:
-            self.tracing.instrument_core(core)
+        """Read queues from `core` at scrape time (its spans come from `observer`)."""
         if self.registry is not None and self.history is not None:
             from .dashboard import Dashboard
             from .metrics import QueueCollector

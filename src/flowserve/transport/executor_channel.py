@@ -10,6 +10,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ..errors import DeadlineExceededError, UnavailableError
 from ..proto import jina_pb2, jina_pb2_grpc
+from ..wire.names import ENDPOINT_METADATA
+from ..wire.status import error_for_grpc_code
 from .grpc_common import CHANNEL_OPTIONS
 
 __all__ = ["GrpcReplicaClient"]
@@ -39,7 +41,7 @@ class GrpcReplicaClient:
     ) -> jina_pb2.DataRequestProto:
         try:
             return await self._get_stub().process_single_data(
-                request, metadata=(("endpoint", endpoint),), timeout=timeout
+                request, metadata=((ENDPOINT_METADATA, endpoint),), timeout=timeout
             )
         except grpc.aio.AioRpcError as exc:
             raise self._map_error(exc) from exc
@@ -47,7 +49,7 @@ class GrpcReplicaClient:
     def _map_error(self, exc: grpc.aio.AioRpcError) -> Exception:
         code = exc.code()
         where = f"executor {self.executor!r} at {self.address}"
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        if error_for_grpc_code(code) is DeadlineExceededError:  # any other failure: unavailable
             return DeadlineExceededError(f"deadline exceeded waiting for {where}")
         return UnavailableError(f"{where} failed: {code.name} {exc.details() or ''}".strip())
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -11,7 +10,9 @@ from google.protobuf import empty_pb2
 
 from .._version import __version__
 from ..proto import jina_pb2, jina_pb2_grpc
-from ..request import DataRequest
+from ..wire.deadline import deadline_after
+from ..wire.names import ENDPOINT_METADATA
+from ..wire.request import DataRequest
 from .runtime import ExecutorRuntime
 
 __all__ = ["SERVICE_NAMES", "TraceHook", "WorkerServicer", "add_worker_services"]
@@ -28,9 +29,9 @@ SERVICE_NAMES = [
 ]
 
 
-def _endpoint_from(metadata: Sequence[tuple[str, Any]]) -> str | None:
+def _endpoint_from(metadata: Iterable[Any]) -> str | None:
     for key, value in metadata:
-        if key == "endpoint":
+        if key == ENDPOINT_METADATA:
             return str(value)
     return None
 
@@ -50,8 +51,7 @@ class WorkerServicer(
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
-        remaining = context.time_remaining()
-        deadline = None if remaining is None else time.monotonic() + remaining
+        deadline = deadline_after(context.time_remaining())
         metadata = context.invocation_metadata() or ()
         endpoint = _endpoint_from(metadata)
 

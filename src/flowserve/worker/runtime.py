@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from ..docarray import DocumentArray
+from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
+from ..documents.array import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
-from ..request import DataRequest
+from ..wire.deadline import Deadline
+from ..wire.request import DataRequest
 from .inline import InlinePolicy
 
-__all__ = ["SYNC_HANDLER_MODES", "ExecutorRuntime", "HandlerObserver"]
-
-SYNC_HANDLER_MODES = ("auto", "thread")
+__all__ = ["ExecutorRuntime", "HandlerObserver"]
 """Where sync handlers run: ``auto`` (inline on the event loop once they prove fast, see
 `InlinePolicy`) or ``thread`` (always on the handler thread)."""
 
@@ -36,15 +36,16 @@ class ExecutorRuntime:
     """Dispatches requests to one executor's handlers.
 
     Sync handlers run on a dedicated thread so the event loop keeps answering health checks while
-    a handler works (the seed's executor sleeps for a second). With ``sync_handlers="auto"``
+    a handler works (a slow executor may sleep for seconds). With ``sync_handlers="auto"``
     (the default) a sync handler whose calls prove fast (well under a millisecond) runs inline
     on the event loop instead, which saves the two thread hand-overs per request; see
     `InlinePolicy`. At most `concurrency` handler calls run at once (default 1: executors need
     not be thread-safe).
     """
 
-    def __init__(self, executor: Executor, *, concurrency: int = 1,
-                 observer: HandlerObserver | None = None, sync_handlers: str = "auto") -> None:
+    def __init__(self, executor: Executor, *, concurrency: int = EXECUTOR_DEFAULTS.concurrency,
+                 observer: HandlerObserver | None = None,
+                 sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers) -> None:
         if sync_handlers not in SYNC_HANDLER_MODES:
             raise ValueError(f"executor {executor.name!r}: sync_handlers must be one of "
                              f"{', '.join(SYNC_HANDLER_MODES)}, got {sync_handlers!r}")
@@ -70,11 +71,11 @@ class ExecutorRuntime:
         return self.handlers.get(DEFAULT_ENDPOINT)
 
     async def handle(self, request: DataRequest, endpoint: str | None = None, *,
-                     deadline: float | None = None) -> DataRequest:
+                     deadline: Deadline | None = None) -> DataRequest:
         """Run the handler for the request's endpoint; executor errors go into the status.
 
-        `deadline` (time.monotonic) drops the request, unstarted, if it passes while the
-        request waits for the handler.
+        `deadline` drops the request, unstarted, if it passes while the request waits for the
+        handler.
         """
         endpoint = endpoint if endpoint is not None else request.endpoint
         handler = self.handler_for(endpoint)
@@ -83,7 +84,7 @@ class ExecutorRuntime:
         outcome = "success"
         async with self._slots:
             started = time.monotonic()
-            if deadline is not None and started >= deadline:
+            if deadline is not None and deadline.time_remaining() <= 0:
                 request.set_error(
                     f"deadline exceeded at executor {self.name!r} before its handler started",
                     name="DeadlineExceededError", executor=self.name)
@@ -113,7 +114,9 @@ class ExecutorRuntime:
         kwargs = handler.call_kwargs(available)
         if handler.is_async:
             return await handler.fn(**kwargs)
-        call: Callable[[], Any] = lambda: handler.fn(**kwargs)
+        def call() -> Any:
+            return handler.fn(**kwargs)
+
         policy = self.inline_policies[handler.endpoint]
         size = len(docs)
         inline = policy.inline(size)

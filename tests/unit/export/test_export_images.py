@@ -11,13 +11,13 @@ import textwrap
 import pytest
 import yaml
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.loader import load_executor_class
+from flowserve.config.spec import load_flow
 from flowserve.export import ExportError
 from flowserve.export.dockerfile import base_dockerfile
 from flowserve.export.images import plan_images
 from flowserve.export.writer import export_dockerfiles
-from flowserve.loader import load_executor_class
-from flowserve.spec import load_flow
 
 EXECUTOR = textwrap.dedent("""
     from flowserve import Executor, requests
@@ -81,8 +81,8 @@ def test_image_plans(project):
         "flowserve/flowserve:0.1.0", None, False)
 
 
-def test_seed_executor_module_is_copied_by_module_name(seed_spec):
-    image = plan_images(seed_spec)["slow_executor"]
+def test_demo_executor_module_is_copied_by_module_name(demo_spec):
+    image = plan_images(demo_spec)["slow_executor"]
     assert image.uses == "executor:HeavyExecutorLinkerdDemo"
     assert [f.dest for f in image.files] == ["executor.py"]
 
@@ -125,8 +125,8 @@ def test_dockerfile_build_context_loads_the_executor(project, tmp_path_factory):
     assert load_executor_class("config.yml", base_dir=app, executor_name="x").__name__ == "Clip"
 
 
-def test_base_dockerfile_installs_flowserve_from_a_checkout(tmp_path, seed_spec):
-    export_dockerfiles(seed_spec, tmp_path, base="registry.example.com/flowserve:0.1.0")
+def test_base_dockerfile_installs_flowserve_from_a_checkout(tmp_path, demo_spec):
+    export_dockerfiles(demo_spec, tmp_path, base="registry.example.com/flowserve:0.1.0")
     base = (tmp_path / "flowserve-base" / "Dockerfile").read_text()
     assert base == base_dockerfile()
     assert "FROM python:3.11-slim" in base and "RUN pip install /src" in base

@@ -9,14 +9,14 @@ import json
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.graph import graph_from_mapping
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.images import plan_images
 from flowserve.export.kubernetes import kubernetes_manifests
 from flowserve.export.validate import check_manifests
 from flowserve.gateway.config import DeploymentConfig
-from flowserve.graph import graph_from_mapping
-from flowserve.spec import flow_from_dict
 
 
 def _container(objects, name):
@@ -24,8 +24,8 @@ def _container(objects, name):
 
 
 @pytest.fixture
-def seed(seed_spec):
-    return kubernetes_manifests(seed_spec, plan_images(seed_spec), namespace="demo-linkerd")
+def demo(demo_spec):
+    return kubernetes_manifests(demo_spec, plan_images(demo_spec), namespace="demo-linkerd")
 
 
 @pytest.fixture
@@ -33,8 +33,8 @@ def kitchen(kitchen_spec):
     return kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen")
 
 
-def test_seed_flow_objects(seed):
-    kinds = [(o["kind"], o["metadata"]["name"]) for o in seed]
+def test_demo_flow_objects(demo):
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in demo]
     assert kinds == [
         ("Namespace", "demo-linkerd"),
         ("ConfigMap", "gateway-env"), ("Service", "gateway"), ("Deployment", "gateway"),
@@ -45,28 +45,28 @@ def test_seed_flow_objects(seed):
         ("Deployment", "bulky-executor"),
         ("ServiceProfile", "bulky-executor.demo-linkerd.svc.cluster.local"),
     ]
-    assert seed[0]["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
-    assert {o["metadata"].get("namespace") for o in seed[1:]} == {"demo-linkerd"}
-    assert check_manifests(seed) == []
+    assert demo[0]["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
+    assert {o["metadata"].get("namespace") for o in demo[1:]} == {"demo-linkerd"}
+    assert check_manifests(demo) == []
 
 
-def test_namespace_defaults_to_flowserve_and_must_be_a_label(seed_spec):
-    images = plan_images(seed_spec)
-    assert kubernetes_manifests(seed_spec, images)[0]["metadata"]["name"] == "flowserve"
+def test_namespace_defaults_to_flowserve_and_must_be_a_label(demo_spec):
+    images = plan_images(demo_spec)
+    assert kubernetes_manifests(demo_spec, images)[0]["metadata"]["name"] == "flowserve"
     with pytest.raises(ExportError, match=r"Namespace 'Demo_NS': metadata.name"):
-        kubernetes_manifests(seed_spec, images, namespace="Demo_NS")
+        kubernetes_manifests(demo_spec, images, namespace="Demo_NS")
 
 
-def test_pods_are_meshed_and_containers_named_for_kubectl_logs(seed):
+def test_pods_are_meshed_and_containers_named_for_kubectl_logs(demo):
     for name, role in (("gateway", "gateway"), ("slow-executor", "executor")):
-        template = by_kind(seed, "Deployment", name)[0]["spec"]["template"]
+        template = by_kind(demo, "Deployment", name)[0]["spec"]["template"]
         assert template["metadata"]["annotations"]["linkerd.io/inject"] == "enabled"
         assert "prometheus.io/scrape" not in template["metadata"]["annotations"]
         assert [c["name"] for c in template["spec"]["containers"]] == [role]
 
 
-def test_executor_container_runs_flowserve_executor(seed):
-    container = _container(seed, "slow-executor")
+def test_executor_container_runs_flowserve_executor(demo):
+    container = _container(demo, "slow-executor")
     assert container["image"] == "flowserve-slow-executor:0.1.0"
     assert container["command"] == ["flowserve"]
     args = _parser().parse_args(container["args"])
@@ -77,8 +77,8 @@ def test_executor_container_runs_flowserve_executor(seed):
     assert container["ports"] == [{"name": "grpc", "containerPort": 8080, "protocol": "TCP"}]
 
 
-def test_gateway_args_carry_graph_and_service_addresses(seed):
-    container = _container(seed, "gateway")
+def test_gateway_args_carry_graph_and_service_addresses(demo):
+    container = _container(demo, "gateway")
     args = _parser().parse_args(container["args"])
     assert args.command == "gateway"
     assert graph_from_mapping(args.graph).needs == {
@@ -90,15 +90,15 @@ def test_gateway_args_carry_graph_and_service_addresses(seed):
         ["grpc"], [8080], "0.0.0.0", 1000)
 
 
-def test_probes_and_graceful_stop(seed_spec, seed):
-    container = _container(seed, "slow-executor")
+def test_probes_and_graceful_stop(demo_spec, demo):
+    container = _container(demo, "slow-executor")
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": 8080}
     startup = container["startupProbe"]
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= seed_spec.with_.timeout_ready
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= demo_spec.with_.timeout_ready
     assert container["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
-    pod = by_kind(seed, "Deployment", "slow-executor")[0]["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] >= seed_spec.with_.grace + 5
+    pod = by_kind(demo, "Deployment", "slow-executor")[0]["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= demo_spec.with_.grace + 5
 
 
 def test_every_gateway_port_and_protocol_and_custom_image(kitchen):
@@ -121,8 +121,8 @@ def test_every_gateway_port_and_protocol_and_custom_image(kitchen):
     assert container["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"}}
 
 
-def test_http_only_gateway_is_probed_over_http(seed_spec):
-    spec = seed_spec.model_copy(update={"with_": seed_spec.with_.model_copy(
+def test_http_only_gateway_is_probed_over_http(demo_spec):
+    spec = demo_spec.model_copy(update={"with_": demo_spec.with_.model_copy(
         update={"protocol": ["http"], "port": [8081]})})
     container = _container(kubernetes_manifests(spec, plan_images(spec)), "gateway")
     assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "http"}
@@ -198,8 +198,8 @@ def test_executor_containers_get_their_scheduling_flags(kitchen):
     assert args.sync_handlers == "auto"
 
 
-def test_service_profiles_routes_timeouts_and_retries(seed, kitchen):
-    profile = by_kind(seed, "ServiceProfile")[0]
+def test_service_profiles_routes_timeouts_and_retries(demo, kitchen):
+    profile = by_kind(demo, "ServiceProfile")[0]
     routes = {r["condition"]["pathRegex"]: r for r in profile["spec"]["routes"]}
     process = routes[r"/jina\.JinaSingleDataRequestRPC/process_single_data"]
     discovery = routes[r"/jina\.JinaDiscoverEndpointsRPC/endpoint_discovery"]
@@ -220,8 +220,8 @@ def test_service_profiles_routes_timeouts_and_retries(seed, kitchen):
     assert process_route("merge")[0]["timeout"] == "30s"  # the Flow's timeout
 
 
-def test_cluster_domain(seed_spec):
-    objects = kubernetes_manifests(seed_spec, plan_images(seed_spec), namespace="ns",
+def test_cluster_domain(demo_spec):
+    objects = kubernetes_manifests(demo_spec, plan_images(demo_spec), namespace="ns",
                                    cluster_domain="corp.internal")
     assert by_kind(objects, "ServiceProfile")[0]["metadata"]["name"] == \
         "slow-executor.ns.svc.corp.internal"
@@ -276,9 +276,9 @@ def test_shards_are_not_exported_silently():
         kubernetes_manifests(spec, {"idx": KITCHEN_IMAGES["merge"]})
 
 
-def test_gateway_args_json_is_compact_and_deterministic(seed_spec):
-    first = kubernetes_manifests(seed_spec, plan_images(seed_spec))
-    second = kubernetes_manifests(seed_spec, plan_images(seed_spec))
+def test_gateway_args_json_is_compact_and_deterministic(demo_spec):
+    first = kubernetes_manifests(demo_spec, plan_images(demo_spec))
+    second = kubernetes_manifests(demo_spec, plan_images(demo_spec))
     assert first == second
     args = _container(first, "gateway")["args"]
     json.loads(args[args.index("--deployments") + 1])

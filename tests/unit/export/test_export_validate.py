@@ -7,16 +7,16 @@ import copy
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
 
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.images import plan_images
 from flowserve.export.kubernetes import kubernetes_manifests
 from flowserve.export.validate import check_manifests, raise_for
-from flowserve.spec import flow_from_dict
 
 
 @pytest.fixture
-def objects(seed_spec):
-    return copy.deepcopy(kubernetes_manifests(seed_spec, plan_images(seed_spec),
+def objects(demo_spec):
+    return copy.deepcopy(kubernetes_manifests(demo_spec, plan_images(demo_spec),
                                               namespace="demo-linkerd"))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowserve.config.graph import graph_from_mapping
 from flowserve.gateway.scheduler import ClientStats, QueueSnapshot
-from flowserve.graph import graph_from_mapping
 
 
 class FakeDeployment:

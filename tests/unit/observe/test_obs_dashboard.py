@@ -12,10 +12,10 @@ from observe_fakes import FakeCore, queue
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
+from flowserve.cli.top import render, snapshot_url
 from flowserve.observe.dashboard import Dashboard, hot_spot
 from flowserve.observe.history import History
 from flowserve.observe.server import monitoring_app
-from flowserve.observe.top import render, snapshot_url
 
 
 class Clock:

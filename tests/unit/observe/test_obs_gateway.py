@@ -11,12 +11,12 @@ from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Raises
 
 from flowserve import Document, DocumentArray
+from flowserve.config.graph import graph_from_mapping
 from flowserve.errors import UnavailableError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
-from flowserve.graph import graph_from_mapping
 from flowserve.observe.wiring import GatewayObservability
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 
 def Replica(name: str, executor) -> InProcessReplica:  # noqa: N802 - reads like a class

@@ -11,18 +11,18 @@ import sys
 
 import grpc
 import pytest
-from fakes import InProcessReplica
+from fakes import DownReplica, InProcessReplica
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from toy_executors import AppendText, Raises
 
 from flowserve import Document, DocumentArray
-from flowserve.errors import ConfigError
+from flowserve.config.graph import graph_from_mapping
+from flowserve.errors import ConfigError, UnavailableError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
-from flowserve.graph import graph_from_mapping
 from flowserve.observe.tracing import Tracing, TracingSettings, require_otel, start_tracing
 from flowserve.proto import jina_pb2
-from flowserve.request import DataRequest
+from flowserve.wire.request import DataRequest
 
 PROCESS = b"/jina.JinaSingleDataRequestRPC/process_single_data"
 
@@ -71,7 +71,6 @@ def traced_core(exporter, executors: dict, needs: dict) -> tuple[GatewayCore, li
                                        observer=gateway.gateway_observer())
     core = GatewayCore(graph_from_mapping(needs), deployments,
                        observer=gateway.gateway_observer())
-    gateway.instrument_core(core)
     return core, tracings
 
 
@@ -139,6 +138,28 @@ def test_executor_errors_mark_the_executor_and_gateway_spans(exporter):
     named = by_name(exporter.get_finished_spans())
     assert named["executor r /"].status.status_code.name == "ERROR"
     assert named["gateway /"].status.status_code.name == "ERROR"
+
+
+def test_a_request_failing_in_the_gateway_records_its_error_on_the_gateway_span(exporter):
+    tracing = start_tracing(TracingSettings("gateway"), exporter=exporter)
+    observer = tracing.gateway_observer()
+    core = GatewayCore(graph_from_mapping({"x": ["gateway"]}),
+                       {"x": Deployment("x", [DownReplica()], observer=observer)},
+                       observer=observer)
+
+    async def go():
+        try:
+            await core.process(DataRequest.new(DocumentArray([Document(text="t")])))
+        finally:
+            await core.close()
+
+    with pytest.raises(UnavailableError):
+        asyncio.run(go())
+    tracing.shutdown()
+    (root,) = [s for s in exporter.get_finished_spans() if s.name.startswith("gateway ")]
+    assert root.status.status_code.name == "ERROR"
+    assert root.status.description.startswith("UnavailableError: ")
+    assert [e.name for e in root.events] == ["exception"]
 
 
 def test_interceptor_leaves_other_calls_alone(exporter):

@@ -4,22 +4,21 @@ Kubernetes export), and the Grafana dashboard the export writes. Pure data, no p
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import re
 
 from prometheus_client import CollectorRegistry
 
-from flowserve.cli import _parser
+from flowserve.cli.main import _parser
+from flowserve.config.graph import build_graph
+from flowserve.config.spec import flow_from_dict
 from flowserve.export.images import ExecutorImage
 from flowserve.export.kubernetes import kubernetes_manifests
 from flowserve.export.validate import check_manifests
 from flowserve.gateway.config import GatewayConfig
-from flowserve.graph import build_graph
-from flowserve.local.runtime import executor_observability_argv
+from flowserve.local.local_flow import executor_observability_argv
 from flowserve.observe.grafana import grafana_dashboard
 from flowserve.observe.metrics import GatewayMetrics, HandlerMetrics, QueueCollector
-from flowserve.spec import flow_from_dict
 
 FLOW = {
     "with": {"monitoring": True, "tracing": True, "traces_exporter_host": "otel.example",

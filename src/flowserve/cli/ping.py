@@ -1,0 +1,72 @@
+"""The `flowserve ping` sub-command: parse flags, call `flowserve.client.ping.run_ping`.
+
+`register(sub)` adds the command to the `flowserve` sub-parsers (cli/main.py).
+
+Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 invalid arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register", "run"]
+
+_EPILOG = """\
+checks:
+  executor  grpc.health.v1 Check answers SERVING
+  gateway   the same on the gateway's gRPC port (HTTP: GET / answers 200)
+  flow      the gateway is healthy and its dry run succeeds (every executor ready)
+
+example (a Kubernetes exec probe):
+  flowserve ping flow 127.0.0.1:8080 --timeout 2 --attempts 3
+"""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
+    """Add the ``ping`` sub-command to `subparsers`; its handler is `run` (also set as
+    ``func`` in the parsed namespace)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "ping", help="check that an executor, a gateway or a whole Flow is healthy (exit 0/1)",
+        description="Check an executor, a gateway or a whole Flow; exit 0 if healthy, else 1.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("kind", choices=["executor", "gateway", "flow"], help="what to check")
+    p.add_argument("address", metavar="HOST:PORT",
+                   help="where it serves (or a grpc://, grpcs://, http://, https:// URL)")
+    p.add_argument("--timeout", type=_positive_float, default=3.0,
+                   help="deadline of each attempt in seconds (default 3)")
+    p.add_argument("--attempts", type=_positive_int, default=1,
+                   help="attempts before giving up, with a short backoff between (default 1)")
+    p.add_argument("--protocol", choices=["grpc", "http"], default=None,
+                   help="the gateway's protocol (default: the URL scheme, else grpc)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle a parsed ``ping`` command: print one line, return the exit code."""
+    from ..client.ping import run_ping
+
+    return run_ping(args.kind, args.address, timeout=args.timeout, attempts=args.attempts,
+                    protocol=args.protocol)

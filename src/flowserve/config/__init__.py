@@ -1,0 +1,2 @@
+"""The Flow configuration: the YAML schema and its options, the YAML line map for messages, the
+executor graph, and resolving `uses` to executor classes."""

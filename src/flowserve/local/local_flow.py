@@ -1,0 +1,228 @@
+"""Start, supervise and stop all processes of a Flow on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from ..config.graph import FlowGraph, build_graph
+from ..config.loader import ResolvedExecutor, resolve_executor
+from ..config.observability import ObservabilityOptions
+from ..config.options import EXECUTOR_DEFAULTS
+from ..config.spec import ExecutorSpec, FlowSpec
+from ..errors import ConfigError
+from ..gateway.config import GatewayConfig
+from .process import ChildProcess, wait_all_ready
+from .supervisor import Supervisor
+
+__all__ = ["FlowAddresses", "LocalFlow"]
+
+EXECUTOR_HOST = "127.0.0.1"  # executors of a local Flow are internal: loopback only
+
+
+@dataclass
+class FlowAddresses:
+    """Where the parts of a running local Flow listen."""
+
+    gateway_host: str
+    gateway_ports: dict[str, int]  # protocol -> port
+    executors: dict[str, list[str]] = field(default_factory=dict)  # name -> host:port per replica
+    gateway_monitoring_port: int | None = None  # /metrics and /dashboard, with monitoring on
+    executor_monitoring: dict[str, list[str]] = field(default_factory=dict)
+    """name -> host:port of /metrics per replica, for executors with monitoring on."""
+
+    def _host(self) -> str:
+        return "127.0.0.1" if self.gateway_host in ("0.0.0.0", "::", "") else self.gateway_host
+
+    def gateway_url(self, protocol: str | None = None) -> str:
+        protocol = protocol or next(iter(self.gateway_ports))
+        return f"{protocol}://{self._host()}:{self.gateway_ports[protocol]}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """The gateway's Prometheus endpoint, or None with monitoring off."""
+        port = self.gateway_monitoring_port
+        return None if port is None else f"http://{self._host()}:{port}/metrics"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The live dashboard, or None with monitoring off."""
+        port = self.gateway_monitoring_port
+        return None if port is None else f"http://{self._host()}:{port}/dashboard"
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    # Children import whatever this process can import (tests' fixture modules, user code).
+    paths = [p or os.getcwd() for p in sys.path]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.update(extra)
+    return env
+
+
+def _base_argv(command: str) -> list[str]:
+    return [sys.executable, "-m", "flowserve", command, "--die-with-parent"]
+
+
+def _process_name(name: str, shard: int, shards: int, replica: int, replicas: int) -> str:
+    parts = [name]
+    if shards > 1:
+        parts.append(f"shard-{shard}")
+    if replicas > 1:
+        parts.append(str(replica))
+    return "/".join(parts)
+
+
+def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: int,
+                  port: int, shard_id: int = 0) -> list[str]:
+    """The `flowserve executor` command line for one replica."""
+    argv = _base_argv("executor") + [
+        "--uses", resolved.ref, "--name", ex.name, "--host", EXECUTOR_HOST, "--port", str(port),
+        "--replica-id", str(replica_id), "--shard-id", str(shard_id),
+        "--concurrency", str(ex.concurrency), "--base-dir", str(resolved.base_dir),
+    ]
+    if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
+        argv += ["--sync-handlers", ex.sync_handlers]
+    try:
+        if resolved.uses_with:
+            argv += ["--uses-with", json.dumps(resolved.uses_with)]
+        if resolved.uses_metas:
+            argv += ["--uses-metas", json.dumps(resolved.uses_metas)]
+    except TypeError as exc:
+        raise ConfigError(
+            f"executor {ex.name!r}: uses_with/uses_metas must be JSON-serialisable to reach "
+            f"its process: {exc}"
+        ) from exc
+    if resolved.py_modules:
+        argv += ["--py-modules", *resolved.py_modules]
+    if ex.workspace:
+        argv += ["--workspace", ex.workspace]
+    return argv
+
+
+def executor_observability_argv(spec: FlowSpec, ex: ExecutorSpec, *, index: int) -> list[str]:
+    """Monitoring and tracing flags of the `index`-th process of `ex` (replicas of a fixed
+    ``port_monitoring`` take the following ports, like ``port``; otherwise free ports)."""
+    port = ex.port_monitoring + index if ex.port_monitoring else 0
+    return ObservabilityOptions.for_component(spec, ex, port_monitoring=port).to_argv()
+
+
+def gateway_argv(spec: FlowSpec, graph: FlowGraph,
+                 addresses: Mapping[str, Sequence[str] | Sequence[Sequence[str]]]) -> list[str]:
+    """The `flowserve gateway` command line for a Flow whose executors are at `addresses`
+    (a list of replica addresses per executor, or one list per shard)."""
+    return _base_argv("gateway") + GatewayConfig.from_flow(spec, graph, addresses).to_argv()
+
+
+class LocalFlow:
+    """The processes of one Flow. `start()` returns once everything is ready."""
+
+    def __init__(self, spec: FlowSpec, *, log_to: TextIO | None = None,
+                 grace: float | None = None):
+        self.spec = spec
+        self.graph = build_graph(spec)
+        # how long a process may take to drain after SIGTERM (default: the Flow's `grace`)
+        self.grace = spec.with_.grace if grace is None else grace
+        self._log_to = log_to
+        self.children: list[ChildProcess] = []
+        self.addresses: FlowAddresses | None = None
+        self.supervisor = Supervisor(ready_timeout=spec.with_.timeout_ready)
+        # Resolve every `uses` now, in this process: a bad import fails before anything starts.
+        self._resolved = {
+            ex.name: resolve_executor(ex, spec.base_dir) for ex in spec.executors if not ex.external
+        }
+
+    def _spawn(self, role: str, name: str, argv: list[str], env: dict[str, str]) -> ChildProcess:
+        child = ChildProcess(name, argv, _child_env(env), role=role, log_to=self._log_to)
+        self.children.append(child)
+        child.start()
+        return child
+
+    def start(self) -> FlowAddresses:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> FlowAddresses:
+        spec = self.spec
+        timeout = spec.with_.timeout_ready
+        replicas: dict[str, list[ChildProcess]] = {}
+        addresses: dict[str, list[str]] = {}  # every replica of every shard, in order
+        per_shard: dict[str, list[str] | list[list[str]]] = {}  # what the gateway is told
+        shards: dict[str, int] = {}
+        for ex in spec.executors:
+            if ex.external:
+                addresses[ex.name] = per_shard[ex.name] = [f"{ex.host}:{ex.port}"]
+                continue
+            resolved = self._resolved[ex.name]
+            env = {**spec.with_.env, **ex.env}
+            shards[ex.name] = ex.shards
+            replicas[ex.name] = [
+                self._spawn(
+                    "executor",
+                    _process_name(ex.name, shard, ex.shards, i, ex.replicas),
+                    executor_argv(ex, resolved, replica_id=i, shard_id=shard,
+                                  port=(ex.port + shard * ex.replicas + i) if ex.port else 0)
+                    + executor_observability_argv(spec, ex, index=shard * ex.replicas + i),
+                    env,
+                )
+                for shard in range(ex.shards)
+                for i in range(ex.replicas)
+            ]
+        wait_all_ready([c for cs in replicas.values() for c in cs], timeout)
+        for name, children in replicas.items():
+            found = [f"{EXECUTOR_HOST}:{c.info['port']}" for c in children if c.info]
+            addresses[name] = per_shard[name] = found
+            if shards[name] > 1:
+                per = len(found) // shards[name]
+                per_shard[name] = [found[k * per:(k + 1) * per] for k in range(shards[name])]
+        gateway = self._spawn("gateway", spec.with_.name,
+                              gateway_argv(spec, self.graph, per_shard), dict(spec.with_.env))
+        wait_all_ready([gateway], timeout)
+        assert gateway.info is not None
+        self.addresses = FlowAddresses(
+            spec.with_.host, dict(gateway.info["ports"]), addresses,
+            gateway_monitoring_port=gateway.info.get("monitoring_port"),
+            executor_monitoring={
+                name: [f"{EXECUTOR_HOST}:{c.info['monitoring_port']}" for c in children
+                       if c.info and c.info.get("monitoring_port") is not None]
+                for name, children in replicas.items()
+                if any(c.info and c.info.get("monitoring_port") for c in children)
+            },
+        )
+        for child in self.children:
+            info = child.info
+            if info is not None:
+                child.pin("--port", [info["port"]] if "port" in info
+                          else list(info["ports"].values()))
+                if info.get("monitoring_port") is not None:
+                    child.pin("--port-monitoring", [info["monitoring_port"]])
+            self.supervisor.watch(child)
+        return self.addresses
+
+    def stop(self) -> None:
+        """Gateway first (it drains in-flight requests), then executors; no orphans left."""
+        self.supervisor.stop()
+        with self.supervisor.lock:
+            gateways = [c for c in self.children if c.role == "gateway"]
+            executors = [c for c in self.children if c.role != "gateway"]
+            for group in (gateways, executors):
+                self._stop_group(group)
+            for child in self.children:
+                child.close()
+        self.supervisor.join()
+        self.children.clear()
+
+    def _stop_group(self, group: Sequence[ChildProcess]) -> None:
+        for child in group:
+            child.terminate()
+        for child in group:
+            if child.wait(self.grace + 5) is None:
+                child.kill()
+                child.wait(5)

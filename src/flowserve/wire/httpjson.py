@@ -1,0 +1,224 @@
+"""The JSON shapes of the HTTP protocol, shared by the client and the HTTP gateway.
+
+Request body of ``POST /post`` (client -> gateway)::
+
+    {"data": [doc, ...] | {"docs": [doc, ...]},   # docs as in documents.json_codec
+     "parameters": {...},
+     "execEndpoint": "/foo",        # or exec_endpoint
+     "targetExecutor": "regex",     # or target_executor
+     "requestId": "...",            # or request_id
+     "timeout": 1500}               # per-request deadline in ms (header.timeout); optional
+
+Every key is optional; any other key is rejected. Response body (gateway -> client)::
+
+    {"header": {"requestId": "...", "status": {"code": 0|1, "description": "...",
+                 "exception": {"name", "args", "stacks", "executor"}},
+                "execEndpoint": "/foo", "targetExecutor": "..."},
+     "parameters": {...},
+     "routes": [{"executor", "startTime", "endTime", "status"}, ...],
+     "data": [doc, ...]}
+
+``header`` and ``routes`` are protobuf JSON (camelCase, enums as integers); readers accept
+snake_case and enum names too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from google.protobuf import json_format
+
+from ..documents.array import DocumentArray
+from ..errors import BadRequestError
+from .request import DataRequest
+
+__all__ = [
+    "post_body_from_request",
+    "request_from_post_body",
+    "response_from_json",
+    "response_to_json",
+]
+
+# accepted request-body key -> canonical name
+_BODY_KEYS: dict[str, str] = {
+    "data": "data",
+    "parameters": "parameters",
+    "execEndpoint": "exec_endpoint",
+    "exec_endpoint": "exec_endpoint",
+    "targetExecutor": "target_executor",
+    "target_executor": "target_executor",
+    "requestId": "request_id",
+    "request_id": "request_id",
+    "timeout": "timeout",
+}
+_KNOWN = "data, parameters, execEndpoint, targetExecutor, requestId, timeout"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _docs_from_json(data: Any, where: str) -> DocumentArray:
+    """``data`` as a list of docs or ``{"docs": [...]}``; errors name ``data[i]``."""
+    if data is None:
+        return DocumentArray()
+    if isinstance(data, Mapping):
+        extra = [k for k in data if k != "docs"]
+        if extra:
+            raise BadRequestError(f"{where}: unknown key {extra[0]!r}; expected only 'docs'")
+        return _docs_from_json(data.get("docs"), f"{where}.docs")
+    if not isinstance(data, (list, tuple)):
+        raise BadRequestError(
+            f"{where}: expected a list of Documents or {{'docs': [...]}}, got {_kind(data)}"
+        )
+    return DocumentArray.from_dict_list(data, where=where)
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+def post_body_from_request(request: DataRequest) -> dict[str, Any]:
+    """The ``POST /post`` JSON body for `request` (client side)."""
+    body: dict[str, Any] = {"data": request.docs.to_dict_list()}
+    if request.parameters:
+        body["parameters"] = request.parameters
+    if request.endpoint is not None:
+        body["execEndpoint"] = request.endpoint
+    if request.target_executor is not None:
+        body["targetExecutor"] = request.target_executor
+    if request.request_id:
+        body["requestId"] = request.request_id
+    header = request.header
+    if header.HasField("timeout") and header.timeout:
+        body["timeout"] = header.timeout
+    return body
+
+
+def _optional_str(fields: dict[str, Any], name: str, key: str) -> str | None:
+    value = fields.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequestError(f"{key} must be a string, got {_kind(value)}")
+    return value
+
+
+def request_from_post_body(body: Any) -> DataRequest:
+    """Parse a ``POST /post`` JSON body into a DataRequest (gateway side).
+
+    Raises BadRequestError naming the offending key, or ``data[i]`` and the field for a bad
+    document.
+    """
+    if not isinstance(body, Mapping):
+        raise BadRequestError(f"the request body must be a JSON object, got {_kind(body)}")
+    fields: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    for key, value in body.items():
+        name = _BODY_KEYS.get(key)
+        if name is None:
+            raise BadRequestError(f"unknown key {key!r} in the request body; expected {_KNOWN}")
+        if name in fields:
+            raise BadRequestError(f"{key!r} and {given_as[name]!r} both given; use one")
+        fields[name] = value
+        given_as[name] = key
+
+    def key_of(name: str) -> str:
+        return given_as.get(name, name)
+
+    parameters = fields.get("parameters")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise BadRequestError(f"parameters must be a JSON object, got {_kind(parameters)}")
+    endpoint = _optional_str(fields, "exec_endpoint", key_of("exec_endpoint"))
+    target = _optional_str(fields, "target_executor", key_of("target_executor"))
+    request_id = _optional_str(fields, "request_id", key_of("request_id"))
+    timeout = fields.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout < 2**32
+    ):
+        raise BadRequestError(f"timeout must be a whole number of milliseconds, got {timeout!r}")
+    docs = _docs_from_json(fields.get("data"), "data")
+    return DataRequest.new(
+        docs,
+        endpoint=endpoint,
+        parameters=dict(parameters) if parameters else None,
+        target_executor=target,
+        request_id=request_id or None,
+        timeout_ms=timeout or None,
+    )
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def _status_to_json(status_json: dict[str, Any]) -> dict[str, Any]:
+    status_json.setdefault("code", 0)
+    status_json.setdefault("description", "")
+    exception = status_json.get("exception")
+    if exception is not None:
+        for key, default in (("name", ""), ("args", []), ("stacks", []), ("executor", "")):
+            exception.setdefault(key, default)
+    return status_json
+
+
+def response_to_json(request: DataRequest) -> dict[str, Any]:
+    """The JSON body answering ``POST /post`` with `request` (gateway side)."""
+    header = json_format.MessageToDict(request.header, use_integers_for_enums=True)
+    header["status"] = _status_to_json(header.get("status", {}))
+    routes = []
+    for route in request.routes:
+        route_json = json_format.MessageToDict(route, use_integers_for_enums=True)
+        if "status" in route_json:
+            _status_to_json(route_json["status"])
+        routes.append(route_json)
+    return {
+        "header": header,
+        "parameters": request.parameters,
+        "routes": routes,
+        "data": request.docs.to_dict_list(),
+    }
+
+
+def _parse_into(value: Any, message: Any, where: str) -> None:
+    if not isinstance(value, Mapping):
+        raise BadRequestError(f"{where} must be a JSON object, got {_kind(value)}")
+    try:
+        json_format.ParseDict(cast(dict[str, Any], value), message, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise BadRequestError(f"{where}: {exc}") from exc
+
+
+def response_from_json(body: Any) -> DataRequest:
+    """Parse a ``POST /post`` response body into a DataRequest (client side).
+
+    Unknown top-level keys are ignored, so newer gateways stay readable.
+    """
+    if not isinstance(body, Mapping):
+        raise BadRequestError(f"the response body must be a JSON object, got {_kind(body)}")
+    response = DataRequest()
+    header = body.get("header")
+    if header is not None:
+        _parse_into(header, response.header, "header")
+    routes = body.get("routes")
+    if routes is not None:
+        if not isinstance(routes, (list, tuple)):
+            raise BadRequestError(f"routes must be an array, got {_kind(routes)}")
+        for i, route in enumerate(routes):
+            _parse_into(route, response.routes.add(), f"routes[{i}]")
+    parameters = body.get("parameters")
+    if parameters is not None:
+        if not isinstance(parameters, Mapping):
+            raise BadRequestError(f"parameters must be a JSON object, got {_kind(parameters)}")
+        response.parameters = dict(parameters)
+    response.docs = _docs_from_json(body.get("data"), "data")
+    return response

@@ -1,0 +1,178 @@
+"""The HTTP protocol's JSON shapes: request bodies and responses, both directions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from flowserve.documents.array import DocumentArray
+from flowserve.documents.document import Document
+from flowserve.errors import BadRequestError
+from flowserve.wire.httpjson import (
+    post_body_from_request,
+    request_from_post_body,
+    response_from_json,
+    response_to_json,
+)
+from flowserve.wire.request import ERROR, DataRequest
+
+
+def _docs() -> DocumentArray:
+    return DocumentArray(
+        [
+            Document(id="a", text="hello", tags={"k": 1, "nested": {"x": [1, 2]}}),
+            Document(id="b", embedding=np.array([0.5, 1.5])),
+        ]
+    )
+
+
+def _through_json(value: Any) -> Any:
+    return json.loads(json.dumps(value))  # what actually travels
+
+
+def test_request_round_trip() -> None:
+    req = DataRequest.new(
+        _docs(),
+        endpoint="/foo",
+        parameters={"top_k": 3, "name": "x"},
+        target_executor="enc.*",
+        request_id="rid-1",
+        timeout_ms=2500,
+    )
+    body = _through_json(post_body_from_request(req))
+    assert body["execEndpoint"] == "/foo"
+    assert body["targetExecutor"] == "enc.*"
+    assert body["requestId"] == "rid-1"
+    assert body["parameters"] == {"top_k": 3, "name": "x"}
+    assert body["timeout"] == 2500
+    assert [d["id"] for d in body["data"]] == ["a", "b"]
+
+    back = request_from_post_body(body)
+    assert back.endpoint == "/foo"
+    assert back.target_executor == "enc.*"
+    assert back.request_id == "rid-1"
+    assert back.parameters == {"top_k": 3, "name": "x"}
+    assert back.header.timeout == 2500
+    assert back.docs == req.docs
+
+
+def test_minimal_request_body() -> None:
+    req = DataRequest.new(endpoint="/")
+    body = post_body_from_request(req)
+    assert body["data"] == [] and "parameters" not in body and "targetExecutor" not in body
+    back = request_from_post_body({})
+    assert len(back.docs) == 0 and back.endpoint is None and back.request_id
+
+
+def test_snake_case_and_docs_object_accepted() -> None:
+    body = {
+        "data": {"docs": [{"text": "x"}]},
+        "exec_endpoint": "/bar",
+        "target_executor": "e1",
+        "request_id": "r",
+        "parameters": {},
+    }
+    req = request_from_post_body(body)
+    assert (req.endpoint, req.target_executor, req.request_id) == ("/bar", "e1", "r")
+    assert [d.text for d in req.docs] == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"dataa": []}, "unknown key 'dataa'"),
+        ({"execEndpoint": "/a", "exec_endpoint": "/b"}, "'exec_endpoint' and 'execEndpoint'"),
+        ({"data": [{"text": "ok"}, {"txt": "bad"}]}, r"data\[1\].*'txt'"),
+        ({"data": [{"text": "ok"}, "nope"]}, r"data\[1\]"),
+        ({"data": {"docs": [{"text": 3}]}}, r"data\.docs\[0\]"),
+        ({"data": {"documents": []}}, "unknown key 'documents'"),
+        ({"data": "text"}, "data: expected a list"),
+        ({"parameters": [1]}, "parameters must be a JSON object"),
+        ({"execEndpoint": 3}, "execEndpoint must be a string"),
+        ({"target_executor": ["x"]}, "target_executor must be a string"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": "1s"}, "timeout"),
+    ],
+)
+def test_bad_request_bodies_name_the_problem(body: Any, message: str) -> None:
+    with pytest.raises(BadRequestError, match=message):
+        request_from_post_body(body)
+
+
+def _response() -> DataRequest:
+    resp = DataRequest.new(
+        _docs(), endpoint="/foo", parameters={"__results__": {"enc": {"n": 2}}}, request_id="r9"
+    )
+    route = resp.routes.add()
+    route.executor = "gateway"
+    route.start_time.FromMilliseconds(1_700_000_000_000)
+    route.end_time.FromMilliseconds(1_700_000_000_250)
+    route = resp.routes.add()
+    route.executor = "enc"
+    return resp
+
+
+def test_success_response_round_trip() -> None:
+    resp = _response()
+    body = _through_json(response_to_json(resp))
+    assert body["header"]["requestId"] == "r9"
+    assert body["header"]["execEndpoint"] == "/foo"
+    assert body["header"]["status"] == {"code": 0, "description": ""}
+    assert [r["executor"] for r in body["routes"]] == ["gateway", "enc"]
+    assert body["routes"][0]["startTime"].startswith("2023-11-14T22:13:20")
+    assert body["parameters"] == {"__results__": {"enc": {"n": 2}}}
+
+    back = response_from_json(body)
+    assert not back.is_error
+    assert back.request_id == "r9" and back.endpoint == "/foo"
+    assert back.parameters == {"__results__": {"enc": {"n": 2}}}
+    assert list(back.routes) == list(resp.routes)
+    assert [d.id for d in back.docs] == ["a", "b"]
+    assert back.docs[0].tags == {"k": 1, "nested": {"x": [1, 2]}}
+    np.testing.assert_array_equal(back.docs[1].embedding, [0.5, 1.5])
+
+
+def test_error_response_round_trip() -> None:
+    resp = _response()
+    try:
+        raise ValueError("boom", 7)
+    except ValueError as exc:
+        resp.set_exception(exc, executor="enc")
+    resp.routes[1].status.CopyFrom(resp.status)
+    body = _through_json(response_to_json(resp))
+    status = body["header"]["status"]
+    assert status["code"] == 1
+    assert status["exception"]["name"] == "ValueError"
+    assert status["exception"]["args"] == ["boom", "7"]
+    assert status["exception"]["executor"] == "enc"
+    assert any("ValueError" in line for line in status["exception"]["stacks"])
+    assert body["routes"][1]["status"]["code"] == 1
+
+    back = response_from_json(body)
+    assert back.is_error and back.status.code == ERROR
+    assert back.status == resp.status
+    assert list(back.routes) == list(resp.routes)
+
+
+def test_response_reader_is_lenient_but_checks_shapes() -> None:
+    # snake_case, enum names and unknown keys (a Jina gateway's style) are fine
+    back = response_from_json(
+        {
+            "header": {"request_id": "r", "status": {"code": "ERROR"}, "future": 1},
+            "data": {"docs": [{"text": "x"}]},
+            "extra": True,
+        }
+    )
+    assert back.request_id == "r" and back.is_error and back.docs[0].text == "x"
+    with pytest.raises(BadRequestError, match="response body"):
+        response_from_json([])
+    with pytest.raises(BadRequestError, match="header"):
+        response_from_json({"header": []})
+    with pytest.raises(BadRequestError, match=r"routes\[0\]"):
+        response_from_json({"routes": [{"startTime": "yesterday"}]})
+    with pytest.raises(BadRequestError, match=r"data\[0\]"):
+        response_from_json({"data": [{"bogus": 1}]})
