@@ -5,7 +5,7 @@
     PYTHONPATH=src python bench/many_clients.py --no-jina --levels 64 --seconds 3
     PYTHONPATH=src python bench/many_clients.py --json /tmp/many.json
 
-Issue 10's measurement. For each executor kind (``noop``: a handler returning None;
+For each executor kind (``noop``: a handler returning None;
 ``sleep2ms``: a handler sleeping 2 ms per request), each with 2 replicas, and each level of N
 concurrent clients (``--levels``, default 1 8 64 256):
 
@@ -41,7 +41,7 @@ first time; its log next to it, ``<venv>-install.log``). If it cannot be built o
 flowserve is measured alone and the reason is printed. ``--no-jina`` skips it. The Jina Flow's
 output goes to /tmp/flowserve-many-clients-jina-<kind>.log.
 
-Targets (issue 10): 0 starved clients at every level; throughput at 64 and 256 clients >= 1.2x
+Targets: 0 starved clients at every level; throughput at 64 and 256 clients >= 1.2x
 Jina's in the same run.
 
 Bounds: every client loop stops at its reply cap or when the window closes, connection and

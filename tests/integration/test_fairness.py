@@ -1,4 +1,4 @@
-"""The seed's incident, scaled down, with default settings: flooders cannot starve a light
+"""A flooding incident, scaled down, with default settings: flooders cannot starve a light
 client, and every flooding request is answered."""
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def test_light_client_is_not_starved_by_three_flooders():
         errors: list[BaseException] = []
 
         def flood(i: int) -> None:
-            docs = DocumentArray(Document(text=f"f{i}-{j}") for j in range(REQUESTS_PER_FLOODER * 20))
+            docs = DocumentArray(Document(text=f"f{i}-{j}")
+                                 for j in range(REQUESTS_PER_FLOODER * 20))
             try:
                 with Client(host=url) as client:
                     client.post("/", docs, request_size=20,
@@ -60,7 +61,8 @@ def test_light_client_is_not_starved_by_three_flooders():
         # The flooders' requests not yet answered when the light one was sent: had it queued
         # behind them (FIFO), all of these would have been answered before it.
         backlog = FLOODERS * REQUESTS_PER_FLOODER - answered_before
-        assert backlog > 60, f"the flooders were not flooding when the light client posted: {backlog}"
+        assert backlog > 60, (
+            f"the flooders were not flooding when the light client posted: {backlog}")
         # Fair queueing: it waits for a free slot at the slow executor (2 replicas), not for
         # the backlog, so only a handful of flooder requests get answered in the meantime.
         # Counted, not timed: a loaded machine slows everything alike.
