@@ -218,6 +218,12 @@ class LocalFlow:
         self.supervisor.join()
         self.children.clear()
 
+    def kill(self) -> None:
+        """Stop at once (a second Ctrl-C): SIGKILL every process; `stop()` then reaps them."""
+        self.supervisor.stop()
+        for child in list(self.children):
+            child.kill()
+
     def _stop_group(self, group: Sequence[ChildProcess]) -> None:
         for child in group:
             child.terminate()
