@@ -42,15 +42,18 @@ def new_server(
     Returns the server and the bound port (useful with port 0). Raises OSError naming the
     address if it cannot bind.
     """
-    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    # gRPC sets SO_REUSEPORT by default: a second server on a port in use would start fine
+    # and split the clients with the first. Refuse the port instead, as the HTTP server does.
+    server = grpc.aio.server(options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)])
     health_pb2_grpc.add_HealthServicer_to_server(health_state.servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     try:
         port = server.add_insecure_port(bind)
-    except RuntimeError as exc:
-        raise OSError(f"cannot listen on {bind}: {exc}") from exc
+    except RuntimeError as exc:  # grpc's text only says "Failed to bind"
+        raise OSError(f"cannot listen on {bind}: address already in use or not available") \
+            from exc
     if port == 0 and not bind.endswith(":0"):
         raise OSError(f"cannot listen on {bind}: address in use or not available")
     return server, port
