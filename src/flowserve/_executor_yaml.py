@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ._imports import absolute, resolve_path
+from ._yamlbound import alias_problem
 from .errors import ExecutorLoadError
 
 __all__ = ["ExecutorYaml", "is_yaml", "read_executor_yaml"]
@@ -53,6 +54,9 @@ def read_executor_yaml(uses: str, base_dir: Path, executor_name: str) -> Executo
                                 f"{exc.strerror or exc}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        refused = alias_problem(node)
+        if refused is not None:
+            raise ExecutorLoadError(f"{who}: {path}:{refused[0]}: invalid YAML: {refused[1]}")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
