@@ -18,7 +18,7 @@ from ..errors import (
 )
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
-from .core import GatewayCore, error_response
+from .core import GatewayCore, error_response, unexpected_error
 
 __all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",
            "add_gateway_services", "grpc_code_for"]
@@ -139,9 +139,9 @@ class GatewayServicer(
         try:
             response = await self.core.process(
                 request, timeout=_timeout(request, self.default_timeout, context), client=client)
-        except RequestError as exc:
+        except Exception as exc:  # noqa: BLE001 - one request must never end the whole stream
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
-            response = error_response(request, exc)
+            response = error_response(request, unexpected_error(exc))
         return response.proto
 
     async def Call(  # noqa: N802 - the wire name
@@ -238,7 +238,8 @@ class GatewayServicer(
         try:
             response = await self.core.process(
                 req, timeout=_timeout(req, self.default_timeout, context), client=client)
-        except RequestError as exc:
+        except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
+            exc = unexpected_error(exc)
             # Says "this request failed in the gateway" (not "no gateway here") to clients.
             trailers = [(ERROR_TRAILER, type(exc).__name__)]
             if isinstance(exc, OverloadedError):

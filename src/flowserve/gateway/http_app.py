@@ -17,7 +17,7 @@ from ..errors import (
     RequestError,
     UnavailableError,
 )
-from .core import GatewayCore
+from .core import GatewayCore, unexpected_error
 
 __all__ = ["CLIENT_ID_HEADER", "create_app", "http_error"]
 
@@ -38,6 +38,10 @@ def _timeout(header_value: str | None, body_ms: int, default: float | None) -> f
             raise BadRequestError(f"header {TIMEOUT_HEADER}: must be > 0, got {header_value!r}")
         return seconds
     return body_ms / 1000 if body_ms else default
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def http_error(exc: RequestError) -> JSONResponse:
@@ -80,17 +84,18 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> Fa
     async def post(request: Request) -> Any:
         try:
             try:
-                body = json.loads(await request.body() or b"{}")
+                body = json.loads(await request.body() or b"{}", parse_constant=_no_constant)
             except ValueError as exc:
                 raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
             data_request = request_from_post_body(body)
+            data_request.proto.SerializeToString()  # lone surrogates etc. fail here, not later
             timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
                                default_timeout)
             client = request.headers.get(CLIENT_ID_HEADER) or (
                 request.client.host if request.client else "unknown")
             response = await core.process(data_request, timeout=timeout, client=client)
-        except RequestError as exc:
-            return http_error(exc)
-        return JSONResponse(response_to_json(response))
+            return JSONResponse(response_to_json(response))
+        except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
+            return http_error(unexpected_error(exc))
 
     return app

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..errors import DeadlineExceededError, UnavailableError
+from ..errors import DeadlineExceededError, ExecutorError, UnavailableError
 from ..proto import jina_pb2, jina_pb2_grpc
 from .grpc_common import CHANNEL_OPTIONS
 
@@ -38,11 +38,17 @@ class GrpcReplicaClient:
         self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
     ) -> jina_pb2.DataRequestProto:
         try:
-            return await self._get_stub().process_single_data(
+            reply = await self._get_stub().process_single_data(
                 request, metadata=(("endpoint", endpoint),), timeout=timeout
             )
         except grpc.aio.AioRpcError as exc:
             raise self._map_error(exc) from exc
+        if reply is None:  # grpc logs the DecodeError and hands us None
+            raise ExecutorError(
+                f"the reply of executor {self.executor!r} at {self.address} cannot be decoded "
+                "(nested deeper than protobuf's limit of 100 levels, or corrupt)",
+                executor=self.executor, name="DecodeError")
+        return reply
 
     def _map_error(self, exc: grpc.aio.AioRpcError) -> Exception:
         code = exc.code()

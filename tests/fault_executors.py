@@ -1,0 +1,55 @@
+"""Executors that misbehave on purpose, for the fault tests (`tests/integration/test_faults_*`).
+Importable by the executor processes the tests start, like `toy_executors`."""
+
+from __future__ import annotations
+
+import os
+
+from flowserve import Document, Executor, requests
+
+
+class DeepReply(Executor):
+    """On /deep: replies with a document whose chunks nest `depth` levels (deeper than
+    protobuf's decoding limit of 100 by default). Elsewhere: docs unchanged."""
+
+    def __init__(self, depth: int = 120, **kwargs):
+        super().__init__(**kwargs)
+        self.depth = depth
+
+    @requests(on="/deep")
+    def deep(self, docs, **kwargs):
+        for d in docs:
+            current = d
+            for i in range(self.depth):
+                child = Document(text=str(i))
+                current.chunks.append(child)
+                current = child
+
+    @requests
+    def ok(self, docs, **kwargs):
+        return None
+
+
+class Fails(Executor):
+    """On /fail: raises; elsewhere: docs unchanged."""
+
+    @requests(on="/fail")
+    def fail(self, docs, **kwargs):
+        raise RuntimeError("failing on purpose")
+
+    @requests
+    def ok(self, docs, **kwargs):
+        return None
+
+
+class ExitsOnPoison(Executor):
+    """On /poison: the process exits at once (a handler that kills its replica)."""
+
+    @requests(on="/poison")
+    def poison(self, docs, **kwargs):
+        os._exit(3)
+
+    @requests
+    def ok(self, docs, **kwargs):
+        for d in docs:
+            d.tags["pid"] = float(os.getpid())
