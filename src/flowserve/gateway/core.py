@@ -10,6 +10,7 @@ deadline) raise the matching `flowserve.errors.RequestError` for the adapter to 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from .._ratelog import RateLimitedLog
 from .._version import __version__
 from ..errors import BadRequestError, DeadlineExceededError, RequestError
 from ..executor import DEFAULT_ENDPOINT
@@ -31,6 +33,8 @@ from .observer import NullObserver, Observer, outcome_of
 __all__ = ["GatewayCore", "error_response", "unexpected_error"]
 
 START = "gateway"
+
+_unexpected = RateLimitedLog(logging.getLogger("flowserve.gateway"))
 
 
 class _ExecutorFailed(Exception):
@@ -144,6 +148,8 @@ def unexpected_error(exc: Exception) -> RequestError:
         return BadRequestError("the request is nested too deeply")
     if isinstance(exc, UnicodeError):
         return BadRequestError(f"the request holds text that is not valid Unicode: {exc}")
+    _unexpected.log(type(exc).__name__, "unexpected error serving a request: %s: %s",
+                    type(exc).__name__, exc, exc_info=exc, level=logging.ERROR)
     return RequestError(f"internal error in the gateway: {type(exc).__name__}: {exc}")
 
 

@@ -149,7 +149,12 @@ class GatewayServicer(
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = dict(context.invocation_metadata() or ())
         client = _client_id(metadata.items(), context)
-        prefetch = int(metadata.get("__prefetch__", self.prefetch))
+        try:
+            prefetch = int(metadata.get("__prefetch__", self.prefetch))
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "metadata __prefetch__ must be a whole number (0: unlimited), "
+                                f"got {metadata.get('__prefetch__')!r}")
         in_order = str(metadata.get("__results_in_order__", "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
         client_window = self._windows.open(client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,9 @@ CLIENT_ID_HEADER = "X-Flowserve-Client-Id"
 """HTTP header naming the client for fair queuing (default: the remote IP address)."""
 TIMEOUT_HEADER = "X-Flowserve-Timeout"
 """HTTP header with the request's deadline in seconds (the body's `timeout` is in ms)."""
+MAX_TIMEOUT = (2**32 - 1) / 1000
+"""The longest deadline the wire carries (`header.timeout`, uint32 ms: 49.7 days); a header
+asking for that or more means no deadline."""
 
 
 def _timeout(header_value: str | None, body_ms: int, default: float | None) -> float | None:
@@ -34,9 +38,11 @@ def _timeout(header_value: str | None, body_ms: int, default: float | None) -> f
         except ValueError:
             raise BadRequestError(
                 f"header {TIMEOUT_HEADER}: expected seconds, got {header_value!r}") from None
-        if seconds <= 0:
-            raise BadRequestError(f"header {TIMEOUT_HEADER}: must be > 0, got {header_value!r}")
-        return seconds
+        if not math.isfinite(seconds) or seconds <= 0:  # nan compared false: an instant 504
+            raise BadRequestError(
+                f"header {TIMEOUT_HEADER}: must be a finite number of seconds > 0, "
+                f"got {header_value!r}")
+        return None if seconds >= MAX_TIMEOUT else seconds
     return body_ms / 1000 if body_ms else default
 
 

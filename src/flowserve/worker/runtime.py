@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from .._ratelog import RateLimitedLog
 from ..docarray import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
 from ..request import DataRequest
@@ -58,6 +59,7 @@ class ExecutorRuntime:
         }
         self._slots = asyncio.Semaphore(concurrency)
         self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name)
+        self.errors = RateLimitedLog(log)  # one line per failure, not a flood per stream
 
     @property
     def endpoints(self) -> list[str]:
@@ -92,7 +94,9 @@ class ExecutorRuntime:
                 result = await self._call(handler, request)
                 self._apply(result, request, handler)
             except Exception as exc:  # executor code failed: report it, keep serving
-                log.debug("executor %s raised on %s", self.name, endpoint, exc_info=True)
+                self.errors.log(handler.endpoint, "executor %s endpoint %s failed: %s: %s",
+                                self.name, handler.endpoint, type(exc).__name__, exc,
+                                exc_info=exc)
                 request.set_exception(exc, executor=self.name)
                 outcome = "executor_error"
             if self.observer is not None:
