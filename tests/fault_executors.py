@@ -53,3 +53,15 @@ class ExitsOnPoison(Executor):
     def ok(self, docs, **kwargs):
         for d in docs:
             d.tags["pid"] = float(os.getpid())
+
+
+class SlowInit(Executor):
+    """Takes `seconds` in `__init__` (a slow model load); says so on stderr when it starts."""
+
+    def __init__(self, seconds: float = 300.0, **kwargs):
+        super().__init__(**kwargs)
+        import sys
+        import time
+
+        print("slow init started", file=sys.stderr, flush=True)
+        time.sleep(seconds)

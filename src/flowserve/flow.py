@@ -53,8 +53,10 @@ class Flow:
     # -- running ---------------------------------------------------------------------------
     def start(self) -> Flow:
         """Start the gateway and one process per executor replica; returns when all are ready."""
+        from ._guard import check_flow_start_allowed
         from .local.runtime import LocalFlow
 
+        check_flow_start_allowed()
         if self._runtime is None:
             runtime = LocalFlow(self.spec)
             runtime.start()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._lifecycle import install_stop_signals, notify_ready
+from .._guard import loading_executor
 from ..loader import load_executor_class
 from ..observe.options import ObservabilityOptions
 from ..observe.wiring import WorkerObservability
@@ -52,20 +54,26 @@ def build_observability(opts: WorkerOptions) -> WorkerObservability:
 
 def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
                   ) -> ExecutorRuntime:
-    cls = load_executor_class(
-        opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
-    )
-    runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "shard_id": opts.shard_id,
-                    "workspace": opts.workspace}
-    executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
+    with loading_executor(opts.uses):  # a script that starts its Flow on import: refused
+        cls = load_executor_class(
+            opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
+        )
+        runtime_args = {"name": opts.name, "replica_id": opts.replica_id,
+                        "shard_id": opts.shard_id, "workspace": opts.workspace}
+        executor = cls(**opts.uses_with, metas=opts.uses_metas or None,
+                       runtime_args=runtime_args)
     return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
                            sync_handlers=opts.sync_handlers)
 
 
-async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds."""
+async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
+                       on_loaded: Callable[[], None] | None = None) -> None:
+    """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds.
+    `on_loaded` runs once the executor is imported and constructed."""
     observability = build_observability(opts)
     runtime = build_runtime(opts, observability.handler_observer)
+    if on_loaded is not None:
+        on_loaded()
     health = Health(SERVICE_NAMES)
     server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
@@ -92,7 +100,9 @@ def run_worker(opts: WorkerOptions) -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        install_stop_signals(stop)
-        await serve_worker(opts, stop)
+        # Only once the user's code is loaded: importing it and `__init__` (a slow model load)
+        # block the event loop, which would never run a handler installed before. Until then
+        # SIGTERM (also the parent's death) keeps its default action and ends the process.
+        await serve_worker(opts, stop, on_loaded=lambda: install_stop_signals(stop))
 
     asyncio.run(main())
