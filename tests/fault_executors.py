@@ -65,3 +65,27 @@ class SlowInit(Executor):
 
         print("slow init started", file=sys.stderr, flush=True)
         time.sleep(seconds)
+
+
+class Hangs(Executor):
+    """On /hang: never returns (on the handler thread); on /block: an async handler that
+    blocks the event loop for good; elsewhere: docs unchanged."""
+
+    @requests(on="/hang")
+    def hang(self, docs, **kwargs):
+        import sys
+        import threading
+
+        print("handler hangs", file=sys.stderr, flush=True)
+        threading.Event().wait()
+
+    @requests(on="/block")
+    async def block(self, docs, **kwargs):
+        import threading
+
+        threading.Event().wait()
+
+    @requests
+    def ok(self, docs, **kwargs):
+        for d in docs:
+            d.tags["pid"] = float(os.getpid())

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ._worker_flags import DEFAULT_TIMEOUT_HANDLER
+
 __all__ = ["Autoscale", "ExecutorOptions", "GatewayOptions", "Resources", "SecretRef"]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -103,6 +105,9 @@ class ExecutorOptions(_Strict):
     endpoint -> ANY/ALL."""
     timeout_send: float | None = Field(default=None, gt=0)
     """Deadline of one call to this executor."""
+    timeout_handler: float | None = Field(default=DEFAULT_TIMEOUT_HANDLER, gt=0)
+    """Seconds one handler call may take; then its request fails with HandlerTimeoutError and
+    the replica restarts (its thread cannot be stopped). None: no limit."""
     retries: int = Field(default=2, ge=0)
     """Attempts on other replicas after a failed send (UNAVAILABLE, connection refused)."""
     # -- observability

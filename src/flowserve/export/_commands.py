@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._worker_flags import timeout_handler_argv
 from ..graph import build_graph
 from ..spec import ExecutorSpec, FlowSpec
 from ..observe.options import ObservabilityOptions
@@ -56,6 +57,7 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
         args += ["--concurrency", str(ex.concurrency)]
     if ex.sync_handlers != "auto":
         args += ["--sync-handlers", ex.sync_handlers]
+    args += timeout_handler_argv(ex.timeout_handler)
     if ex.workspace:
         args += ["--workspace", ex.workspace]
     args += ["--grace", f"{grace:g}"]

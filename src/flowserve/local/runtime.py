@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from .._worker_flags import timeout_handler_argv
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
 from ..graph import FlowGraph, build_graph
@@ -86,6 +88,7 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
     ]
     if ex.sync_handlers != "auto":
         argv += ["--sync-handlers", ex.sync_handlers]
+    argv += timeout_handler_argv(ex.timeout_handler)
     try:
         if resolved.uses_with:
             argv += ["--uses-with", json.dumps(resolved.uses_with)]
@@ -227,7 +230,8 @@ class LocalFlow:
     def _stop_group(self, group: Sequence[ChildProcess]) -> None:
         for child in group:
             child.terminate()
+        deadline = time.monotonic() + self.grace + 5  # one wait for all, not grace+5 each
         for child in group:
-            if child.wait(self.grace + 5) is None:
+            if child.wait(max(0.0, deadline - time.monotonic())) is None:
                 child.kill()
                 child.wait(5)

@@ -11,12 +11,14 @@ from typing import Any
 
 from .._lifecycle import install_stop_signals, notify_ready
 from .._guard import loading_executor
+from .._worker_flags import DEFAULT_TIMEOUT_HANDLER
 from ..loader import load_executor_class
 from ..observe.options import ObservabilityOptions
 from ..observe.wiring import WorkerObservability
 from ..transport.grpc_common import Health, new_server
 from .grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
 from .runtime import ExecutorRuntime, HandlerObserver
+from .watchdog import LoopWatchdog, exit_wedged
 
 __all__ = ["WorkerOptions", "run_worker", "serve_worker"]
 
@@ -41,6 +43,8 @@ class WorkerOptions:
     concurrency: int = 1
     sync_handlers: str = "auto"
     grace: float = 10.0
+    timeout_handler: float | None = DEFAULT_TIMEOUT_HANDLER
+    """Seconds one handler call may take before its request fails and the replica restarts."""
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
@@ -63,18 +67,31 @@ def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
         executor = cls(**opts.uses_with, metas=opts.uses_metas or None,
                        runtime_args=runtime_args)
     return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
-                           sync_handlers=opts.sync_handlers)
+                           sync_handlers=opts.sync_handlers,
+                           handler_timeout=opts.timeout_handler)
 
 
 async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
-                       on_loaded: Callable[[], None] | None = None) -> None:
+                       on_loaded: Callable[[], None] | None = None) -> ExecutorRuntime:
     """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds.
-    `on_loaded` runs once the executor is imported and constructed."""
+    `on_loaded` runs once the executor is imported and constructed. Returns the runtime, whose
+    `running` says whether a handler never returned (the process must then end at once)."""
     observability = build_observability(opts)
     runtime = build_runtime(opts, observability.handler_observer)
     if on_loaded is not None:
         on_loaded()
     health = Health(SERVICE_NAMES)
+
+    def on_wedged() -> None:  # a handler timed out: report unhealthy, stop, get restarted
+        asyncio.get_running_loop().create_task(health.set_serving(False))
+        stop.set()
+
+    runtime.on_wedged = on_wedged
+    watchdog = None
+    if opts.timeout_handler is not None:
+        watchdog = LoopWatchdog(opts.timeout_handler, lambda: runtime.running > 0,
+                                what=f"executor {opts.name!r}")
+        watchdog.start()
     server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
@@ -91,8 +108,11 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
     finally:
         await health.set_serving(False)
         await server.stop(opts.grace)
+        if watchdog is not None:
+            watchdog.stop()
         runtime.close()
         await observability.close()
+    return runtime
 
 
 def run_worker(opts: WorkerOptions) -> None:
@@ -103,6 +123,8 @@ def run_worker(opts: WorkerOptions) -> None:
         # Only once the user's code is loaded: importing it and `__init__` (a slow model load)
         # block the event loop, which would never run a handler installed before. Until then
         # SIGTERM (also the parent's death) keeps its default action and ends the process.
-        await serve_worker(opts, stop, on_loaded=lambda: install_stop_signals(stop))
+        return await serve_worker(opts, stop, on_loaded=lambda: install_stop_signals(stop))
 
-    asyncio.run(main())
+    runtime = asyncio.run(main())
+    if runtime.running:  # a handler that never returned: its thread cannot be joined
+        exit_wedged(f"executor {opts.name!r}: exiting with a handler still running")
