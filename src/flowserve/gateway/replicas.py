@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import DeadlineExceededError, UnavailableError
+from ..errors import DeadlineExceededError, ReplicaLostError, UnavailableError
 from ..proto import jina_pb2
 from .balancer import NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
@@ -83,6 +83,7 @@ class ReplicaSet:
             self.budget.record_request()
         tried: set[int] = set()
         last_error: UnavailableError | None = None
+        lost = 0  # replicas that failed while the request may have been running on them
         while True:
             full = {i for i in range(len(self.replicas))
                     if self.balancer.in_flight(i) >= self.concurrency}
@@ -128,6 +129,12 @@ class ReplicaSet:
                 self.eject(i)
                 tried.add(i)
                 last_error = exc
+                if isinstance(exc, ReplicaLostError):
+                    lost += 1
+                    if lost > 1:  # a poison request must not take down every replica
+                        raise ReplicaLostError(
+                            f"{exc} (the request was retried once after a replica failed "
+                            "while running it, and failed again: not retried further)") from exc
                 if len(tried) > self.retries or (
                         self.budget is not None and not self.budget.try_retry()):
                     raise

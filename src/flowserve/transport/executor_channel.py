@@ -8,11 +8,22 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..errors import DeadlineExceededError, ExecutorError, UnavailableError
+from ..errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    ExecutorError,
+    ReplicaLostError,
+    UnavailableError,
+)
 from ..proto import jina_pb2, jina_pb2_grpc
 from .grpc_common import CHANNEL_OPTIONS
 
 __all__ = ["GrpcReplicaClient"]
+
+_NOT_SENT = ("failed to connect", "Connection refused", "DNS resolution failed",
+             "No address", "connection attempt timed out", "Connection timed out")
+"""grpc's words for a call that never reached the replica (safe to retry anywhere); any other
+failure may have happened while the replica ran the request."""
 
 
 class GrpcReplicaClient:
@@ -53,9 +64,16 @@ class GrpcReplicaClient:
     def _map_error(self, exc: grpc.aio.AioRpcError) -> Exception:
         code = exc.code()
         where = f"executor {self.executor!r} at {self.address}"
+        details = exc.details() or ""
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return DeadlineExceededError(f"deadline exceeded waiting for {where}")
-        return UnavailableError(f"{where} failed: {code.name} {exc.details() or ''}".strip())
+        if code == grpc.StatusCode.INVALID_ARGUMENT:  # the executor cannot decode the request
+            return BadRequestError(f"{where} rejected the request: {details}")
+        message = f"{where} failed: {code.name} {details}".strip()
+        if code == grpc.StatusCode.UNAVAILABLE and any(
+                words in details for words in _NOT_SENT):
+            return UnavailableError(message)
+        return ReplicaLostError(message)
 
     async def is_ready(self, timeout: float) -> bool:
         self._get_stub()
