@@ -89,3 +89,20 @@ class Hangs(Executor):
     def ok(self, docs, **kwargs):
         for d in docs:
             d.tags["pid"] = float(os.getpid())
+
+
+class SlowCounted(Executor):
+    """Takes `delay` seconds per request and prints each doc's id to stderr once processed."""
+
+    def __init__(self, delay: float = 0.05, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    @requests
+    def work(self, docs, **kwargs):
+        import sys
+        import time
+
+        time.sleep(self.delay)
+        for d in docs:
+            print(f"processed {d.id}", file=sys.stderr, flush=True)

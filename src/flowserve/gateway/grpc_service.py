@@ -55,6 +55,10 @@ SESSION_METADATA = "flowserve-session"
 the gateway may end it whenever it is idle while the gateway drains (the client then opens a
 new one), so it never holds a stop for the grace period."""
 
+SHUTTING_DOWN = ("the gateway is shutting down: the request was not taken; retry it "
+                 "elsewhere")
+"""In-band error of a request read from a stream after the gateway began to drain."""
+
 CLIENT_ID_METADATA = "flowserve-client-id"
 """gRPC metadata naming the client for fair queuing (default: the connection's peer)."""
 
@@ -128,14 +132,19 @@ class GatewayServicer(
         """The gateway is stopping: end each session stream (see `SESSION_METADATA`) once
         nothing of it is in flight and it waits for a next request; an idle client would
         otherwise hold the stop for the whole grace period. Requests already read are answered
-        first. Other streams run on until their client half-closes or the grace period ends."""
+        first. Other streams run on until their client half-closes or the grace period ends,
+        but take no new work: a request read from them from now on is answered at once,
+        in-band, with an UnavailableError saying the gateway is shutting down (the client may
+        retry it elsewhere), so that the requests already taken are answered within grace."""
         self._draining = True
         for end_if_idle in list(self._on_drain):
             end_if_idle()
 
     async def _serve_one(self, request_pb: jina_pb2.DataRequestProto, client: str,
-                         context: Any) -> jina_pb2.DataRequestProto:
+                         context: Any, refuse: bool = False) -> jina_pb2.DataRequestProto:
         request = DataRequest(request_pb)
+        if refuse:  # read from a stream while draining: not taken, so the client may retry it
+            return error_response(request, UnavailableError(SHUTTING_DOWN)).proto
         try:
             response = await self.core.process(
                 request, timeout=_timeout(request, self.default_timeout, context), client=client)
@@ -188,7 +197,8 @@ class GatewayServicer(
                     if slots is not None:
                         await slots.acquire()
                     await client_window.acquire()
-                    task = asyncio.create_task(self._serve_one(request_pb, client, context))
+                    task = asyncio.create_task(
+                        self._serve_one(request_pb, client, context, refuse=self._draining))
                     tasks.add(task)
                     if in_order:
                         results.put_nowait(task)
