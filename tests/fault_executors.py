@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from toy_executors import Slow
+
 from flowserve import Document, Executor, requests
 
 
@@ -91,18 +93,13 @@ class Hangs(Executor):
             d.tags["pid"] = float(os.getpid())
 
 
-class SlowCounted(Executor):
-    """Takes `delay` seconds per request and prints each doc's id to stderr once processed."""
-
-    def __init__(self, delay: float = 0.05, **kwargs):
-        super().__init__(**kwargs)
-        self.delay = delay
+class SlowCounted(Slow):
+    """`Slow`, printing each doc's id to stderr once processed."""
 
     @requests
-    def work(self, docs, **kwargs):
+    def slow(self, docs, **kwargs):
         import sys
-        import time
 
-        time.sleep(self.delay)
+        super().slow(docs, **kwargs)
         for d in docs:
             print(f"processed {d.id}", file=sys.stderr, flush=True)
