@@ -62,3 +62,24 @@ def test_allow_counts_per_key(burst: int) -> None:
     limiter = RateLimitedLog(logging.getLogger("t"), burst=burst, clock=FakeClock())
     assert [limiter.allow("a") for _ in range(burst + 1)] == [True] * burst + [False]
     assert limiter.allow("b")
+
+
+def test_grpcs_traceback_per_bad_message_becomes_a_few_lines() -> None:
+    """grpc logs "Exception deserializing message!" with a full traceback for each one."""
+    from flowserve._ratelog import RateLimitFilter
+
+    logger = logging.getLogger("t.grpc")
+    logger.setLevel(logging.INFO)
+    limiter = RateLimitFilter(RateLimitedLog(logger, burst=2, clock=FakeClock()))
+    try:
+        raise ValueError("bad message")
+    except ValueError:
+        import sys
+
+        exc_info = sys.exc_info()
+    records = [logger.makeRecord("t.grpc", logging.ERROR, __file__, 1,
+                                 "Exception deserializing message!", (), exc_info)
+               for _ in range(10)]
+    kept = [r for r in records if limiter.filter(r)]
+    assert len(kept) == 2
+    assert all(r.exc_info is None for r in kept)  # no traceback unless DEBUG is on
