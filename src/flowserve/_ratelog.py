@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["RateLimitedLog", "RateLimitFilter"]
+__all__ = ["RateLimitFilter", "RateLimitedLog"]
 
 
 class RateLimitedLog:

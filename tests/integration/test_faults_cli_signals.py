@@ -22,7 +22,7 @@ def test_sigint_then_sigterm_never_hangs_the_cli(tmp_path):
     for _ in range(6):
         proc = Proc("flow", "--uses", str(flow_yml))
         try:
-            assert wait_until(lambda: "grpc://" in proc.output or proc.p.poll() is not None,
+            assert wait_until(lambda p=proc: "grpc://" in p.output or p.p.poll() is not None,
                               120), proc.output
             kids = proc.children()
             started = time.monotonic()
@@ -34,6 +34,6 @@ def test_sigint_then_sigterm_never_hangs_the_cli(tmp_path):
                 pytest.fail(f"flowserve flow hung after SIGINT+SIGTERM:\n{proc.output}")
             assert code == 0, proc.output
             assert time.monotonic() - started < 35
-            assert wait_until(lambda: not any(pid_alive(k) for k in kids), 30)
+            assert wait_until(lambda kids=kids: not any(pid_alive(k) for k in kids), 30)
         finally:
             proc.stop()

@@ -92,13 +92,13 @@ def test_the_parent_dying_while_the_executor_loads_ends_it(tmp_path):
     """`--die-with-parent` (how a local Flow starts executors) while `__init__` runs."""
     pid_file, log = tmp_path / "child.pid", tmp_path / "child.log"
     parent = subprocess.Popen(
-        [sys.executable, "-c",
-         "import subprocess, sys, time\n"
-         "c = subprocess.Popen([sys.executable, '-m', 'flowserve', 'executor', '--uses',"
-         " 'fault_executors:SlowInit', '--host', '127.0.0.1', '--die-with-parent'],"
-         f" stderr=open({str(log)!r}, 'w'))\n"
-         f"open({str(pid_file)!r}, 'w').write(str(c.pid))\n"
-         "time.sleep(600)\n"],
+        [sys.executable, "-c", (
+            "import subprocess, sys, time\n"
+            "c = subprocess.Popen([sys.executable, '-m', 'flowserve', 'executor', '--uses',"
+            " 'fault_executors:SlowInit', '--host', '127.0.0.1', '--die-with-parent'],"
+            f" stderr=open({str(log)!r}, 'w'))\n"
+            f"open({str(pid_file)!r}, 'w').write(str(c.pid))\n"
+            "time.sleep(600)\n")],
         env=child_env())
     child = None
     try:

@@ -11,8 +11,8 @@ from typing import Any
 
 from .._worker_flags import timeout_handler_argv
 from ..graph import build_graph
-from ..spec import ExecutorSpec, FlowSpec
 from ..observe.options import ObservabilityOptions
+from ..spec import ExecutorSpec, FlowSpec
 from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 

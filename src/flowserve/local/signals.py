@@ -17,7 +17,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["StopSignals"]
 
@@ -55,7 +55,7 @@ class StopSignals:
                     escalated = True
                     self.escalate()
 
-    def __enter__(self) -> StopSignals:
+    def __enter__(self) -> Self:
         if threading.current_thread() is not threading.main_thread():
             return self  # signal handlers can only be installed from the main thread
         r, w = os.pipe()

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._lifecycle import install_stop_signals, notify_ready
 from .._guard import loading_executor
+from .._lifecycle import install_stop_signals, notify_ready
 from .._worker_flags import DEFAULT_TIMEOUT_HANDLER
 from ..loader import load_executor_class
 from ..observe.options import ObservabilityOptions
@@ -118,7 +118,7 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
 def run_worker(opts: WorkerOptions) -> None:
     """Blocking entry point of `flowserve executor`."""
 
-    async def main() -> None:
+    async def main() -> ExecutorRuntime:
         stop = asyncio.Event()
         # Only once the user's code is loaded: importing it and `__init__` (a slow model load)
         # block the event loop, which would never run a handler installed before. Until then
