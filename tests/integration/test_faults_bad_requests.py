@@ -84,3 +84,32 @@ def test_bad_http_requests_get_a_json_error(flow, body, status, detail):
                    headers={"content-type": "application/json"}, timeout=60)
     assert r.status_code == status, r.text
     assert detail in r.json()["detail"]
+
+
+def _deep_doc(levels: int = 120) -> Document:
+    root = current = Document(text="root")
+    for i in range(levels):
+        child = Document(text=str(i))
+        current.chunks.append(child)
+        current = child
+    return root
+
+
+def test_a_request_the_gateway_cannot_decode_fails_alone(flow):
+    """Before: the stream ended with UNKNOWN "Unexpected DecodeError" (every other request on
+    it lost); the unary call was UNKNOWN too."""
+    requests = [_request("ok1", endpoint="/"),
+                DataRequest.new(DocumentArray([_deep_doc()]), endpoint="/"),
+                _request("ok2", endpoint="/")]
+    with grpc.insecure_channel(_grpc_target(flow)) as channel:
+        replies = [DataRequest(r) for r in jina_pb2_grpc.JinaRPCStub(channel).Call(
+            iter([r.proto for r in requests]), timeout=60)]
+        by_id = {r.header.request_id: r for r in replies}
+        ok1, deep, ok2 = (by_id[r.header.request_id] for r in requests)
+        assert not ok1.is_error and not ok2.is_error
+        assert "undecodable request (nested deeper than protobuf's limit" in \
+            deep.status.description
+        with pytest.raises(grpc.RpcError) as unary:
+            jina_pb2_grpc.JinaSingleDataRequestRPCStub(channel).process_single_data(
+                requests[1].proto, timeout=60)
+        assert unary.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..errors import (
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..request import DataRequest
 from .core import GatewayCore, error_response, unexpected_error
+from .wire import Undecodable, decode_request
 
 __all__ = ["ERROR_TRAILER", "SERVICE_NAMES", "SESSION_METADATA", "GatewayServicer",
            "add_gateway_services", "grpc_code_for"]
@@ -140,8 +142,11 @@ class GatewayServicer(
         for end_if_idle in list(self._on_drain):
             end_if_idle()
 
-    async def _serve_one(self, request_pb: jina_pb2.DataRequestProto, client: str,
-                         context: Any, refuse: bool = False) -> jina_pb2.DataRequestProto:
+    async def _serve_one(self, request_pb: jina_pb2.DataRequestProto | Undecodable,
+                         client: str, context: Any,
+                         refuse: bool = False) -> jina_pb2.DataRequestProto:
+        if isinstance(request_pb, Undecodable):
+            return request_pb.error_reply()
         request = DataRequest(request_pb)
         if refuse:  # read from a stream while draining: not taken, so the client may retry it
             return error_response(request, UnavailableError(SHUTTING_DOWN)).proto
@@ -289,9 +294,39 @@ class GatewayServicer(
         return jina_pb2.JinaInfoProto(jina=self.core.info())
 
 
+async def _decoded(raw_messages: AsyncIterator[bytes],
+                   ) -> AsyncIterator[jina_pb2.DataRequestProto | Undecodable]:
+    async for raw in raw_messages:
+        yield decode_request(raw)
+
+
+async def _call_wire(servicer: GatewayServicer, raw_messages: AsyncIterator[bytes],
+                     context: Any) -> AsyncIterator[jina_pb2.DataRequestProto]:
+    """`Call` over undecoded messages: one that does not decode fails alone (see `wire`)."""
+    async for reply in servicer.Call(_decoded(raw_messages), context):  # type: ignore[arg-type]
+        yield reply
+
+
+async def _process_wire(servicer: GatewayServicer, raw: bytes,
+                        context: grpc.aio.ServicerContext) -> jina_pb2.DataRequestProto:
+    request = decode_request(raw)
+    if isinstance(request, Undecodable):
+        await context.abort(grpc_code_for(request.error), str(request.error))
+    return await servicer.process_single_data(request, context)  # type: ignore[arg-type]
+
+
 def add_gateway_services(servicer: GatewayServicer, server: grpc.aio.Server) -> None:
-    jina_pb2_grpc.add_JinaRPCServicer_to_server(servicer, server)
-    jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(servicer, server)
+    serialize = jina_pb2.DataRequestProto.SerializeToString
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("jina.JinaRPC", {
+            "Call": grpc.stream_stream_rpc_method_handler(
+                functools.partial(_call_wire, servicer),  # (grpc sees it is async)
+                response_serializer=serialize)}),
+        grpc.method_handlers_generic_handler("jina.JinaSingleDataRequestRPC", {
+            "process_single_data": grpc.unary_unary_rpc_method_handler(
+                functools.partial(_process_wire, servicer),
+                response_serializer=serialize)}),
+    ))
     jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(servicer, server)
