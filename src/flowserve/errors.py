@@ -11,6 +11,7 @@
     │   ├── OverloadedError         shed by admission control; retry later
     │   ├── DeadlineExceededError   the request's deadline passed (names where)
     │   └── UnavailableError        an executor (or the gateway) could not be reached
+    │       └── ReplicaLostError    a replica failed while it may have been running the request
     └── FlowStartError              processes of a Flow failed to start or become ready
 
 Expected errors live here; anything else escaping flowserve is a bug. The gRPC and HTTP status
@@ -28,6 +29,7 @@ __all__ = [
     "FlowStartError",
     "FlowserveError",
     "OverloadedError",
+    "ReplicaLostError",
     "RequestError",
     "UnavailableError",
 ]
@@ -93,3 +95,8 @@ class DeadlineExceededError(RequestError, TimeoutError):
 
 class UnavailableError(RequestError, ConnectionError):
     """A server could not be reached; the message names the address."""
+
+
+class ReplicaLostError(UnavailableError):
+    """An executor replica failed (died, reset the connection) after the request was sent:
+    the request may have run, or may be what killed it, so it is retried at most once."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -62,7 +61,9 @@ class Flow:
     def start(self) -> Flow:
         """Start the gateway and one process per executor replica; returns when all are ready."""
         from .local.local_flow import LocalFlow
+        from .servers.guard import check_flow_start_allowed
 
+        check_flow_start_allowed()
         if self._runtime is None:
             runtime = LocalFlow(self.spec)
             runtime.start()
@@ -118,22 +119,21 @@ class Flow:
         return self._client.post(on, inputs, **kwargs)
 
     def block(self, stop_event: threading.Event | None = None) -> None:
-        """Serve until Ctrl-C / SIGTERM (or `stop_event` is set), then stop the Flow."""
+        """Serve until Ctrl-C / SIGTERM (or `stop_event` is set), then stop the Flow; a second
+        Ctrl-C while it stops kills its processes at once."""
+        from .local.signals import StopSignals
         from .local.table import print_addresses
 
         self.start()
         stop = stop_event or threading.Event()
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            previous = {s: signal.signal(s, lambda *_: stop.set())
-                        for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            print_addresses(self.spec, self._require_running())
-            stop.wait()  # the local runtime restarts processes that die meanwhile
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.close()
+        runtime = self._runtime
+        assert runtime is not None  # started above
+        with StopSignals(stop, escalate=runtime.kill):
+            try:
+                print_addresses(self.spec, self._require_running())
+                stop.wait()  # the local runtime restarts processes that die meanwhile
+            finally:
+                self.close()
 
     # -- export ----------------------------------------------------------------------------
     def to_kubernetes_yaml(self, output_base_path: str | Path,

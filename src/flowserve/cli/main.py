@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, SYNC_HANDLER_MODES
+from ..config.worker_flags import DEFAULT_TIMEOUT_HANDLER
 from ..errors import FlowserveError
 
 __all__ = ["main"]
@@ -87,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="where sync handlers run: auto (inline on the event loop once they "
                          "prove fast) or thread (always on the handler thread)")
     ex.add_argument("--workspace", default=None)
+    ex.add_argument("--timeout-handler", type=float, default=DEFAULT_TIMEOUT_HANDLER,
+                    help="seconds one handler call may take; then its request fails and the "
+                         "process exits to be restarted (0: no limit; default 600)")
     _add_process_flags(ex)
     _add_observability_flags(ex)
 
@@ -152,7 +156,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
         shard_id=args.shard_id, concurrency=args.concurrency, sync_handlers=args.sync_handlers,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
-        observability=_observability(args),
+        observability=_observability(args), timeout_handler=args.timeout_handler or None,
     ))
     return 0
 

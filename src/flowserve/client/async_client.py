@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
 
+_MAX_TIMEOUT = (2**32 - 1) / 1000  # seconds: the longest header.timeout (uint32 ms)
 DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gateway admits at most
 # max_queue_per_client (100) of a client anyway, and a larger window only holds inputs in memory
 
@@ -140,8 +141,10 @@ class AsyncClient:
             raise RuntimeError(f"{self!r} is closed")
         if not isinstance(on, str):
             raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
-        if timeout is not None and timeout <= 0:
+        if timeout is not None and not timeout > 0:  # also nan
             raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
+        if timeout is not None and timeout >= _MAX_TIMEOUT:  # inf included: no deadline
+            timeout = None  # the wire's header.timeout holds uint32 ms (49.7 days) at most
         limit = DEFAULT_PREFETCH if prefetch is None else prefetch
         inflight = InFlight(limit, ordered=results_in_order)
         progress: ProgressReporter | None = None

@@ -19,6 +19,7 @@ import yaml
 
 from ..errors import ExecutorLoadError
 from .imports import absolute, resolve_path
+from .yamlbound import alias_problem
 
 __all__ = ["ExecutorYaml", "is_yaml", "read_executor_yaml"]
 
@@ -53,6 +54,9 @@ def read_executor_yaml(uses: str, base_dir: Path, executor_name: str) -> Executo
                                 f"{exc.strerror or exc}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        refused = alias_problem(node)
+        if refused is not None:
+            raise ExecutorLoadError(f"{who}: {path}:{refused[0]}: invalid YAML: {refused[1]}")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

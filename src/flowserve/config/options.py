@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .worker_flags import DEFAULT_TIMEOUT_HANDLER
+
 __all__ = ["EXECUTOR_DEFAULTS", "GATEWAY", "GATEWAY_DEFAULTS", "SYNC_HANDLER_MODES", "Autoscale",
            "ExecutorOptions", "GatewayOptions", "Resources", "SecretRef", "polling_for"]
 
@@ -131,6 +133,9 @@ class ExecutorOptions(_Strict):
     endpoint -> ANY/ALL."""
     timeout_send: float | None = Field(default=None, gt=0)
     """Deadline of one call to this executor."""
+    timeout_handler: float | None = Field(default=DEFAULT_TIMEOUT_HANDLER, gt=0)
+    """Seconds one handler call may take; then its request fails with HandlerTimeoutError and
+    the replica restarts (its thread cannot be stopped). None: no limit."""
     retries: int = Field(default=2, ge=0)
     """Attempts on other replicas after a failed send (UNAVAILABLE, connection refused)."""
     # -- observability

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from .yamlbound import alias_problem
 
 __all__ = [
     "Loc",
@@ -36,6 +37,9 @@ def parse_yaml(text: str, display: str) -> tuple[Any, dict[Loc, int], list[Probl
     """Parse YAML, returning (data, line of each key path, duplicate-key problems)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        refused = alias_problem(node)
+        if refused is not None:
+            raise ConfigError(f"{display}:{refused[0]}: invalid YAML: {refused[1]}")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

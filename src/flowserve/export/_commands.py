@@ -13,6 +13,7 @@ from ..config.graph import build_graph
 from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
+from ..config.worker_flags import timeout_handler_argv
 from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 
@@ -57,6 +58,7 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
         args += ["--concurrency", str(ex.concurrency)]
     if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
         args += ["--sync-handlers", ex.sync_handlers]
+    args += timeout_handler_argv(ex.timeout_handler)
     if ex.workspace:
         args += ["--workspace", ex.workspace]
     args += ["--grace", f"{grace:g}"]

@@ -10,15 +10,19 @@ deadline) raise the matching `flowserve.errors.RequestError` for the adapter to 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from .._version import __version__
 from ..config.graph import FlowGraph
-from ..errors import DeadlineExceededError
+from ..config.ratelog import RateLimitedLog
+from ..errors import BadRequestError, DeadlineExceededError, RequestError
 from ..executor import DEFAULT_ENDPOINT
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
@@ -27,9 +31,11 @@ from .deployment import Deployment
 from .merge import merge_requests
 from .observer import NullObserver, Observer, outcome_of
 
-__all__ = ["GatewayCore", "error_response"]
+__all__ = ["GatewayCore", "error_response", "unexpected_error"]
 
 START = "gateway"
+
+_unexpected = RateLimitedLog(logging.getLogger("flowserve.gateway"))
 
 
 class _ExecutorFailed(Exception):
@@ -41,7 +47,10 @@ class _ExecutorFailed(Exception):
 
 @lru_cache(maxsize=256)
 def _target_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise BadRequestError(f"invalid target_executor regex {pattern!r}: {exc}") from None
 
 
 def _stamp(ts: Any, seconds: float) -> None:
@@ -123,6 +132,23 @@ def error_response(request: DataRequest, exc: Exception) -> DataRequest:
     reply.header.CopyFrom(request.header)
     reply.set_error(str(exc), name=type(exc).__name__)
     return reply
+
+
+def unexpected_error(exc: Exception) -> RequestError:
+    """A RequestError for an exception that escaped the per-request error path (input nested
+    too deeply for protobuf or JSON, an undecodable message, a bug), so that it fails only its
+    own request, with a message that says what happened."""
+    if isinstance(exc, RequestError):
+        return exc
+    if isinstance(exc, DecodeError):
+        return BadRequestError(f"undecodable message (nested too deeply or corrupt): {exc}")
+    if isinstance(exc, RecursionError):
+        return BadRequestError("the request is nested too deeply")
+    if isinstance(exc, UnicodeError):
+        return BadRequestError(f"the request holds text that is not valid Unicode: {exc}")
+    _unexpected.log(type(exc).__name__, "unexpected error serving a request: %s: %s",
+                    type(exc).__name__, exc, exc_info=exc, level=logging.ERROR)
+    return RequestError(f"internal error in the gateway: {type(exc).__name__}: {exc}")
 
 
 def _as_chain(graph: FlowGraph) -> list[str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -10,7 +11,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from ..config.options import GATEWAY_DEFAULTS
-from ..errors import OverloadedError, RequestError
+from ..errors import OverloadedError, RequestError, UnavailableError
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.deadline import Deadline, deadline_after
 from ..wire.names import (
@@ -23,7 +24,8 @@ from ..wire.names import (
 )
 from ..wire.request import DataRequest
 from ..wire.status import grpc_code_for
-from .core import GatewayCore, error_response
+from .core import GatewayCore, error_response, unexpected_error
+from .decode import Undecodable, decode_request
 from .identity import TrustedProxies, client_identity, peer_address
 
 __all__ = ["SERVICE_NAMES", "GatewayServicer", "add_gateway_services"]
@@ -48,6 +50,11 @@ def _client_id(metadata: Mapping[str, str], context: Any, trusted: TrustedProxie
     peer = str(context.peer() or "unknown")
     return client_identity(metadata, peer=peer, peer_ip=peer_address(peer),
                            client_id_key=CLIENT_ID_METADATA, trusted=trusted)
+
+
+SHUTTING_DOWN = ("the gateway is shutting down: the request was not taken; retry it "
+                 "elsewhere")
+"""In-band error of a request read from a stream after the gateway began to drain."""
 
 
 def _deadline(request: DataRequest, default: float | None, context: Any) -> Deadline | None:
@@ -114,20 +121,28 @@ class GatewayServicer(
         """The gateway is stopping: end each session stream (see `SESSION_METADATA`) once
         nothing of it is in flight and it waits for a next request; an idle client would
         otherwise hold the stop for the whole grace period. Requests already read are answered
-        first. Other streams run on until their client half-closes or the grace period ends."""
+        first. Other streams run on until their client half-closes or the grace period ends,
+        but take no new work: a request read from them from now on is answered at once,
+        in-band, with an UnavailableError saying the gateway is shutting down (the client may
+        retry it elsewhere), so that the requests already taken are answered within grace."""
         self._draining = True
         for end_if_idle in list(self._on_drain):
             end_if_idle()
 
-    async def _serve_one(self, request_pb: jina_pb2.DataRequestProto, client: str,
-                         context: Any) -> jina_pb2.DataRequestProto:
+    async def _serve_one(self, request_pb: jina_pb2.DataRequestProto | Undecodable,
+                         client: str, context: Any,
+                         refuse: bool = False) -> jina_pb2.DataRequestProto:
+        if isinstance(request_pb, Undecodable):
+            return request_pb.error_reply()
         request = DataRequest(request_pb)
+        if refuse:  # read from a stream while draining: not taken, so the client may retry it
+            return error_response(request, UnavailableError(SHUTTING_DOWN)).proto
         try:
             response = await self.core.process(
                 request, deadline=_deadline(request, self.default_timeout, context), client=client)
-        except RequestError as exc:
+        except Exception as exc:  # noqa: BLE001 - one request must never end the whole stream
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
-            response = error_response(request, exc)
+            response = error_response(request, unexpected_error(exc))
         return response.proto
 
     async def Call(  # noqa: N802 - the wire name
@@ -135,7 +150,12 @@ class GatewayServicer(
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = _metadata_of(context)
         client = _client_id(metadata, context, self.trusted)
-        prefetch = int(metadata.get(PREFETCH_METADATA, self.prefetch))
+        try:
+            prefetch = int(metadata.get(PREFETCH_METADATA, self.prefetch))
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"metadata {PREFETCH_METADATA} must be a whole number "
+                                f"(0: unlimited), got {metadata.get(PREFETCH_METADATA)!r}")
         in_order = str(metadata.get(RESULTS_IN_ORDER_METADATA, "")).lower() == "true"
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
         client_window = self._windows.open(client)
@@ -169,7 +189,8 @@ class GatewayServicer(
                     if slots is not None:
                         await slots.acquire()
                     await client_window.acquire()
-                    task = asyncio.create_task(self._serve_one(request_pb, client, context))
+                    task = asyncio.create_task(
+                        self._serve_one(request_pb, client, context, refuse=self._draining))
                     tasks.add(task)
                     if in_order:
                         results.put_nowait(task)
@@ -224,7 +245,8 @@ class GatewayServicer(
         try:
             response = await self.core.process(
                 req, deadline=_deadline(req, self.default_timeout, context), client=client)
-        except RequestError as exc:
+        except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
+            exc = unexpected_error(exc)
             # Says "this request failed in the gateway" (not "no gateway here") to clients.
             trailers = [(ERROR_TRAILER, type(exc).__name__)]
             if isinstance(exc, OverloadedError):
@@ -260,9 +282,39 @@ class GatewayServicer(
         return jina_pb2.JinaInfoProto(jina=self.core.info())
 
 
+async def _decoded(raw_messages: AsyncIterator[bytes],
+                   ) -> AsyncIterator[jina_pb2.DataRequestProto | Undecodable]:
+    async for raw in raw_messages:
+        yield decode_request(raw)
+
+
+async def _call_wire(servicer: GatewayServicer, raw_messages: AsyncIterator[bytes],
+                     context: Any) -> AsyncIterator[jina_pb2.DataRequestProto]:
+    """`Call` over undecoded messages: one that does not decode fails alone (see `wire`)."""
+    async for reply in servicer.Call(_decoded(raw_messages), context):  # type: ignore[arg-type]
+        yield reply
+
+
+async def _process_wire(servicer: GatewayServicer, raw: bytes,
+                        context: grpc.aio.ServicerContext) -> jina_pb2.DataRequestProto:
+    request = decode_request(raw)
+    if isinstance(request, Undecodable):
+        await context.abort(grpc_code_for(request.error), str(request.error))
+    return await servicer.process_single_data(request, context)  # type: ignore[arg-type]
+
+
 def add_gateway_services(servicer: GatewayServicer, server: grpc.aio.Server) -> None:
-    jina_pb2_grpc.add_JinaRPCServicer_to_server(servicer, server)
-    jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(servicer, server)
+    serialize = jina_pb2.DataRequestProto.SerializeToString
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("jina.JinaRPC", {
+            "Call": grpc.stream_stream_rpc_method_handler(
+                functools.partial(_call_wire, servicer),  # (grpc sees it is async)
+                response_serializer=serialize)}),
+        grpc.method_handlers_generic_handler("jina.JinaSingleDataRequestRPC", {
+            "process_single_data": grpc.unary_unary_rpc_method_handler(
+                functools.partial(_process_wire, servicer),
+                response_serializer=serialize)}),
+    ))
     jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(servicer, server)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,10 +15,14 @@ from ..wire.deadline import deadline_after
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.status import http_status_for
-from .core import GatewayCore
+from .core import GatewayCore, unexpected_error
 from .identity import TrustedProxies, client_identity
 
 __all__ = ["create_app", "http_error"]
+
+MAX_TIMEOUT = (2**32 - 1) / 1000
+"""The longest deadline the wire carries (`header.timeout`, uint32 ms: 49.7 days); a header
+asking for that or more means no deadline."""
 
 
 def _timeout(header_value: str | None, body_ms: int, default: float | None) -> float | None:
@@ -27,10 +32,16 @@ def _timeout(header_value: str | None, body_ms: int, default: float | None) -> f
         except ValueError:
             raise BadRequestError(
                 f"header {TIMEOUT_HEADER}: expected seconds, got {header_value!r}") from None
-        if seconds <= 0:
-            raise BadRequestError(f"header {TIMEOUT_HEADER}: must be > 0, got {header_value!r}")
-        return seconds
+        if not math.isfinite(seconds) or seconds <= 0:  # nan compared false: an instant 504
+            raise BadRequestError(
+                f"header {TIMEOUT_HEADER}: must be a finite number of seconds > 0, "
+                f"got {header_value!r}")
+        return None if seconds >= MAX_TIMEOUT else seconds
     return body_ms / 1000 if body_ms else default
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def http_error(exc: RequestError) -> JSONResponse:
@@ -68,10 +79,11 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
     async def post(request: Request) -> Any:
         try:
             try:
-                body = json.loads(await request.body() or b"{}")
+                body = json.loads(await request.body() or b"{}", parse_constant=_no_constant)
             except ValueError as exc:
                 raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
             data_request = request_from_post_body(body)
+            data_request.proto.SerializeToString()  # lone surrogates etc. fail here, not later
             timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
                                default_timeout)
             peer_ip = request.client.host if request.client else None
@@ -80,8 +92,8 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
                                      trusted=proxies)
             response = await core.process(data_request, deadline=deadline_after(timeout),
                                           client=client)
-        except RequestError as exc:
-            return http_error(exc)
-        return JSONResponse(response_to_json(response))
+            return JSONResponse(response_to_json(response))
+        except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
+            return http_error(unexpected_error(exc))
 
     return app

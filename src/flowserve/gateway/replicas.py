@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config.options import EXECUTOR_DEFAULTS
-from ..errors import DeadlineExceededError, UnavailableError
+from ..errors import DeadlineExceededError, ReplicaLostError, UnavailableError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
 from .balancer import NoReplicaError, make_balancer
@@ -73,8 +73,15 @@ class ReplicaSet:
 
     @property
     def capacity(self) -> int:
-        """Requests this shard can serve at once: healthy replicas x concurrency."""
-        return self.healthy * self.concurrency
+        """Requests this shard can serve at once: healthy replicas x concurrency, plus the
+        requests still stuck on ejected replicas (a frozen replica's call may never end): they
+        count as in flight at the fair queue, and must not take the healthy replicas' slots."""
+        healthy = self.healthy
+        if not healthy:
+            return 0
+        stranded = sum(self.balancer.in_flight(i) for i in range(len(self.replicas))
+                       if self.balancer.is_ejected(i))
+        return healthy * self.concurrency + stranded
 
     def free_slots(self) -> int:
         return sum(max(0, self.concurrency - self.balancer.in_flight(i))
@@ -89,6 +96,7 @@ class ReplicaSet:
             self.budget.record_request()
         tried: set[int] = set()
         last_error: UnavailableError | None = None
+        lost = 0  # replicas that failed while the request may have been running on them
         while True:
             full = {i for i in range(len(self.replicas))
                     if self.balancer.in_flight(i) >= self.concurrency}
@@ -118,32 +126,43 @@ class ReplicaSet:
                     remaining, self.timeout_send)
             started = self.clock()
             try:
-                reply = await self.replicas[i].process(request, endpoint=endpoint,
-                                                       timeout=remaining)
-            except BaseException as exc:
-                self._observe(i, endpoint, outcome_of(exc), started, request, None)
-                if isinstance(exc, asyncio.CancelledError):
-                    call.abandon()  # the caller gave up: says nothing about the replica
-                    raise
-                if isinstance(exc, DeadlineExceededError):
-                    call.done(ok=True)  # slow, not broken: the time it took is its latency
-                    raise
-                call.done(ok=False)
-                if not isinstance(exc, UnavailableError):
-                    raise
-                self.eject(i)
-                tried.add(i)
-                last_error = exc
-                if len(tried) > self.retries or (
-                        self.budget is not None and not self.budget.try_retry()):
-                    raise
-                continue
-            error = reply.header.status.code == jina_pb2.StatusProto.ERROR
-            self._observe(i, endpoint, outcome_of(None, executor_error=error), started, request,
-                          reply)
-            call.done(ok=True)
-            self._failures[i] = 0
-            return reply
+                try:
+                    reply = await self.replicas[i].process(request, endpoint=endpoint,
+                                                           timeout=remaining)
+                except BaseException as exc:
+                    self._observe(i, endpoint, outcome_of(exc), started, request, None)
+                    if isinstance(exc, asyncio.CancelledError):
+                        call.abandon()  # the caller gave up: says nothing about the replica
+                        raise
+                    if isinstance(exc, DeadlineExceededError):
+                        call.done(ok=True)  # slow, not broken: the time it took is its latency
+                        raise
+                    call.done(ok=False)
+                    if not isinstance(exc, UnavailableError):
+                        raise
+                    self.eject(i)
+                    tried.add(i)
+                    last_error = exc
+                    if isinstance(exc, ReplicaLostError):
+                        lost += 1
+                        if lost > 1:  # a poison request must not take down every replica
+                            raise ReplicaLostError(
+                                f"{exc} (the request was retried once after a replica failed "
+                                "while running it, and failed again: not retried further)"
+                            ) from exc
+                    if len(tried) > self.retries or (
+                            self.budget is not None and not self.budget.try_retry()):
+                        raise
+                    continue
+                error = reply.header.status.code == jina_pb2.StatusProto.ERROR
+                self._observe(i, endpoint, outcome_of(None, executor_error=error), started,
+                              request, reply)
+                call.done(ok=True)
+                self._failures[i] = 0
+                return reply
+            finally:
+                if self.balancer.is_ejected(i):  # a stranded call ended: capacity shrinks
+                    self._on_capacity_change()
 
     def _observe(self, i: int, endpoint: str, outcome: str, started: float,
                  request: jina_pb2.DataRequestProto,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -14,6 +15,7 @@ from ..config.loader import ResolvedExecutor, resolve_executor
 from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
+from ..config.worker_flags import timeout_handler_argv
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
 from .process import ChildProcess, wait_all_ready
@@ -87,6 +89,7 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
     ]
     if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
         argv += ["--sync-handlers", ex.sync_handlers]
+    argv += timeout_handler_argv(ex.timeout_handler)
     try:
         if resolved.uses_with:
             argv += ["--uses-with", json.dumps(resolved.uses_with)]
@@ -219,10 +222,17 @@ class LocalFlow:
         self.supervisor.join()
         self.children.clear()
 
+    def kill(self) -> None:
+        """Stop at once (a second Ctrl-C): SIGKILL every process; `stop()` then reaps them."""
+        self.supervisor.stop()
+        for child in list(self.children):
+            child.kill()
+
     def _stop_group(self, group: Sequence[ChildProcess]) -> None:
         for child in group:
             child.terminate()
+        deadline = time.monotonic() + self.grace + 5  # one wait for all, not grace+5 each
         for child in group:
-            if child.wait(self.grace + 5) is None:
+            if child.wait(max(0.0, deadline - time.monotonic())) is None:
                 child.kill()
                 child.wait(5)

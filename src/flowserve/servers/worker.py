@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,14 @@ from typing import Any
 from ..config.loader import load_executor_class
 from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS
+from ..config.worker_flags import DEFAULT_TIMEOUT_HANDLER
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import WorkerObservability
 from ..transport.grpc_common import Health, new_server
 from ..worker.grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
 from ..worker.runtime import ExecutorRuntime, HandlerObserver
+from ..worker.watchdog import LoopWatchdog, exit_wedged
+from .guard import loading_executor
 from .lifecycle import install_stop_signals, notify_ready
 
 __all__ = ["WorkerOptions", "run_worker", "serve_worker"]
@@ -41,6 +45,8 @@ class WorkerOptions:
     concurrency: int = EXECUTOR_DEFAULTS.concurrency
     sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers
     grace: float = GATEWAY_DEFAULTS.grace
+    timeout_handler: float | None = DEFAULT_TIMEOUT_HANDLER
+    """Seconds one handler call may take before its request fails and the replica restarts."""
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
@@ -54,21 +60,40 @@ def build_observability(opts: WorkerOptions) -> WorkerObservability:
 
 def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
                   ) -> ExecutorRuntime:
-    cls = load_executor_class(
-        opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
-    )
-    runtime_args = {"name": opts.name, "replica_id": opts.replica_id, "shard_id": opts.shard_id,
-                    "workspace": opts.workspace}
-    executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
+    with loading_executor(opts.uses):  # a script that starts its Flow on import: refused
+        cls = load_executor_class(
+            opts.uses, py_modules=opts.py_modules, base_dir=opts.base_dir, executor_name=opts.name
+        )
+        runtime_args = {"name": opts.name, "replica_id": opts.replica_id,
+                        "shard_id": opts.shard_id, "workspace": opts.workspace}
+        executor = cls(**opts.uses_with, metas=opts.uses_metas or None,
+                       runtime_args=runtime_args)
     return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
-                           sync_handlers=opts.sync_handlers)
+                           sync_handlers=opts.sync_handlers,
+                           handler_timeout=opts.timeout_handler)
 
 
-async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds."""
+async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
+                       on_loaded: Callable[[], None] | None = None) -> ExecutorRuntime:
+    """Serve until `stop` is set, then drain in-flight requests within `opts.grace` seconds.
+    `on_loaded` runs once the executor is imported and constructed. Returns the runtime, whose
+    `running` says whether a handler never returned (the process must then end at once)."""
     observability = build_observability(opts)
     runtime = build_runtime(opts, observability.handler_observer)
+    if on_loaded is not None:
+        on_loaded()
     health = Health(SERVICE_NAMES)
+
+    def on_wedged() -> None:  # a handler timed out: report unhealthy, stop, get restarted
+        asyncio.get_running_loop().create_task(health.set_serving(False))
+        stop.set()
+
+    runtime.on_wedged = on_wedged
+    watchdog = None
+    if opts.timeout_handler is not None:
+        watchdog = LoopWatchdog(opts.timeout_handler, lambda: runtime.running > 0,
+                                what=f"executor {opts.name!r}")
+        watchdog.start()
     server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
@@ -85,16 +110,23 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
     finally:
         await health.set_serving(False)
         await server.stop(opts.grace)
+        if watchdog is not None:
+            watchdog.stop()
         runtime.close()
         await observability.close()
+    return runtime
 
 
 def run_worker(opts: WorkerOptions) -> None:
     """Blocking entry point of `flowserve executor`."""
 
-    async def main() -> None:
+    async def main() -> ExecutorRuntime:
         stop = asyncio.Event()
-        install_stop_signals(stop)
-        await serve_worker(opts, stop)
+        # Only once the user's code is loaded: importing it and `__init__` (a slow model load)
+        # block the event loop, which would never run a handler installed before. Until then
+        # SIGTERM (also the parent's death) keeps its default action and ends the process.
+        return await serve_worker(opts, stop, on_loaded=lambda: install_stop_signals(stop))
 
-    asyncio.run(main())
+    runtime = asyncio.run(main())
+    if runtime.running:  # a handler that never returned: its thread cannot be joined
+        exit_wedged(f"executor {opts.name!r}: exiting with a handler still running")

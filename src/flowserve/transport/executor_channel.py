@@ -8,13 +8,24 @@ import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..errors import DeadlineExceededError, UnavailableError
+from ..errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    ExecutorError,
+    ReplicaLostError,
+    UnavailableError,
+)
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import ENDPOINT_METADATA
 from ..wire.status import error_for_grpc_code
 from .grpc_common import CHANNEL_OPTIONS
 
 __all__ = ["GrpcReplicaClient"]
+
+_NOT_SENT = ("failed to connect", "Connection refused", "DNS resolution failed",
+             "No address", "connection attempt timed out", "Connection timed out")
+"""grpc's words for a call that never reached the replica (safe to retry anywhere); any other
+failure may have happened while the replica ran the request."""
 
 
 class GrpcReplicaClient:
@@ -40,18 +51,31 @@ class GrpcReplicaClient:
         self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
     ) -> jina_pb2.DataRequestProto:
         try:
-            return await self._get_stub().process_single_data(
+            reply = await self._get_stub().process_single_data(
                 request, metadata=((ENDPOINT_METADATA, endpoint),), timeout=timeout
             )
         except grpc.aio.AioRpcError as exc:
             raise self._map_error(exc) from exc
+        if reply is None:  # grpc logs the DecodeError and hands us None
+            raise ExecutorError(
+                f"the reply of executor {self.executor!r} at {self.address} cannot be decoded "
+                "(nested deeper than protobuf's limit of 100 levels, or corrupt)",
+                executor=self.executor, name="DecodeError")
+        return reply
 
     def _map_error(self, exc: grpc.aio.AioRpcError) -> Exception:
         code = exc.code()
         where = f"executor {self.executor!r} at {self.address}"
+        details = exc.details() or ""
         if error_for_grpc_code(code) is DeadlineExceededError:  # any other failure: unavailable
             return DeadlineExceededError(f"deadline exceeded waiting for {where}")
-        return UnavailableError(f"{where} failed: {code.name} {exc.details() or ''}".strip())
+        if code == grpc.StatusCode.INVALID_ARGUMENT:  # the executor cannot decode the request
+            return BadRequestError(f"{where} rejected the request: {details}")
+        message = f"{where} failed: {code.name} {details}".strip()
+        if code == grpc.StatusCode.UNAVAILABLE and any(
+                words in details for words in _NOT_SENT):
+            return UnavailableError(message)
+        return ReplicaLostError(message)
 
     async def is_ready(self, timeout: float) -> bool:
         self._get_stub()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from ..config.ratelog import RateLimitedLog, RateLimitFilter
 
 __all__ = ["CHANNEL_OPTIONS", "Health", "new_server"]
 
@@ -34,6 +37,14 @@ class Health:
             await self.servicer.set(name, status)
 
 
+def _quiet_bad_messages() -> None:
+    """grpc logs a full traceback for every message it cannot decode: one line per kind
+    instead, at most a few each 10 s (the client gets its error all the same)."""
+    logger = logging.getLogger("grpc._common")
+    if not any(isinstance(f, RateLimitFilter) for f in logger.filters):
+        logger.addFilter(RateLimitFilter(RateLimitedLog(logger)))
+
+
 def new_server(
     service_names: Sequence[str], health_state: Health, *, bind: str
 ) -> tuple[grpc.aio.Server, int]:
@@ -42,15 +53,19 @@ def new_server(
     Returns the server and the bound port (useful with port 0). Raises OSError naming the
     address if it cannot bind.
     """
-    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    # gRPC sets SO_REUSEPORT by default: a second server on a port in use would start fine
+    # and split the clients with the first. Refuse the port instead, as the HTTP server does.
+    server = grpc.aio.server(options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)])
+    _quiet_bad_messages()
     health_pb2_grpc.add_HealthServicer_to_server(health_state.servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     try:
         port = server.add_insecure_port(bind)
-    except RuntimeError as exc:
-        raise OSError(f"cannot listen on {bind}: {exc}") from exc
+    except RuntimeError as exc:  # grpc's text only says "Failed to bind"
+        raise OSError(f"cannot listen on {bind}: address already in use or not available") \
+            from exc
     if port == 0 and not bind.endswith(":0"):
         raise OSError(f"cannot listen on {bind}: address in use or not available")
     return server, port

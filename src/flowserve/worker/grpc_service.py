@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError
 
 from .._version import __version__
+from ..config.ratelog import RateLimitedLog
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.deadline import deadline_after
 from ..wire.names import ENDPOINT_METADATA
@@ -20,6 +23,8 @@ __all__ = ["SERVICE_NAMES", "TraceHook", "WorkerServicer", "add_worker_services"
 TraceHook = Callable[[Sequence[tuple[str, Any]], "str | None",
                       Callable[[], Awaitable[DataRequest]]], Awaitable[DataRequest]]
 """Wraps handling one request: (gRPC metadata, endpoint, the call) -> its result (tracing)."""
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAMES = [
     "jina.JinaSingleDataRequestRPC",
@@ -47,6 +52,7 @@ class WorkerServicer(
     def __init__(self, runtime: ExecutorRuntime, *, trace: TraceHook | None = None) -> None:
         self.runtime = runtime
         self.trace = trace
+        self._bad_input = RateLimitedLog(log)
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
@@ -58,11 +64,38 @@ class WorkerServicer(
         def handle() -> Awaitable[DataRequest]:
             return self.runtime.handle(DataRequest(request), endpoint, deadline=deadline)
 
-        if self.trace is None:
-            result = await handle()
-        else:  # continues the gateway's trace from the call's metadata
-            result = await self.trace(tuple(metadata), endpoint, handle)
-        return result.proto
+        try:
+            if self.trace is None:
+                result = await handle()
+            else:  # continues the gateway's trace from the call's metadata
+                result = await self.trace(tuple(metadata), endpoint, handle)
+            return result.proto
+        except (DecodeError, RecursionError) as exc:
+            await self._reject(exc, context)
+            raise  # (abort raises)
+
+    async def _process_wire(self, raw: bytes, context: grpc.aio.ServicerContext,
+                            ) -> jina_pb2.DataRequestProto:
+        """`process_single_data` from the undecoded message: a request this process cannot
+        decode is answered INVALID_ARGUMENT (grpc's own decoding answered UNKNOWN, which the
+        gateway took for a broken replica, retried and ejected every replica)."""
+        try:
+            request = jina_pb2.DataRequestProto.FromString(raw)
+        except (DecodeError, RecursionError) as exc:
+            await self._reject(exc, context)
+            raise  # (abort raises)
+        return await self.process_single_data(request, context)
+
+    async def _reject(self, exc: Exception, context: grpc.aio.ServicerContext) -> None:
+        # The client's input, not this replica, is at fault: INVALID_ARGUMENT, which the
+        # gateway neither retries elsewhere nor counts against the replica.
+        reason = str(exc) or type(exc).__name__
+        self._bad_input.log(type(exc).__name__, "executor %s cannot decode a request: %s",
+                            self.runtime.name, reason)
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"executor {self.runtime.name!r} cannot decode the request (nested deeper than "
+            f"protobuf's limit of 100 levels, or corrupt): {reason}")
 
     async def Call(  # noqa: N802 - the wire name
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: Any
@@ -85,7 +118,11 @@ class WorkerServicer(
 
 
 def add_worker_services(servicer: WorkerServicer, server: grpc.aio.Server) -> None:
-    jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "jina.JinaSingleDataRequestRPC",
+        {"process_single_data": grpc.unary_unary_rpc_method_handler(
+            servicer._process_wire,  # decodes the request itself: see there
+            response_serializer=jina_pb2.DataRequestProto.SerializeToString)}),))
     jina_pb2_grpc.add_JinaRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(servicer, server)

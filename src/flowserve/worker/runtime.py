@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
+from ..config.ratelog import RateLimitedLog
 from ..documents.array import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
 from ..wire.deadline import Deadline
@@ -32,6 +34,10 @@ class HandlerObserver(Protocol):
                 docs: int) -> None: ...
 
 
+class _HandlerTimeout(Exception):
+    """A handler ran past the runtime's `handler_timeout`."""
+
+
 class ExecutorRuntime:
     """Dispatches requests to one executor's handlers.
 
@@ -45,7 +51,9 @@ class ExecutorRuntime:
 
     def __init__(self, executor: Executor, *, concurrency: int = EXECUTOR_DEFAULTS.concurrency,
                  observer: HandlerObserver | None = None,
-                 sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers) -> None:
+                 sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers,
+                 handler_timeout: float | None = None,
+                 on_wedged: Callable[[], None] | None = None) -> None:
         if sync_handlers not in SYNC_HANDLER_MODES:
             raise ValueError(f"executor {executor.name!r}: sync_handlers must be one of "
                              f"{', '.join(SYNC_HANDLER_MODES)}, got {sync_handlers!r}")
@@ -59,6 +67,13 @@ class ExecutorRuntime:
         }
         self._slots = asyncio.Semaphore(concurrency)
         self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name)
+        self.errors = RateLimitedLog(log)  # one line per failure, not a flood per stream
+        self.handler_timeout = handler_timeout
+        """Seconds a handler may run; then its request fails and `on_wedged` is called (the
+        process restarts: the handler's thread cannot be stopped). None: no limit."""
+        self.on_wedged = on_wedged
+        self.running = 0  # handler calls started and not returned (a timed-out one stays)
+        self._running_lock = threading.Lock()  # handler threads count too
 
     @property
     def endpoints(self) -> list[str]:
@@ -90,10 +105,18 @@ class ExecutorRuntime:
                     name="DeadlineExceededError", executor=self.name)
                 return request
             try:
-                result = await self._call(handler, request)
+                result = await self._call_bounded(handler, request)
                 self._apply(result, request, handler)
+            except _HandlerTimeout as exc:
+                log.error("%s", exc)
+                request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
+                outcome = "executor_error"
+                if self.on_wedged is not None:
+                    self.on_wedged()
             except Exception as exc:  # executor code failed: report it, keep serving
-                log.debug("executor %s raised on %s", self.name, endpoint, exc_info=True)
+                self.errors.log(handler.endpoint, "executor %s endpoint %s failed: %s: %s",
+                                self.name, handler.endpoint, type(exc).__name__, exc,
+                                exc_info=exc)
                 request.set_exception(exc, executor=self.name)
                 outcome = "executor_error"
             if self.observer is not None:
@@ -101,6 +124,20 @@ class ExecutorRuntime:
                                       outcome=outcome, seconds=time.monotonic() - started,
                                       docs=len(request.docs))
         return request
+
+    async def _call_bounded(self, handler: Handler, request: DataRequest) -> Any:
+        if self.handler_timeout is None:
+            return await self._call(handler, request)
+        try:
+            async with asyncio.timeout(self.handler_timeout) as limit:
+                return await self._call(handler, request)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # the handler's own TimeoutError
+            raise _HandlerTimeout(
+                f"executor {self.name!r} endpoint {handler.endpoint!r}: the handler did not "
+                f"return within {self.handler_timeout:g} s (timeout_handler); the replica "
+                "restarts") from None
 
     async def _call(self, handler: Handler, request: DataRequest) -> Any:
         docs = request.docs
@@ -113,9 +150,16 @@ class ExecutorRuntime:
             available["parameters"] = parameters
         kwargs = handler.call_kwargs(available)
         if handler.is_async:
-            return await handler.fn(**kwargs)
+            with self._running_lock:
+                self.running += 1
+            try:
+                return await handler.fn(**kwargs)
+            finally:
+                with self._running_lock:
+                    self.running -= 1
+
         def call() -> Any:
-            return handler.fn(**kwargs)
+            return self._counted(handler.fn, kwargs)
 
         policy = self.inline_policies[handler.endpoint]
         size = len(docs)
@@ -139,6 +183,15 @@ class ExecutorRuntime:
         finally:
             policy.record(time.perf_counter() - started, size, inline=inline)
 
+    def _counted(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        with self._running_lock:  # on the thread that runs it: a timed-out call stays counted
+            self.running += 1
+        try:
+            return fn(**kwargs)
+        finally:
+            with self._running_lock:
+                self.running -= 1
+
     def _apply(self, result: Any, request: DataRequest, handler: Handler) -> None:
         if result is None:
             return
@@ -158,4 +211,5 @@ class ExecutorRuntime:
         try:
             self.executor.close()
         finally:
-            self._threads.shutdown(wait=True, cancel_futures=True)
+            # Never wait for a handler that does not return: the caller ends the process.
+            self._threads.shutdown(wait=not self.running, cancel_futures=True)
