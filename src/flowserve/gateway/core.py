@@ -88,7 +88,8 @@ class _Walk:
 
     async def _run(self, name: str) -> DataRequest:
         needs = self.core.graph.needs[name]
-        inputs = [await self.node(n) for n in needs]
+        pending = [self.node(n) for n in needs]  # all started before any is awaited
+        inputs = [await p for p in pending]
         base = await self.node(self.core.join_base[name]) if len(needs) > 1 else None
         return await self.visit(name, merge_requests(inputs, base))
 
@@ -213,7 +214,8 @@ class GatewayCore:
             if self._chain is not None:
                 response = await walk.run_chain(self._chain)
             else:
-                outputs = [await walk.node(s) for s in self.graph.sinks]
+                sinks = [walk.node(s) for s in self.graph.sinks]  # branches run in parallel
+                outputs = [await s for s in sinks]
                 response = merge_requests(outputs)
         except _ExecutorFailed as failed:
             response = failed.reply

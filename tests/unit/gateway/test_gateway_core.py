@@ -206,3 +206,36 @@ def test_a_slot_granted_before_an_ejection_still_finds_the_busy_healthy_replica(
     reply = asyncio.run(go())
     assert reply.header.status.code != jina_pb2.StatusProto.ERROR
     assert shard.balancer.snapshot()[0]["requests"] == 2
+
+
+class _Rendezvous(Executor):
+    """Two of these, on parallel branches, each wait for the other: they finish only if both
+    branches run at the same time."""
+
+    def __init__(self, arrived: asyncio.Event, partner: asyncio.Event, **kwargs):
+        super().__init__(**kwargs)
+        self.arrived, self.partner = arrived, partner
+
+    @requests
+    async def meet(self, docs, **kwargs):
+        self.arrived.set()
+        await self.partner.wait()
+
+
+@pytest.mark.parametrize("join", [False, True], ids=["parallel-sinks", "fan-in"])
+def test_parallel_branches_run_at_the_same_time(join):
+    async def go():
+        a_here, b_here = asyncio.Event(), asyncio.Event()
+        executors = {"a": _Rendezvous(a_here, b_here), "b": _Rendezvous(b_here, a_here)}
+        needs = {"a": ["gateway"], "b": ["gateway"]}
+        if join:
+            executors["merge"] = NoOp()
+            needs["merge"] = ["a", "b"]
+        core = make_core(needs, executors)
+        try:
+            return await asyncio.wait_for(core.process(DataRequest.new(docs(2))), 10)
+        finally:
+            await core.close()
+
+    reply = asyncio.run(go())
+    assert not reply.is_error
