@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from export_helpers import (  # noqa: F401  (fixtures are found by name)
     compose_config,
+    crd_errors,
+    custom_schemas,
     k8s_errors,
     kitchen_spec,
-    profile_errors,
     seed_spec,
-    serviceprofile_schema,
 )

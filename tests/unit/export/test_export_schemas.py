@@ -62,19 +62,19 @@ def test_strict_mode_rejects_unknown_fields(seed_spec, k8s_errors):
     assert any("selectr" in e for e in k8s_errors(service, K8S_VERSIONS[-1]))
 
 
-def test_service_profiles_pass_the_linkerd_crd_schema(seed_spec, kitchen_spec, profile_errors):
+def test_service_profiles_pass_the_linkerd_crd_schema(seed_spec, kitchen_spec, crd_errors):
     profiles = [o for objects in _exports(seed_spec, kitchen_spec).values() for o in objects
                 if o["kind"] == "ServiceProfile"]
     assert len(profiles) == 2 + 3  # seed: 2 executors; kitchen sink: 3 (one is external)
-    failures = [f"{p['metadata']['name']}: {e}" for p in profiles for e in profile_errors(p)]
+    failures = [f"{p['metadata']['name']}: {e}" for p in profiles for e in crd_errors(p)]
     assert not failures, "\n".join(failures)
 
 
-def test_service_profile_schema_rejects_unknown_fields(seed_spec, profile_errors):
+def test_service_profile_schema_rejects_unknown_fields(seed_spec, crd_errors):
     objects = kubernetes_manifests(seed_spec, plan_images(seed_spec), namespace="demo-linkerd")
     profile = copy.deepcopy(by_kind(objects, "ServiceProfile")[0])
     profile["spec"]["routes"][0]["retries"] = 3  # not a field: Linkerd would drop it silently
     profile["spec"]["retryBudget"]["ttl"] = 10  # wrong type
     profile["metadata"]["uid"] = "x"
-    errors = profile_errors(profile)
+    errors = crd_errors(profile)
     assert len(errors) == 3, errors
