@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import FlowserveError
+from .errors import ConfigError, FlowserveError
 
 __all__ = ["main"]
 
@@ -27,6 +28,9 @@ def _add_process_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds to finish in-flight requests on SIGTERM (default 10)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--die-with-parent", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--env-file", action="append", default=[], metavar="VAR=PATH",
+                   help="set VAR to the contents of file PATH before starting (a Secret mounted "
+                        "as a file); repeatable")
 
 
 def _add_observability_flags(p: argparse.ArgumentParser) -> None:
@@ -179,6 +183,16 @@ def _cmd_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_env_files(items: Sequence[str]) -> None:
+    """``--env-file VAR=PATH``: the variable's value is the file's content (exported pods mount
+    Secrets as files rather than expose them in their spec's environment)."""
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--env-file {item!r}: expected VAR=PATH")
+        os.environ[name] = Path(path).read_text(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -189,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         die_with_parent()
     commands = {"flow": _cmd_flow, "executor": _cmd_executor, "gateway": _cmd_gateway}
     try:
+        _load_env_files(getattr(args, "env_file", []))
         return (getattr(args, "func", None) or commands[args.command])(args)
     except (FlowserveError, OSError) as exc:  # bad config, port in use: one clear line
         print(f"flowserve {args.command}: error: {exc}", file=sys.stderr)

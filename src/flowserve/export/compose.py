@@ -7,6 +7,9 @@ gRPC health service (the gateway's HTTP ``GET /`` when it serves HTTP only), and
 starts once the executors are healthy. Images and command lines are the Kubernetes export's.
 What Compose has no notion of is left out: ServiceProfiles, autoscaling, pull secrets (use
 ``docker login``); Secrets become variables passed through from the shell running compose.
+Containers are locked down as the Kubernetes pods are (:mod:`._security`): the non-root user,
+no new privileges, no capabilities, a read-only root filesystem with a tmpfs at ``/tmp`` (and
+at the executor's workspace).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ._commands import (
     observability_args,
 )
 from ._quantity import parse_quantity
+from ._security import GID, SCRATCH, SCRATCH_ENV, UID
 from .images import ExecutorImage
 
 __all__ = ["NETWORK", "compose_file"]
@@ -69,7 +73,8 @@ def _claim(owners: dict[str, str], service: str, who: str) -> None:
 
 def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str],
             health: list[str]) -> dict[str, Any]:
-    environment: dict[str, str | None] = dict(sorted(c.env_of(spec, ex).items()))
+    environment: dict[str, str | None] = dict(sorted({**SCRATCH_ENV,
+                                                      **c.env_of(spec, ex)}.items()))
     if ex is not None:  # a Secret's value comes from the environment of `docker compose`
         environment.update({var: None for var in sorted(ex.env_from_secret)})
     service: dict[str, Any] = {
@@ -79,6 +84,11 @@ def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str]
         "command": args,
         "environment": environment,
         "networks": [NETWORK],
+        "user": f"{UID}:{GID}",
+        "read_only": True,
+        "tmpfs": [SCRATCH, *([ex.workspace] if ex is not None and ex.workspace else [])],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
         "restart": "unless-stopped",
         "stop_grace_period": f"{math.ceil(spec.with_.grace) + c.EXIT_MARGIN_SECONDS}s",
         "healthcheck": {

@@ -84,10 +84,21 @@ def test_resources_gpus_env_secrets_and_pull_policy(kitchen):
                          "devices": [{"driver": "nvidia", "count": 1,
                                       "capabilities": ["gpu"]}]},
     }
-    assert encoder["environment"] == {"LOG_LEVEL": "debug", "MODEL": "clip", "HF_TOKEN": None}
+    assert encoder["environment"] == {"HOME": "/tmp", "LOG_LEVEL": "debug", "MODEL": "clip",
+                                      "HF_TOKEN": None}
     assert encoder["pull_policy"] == "always"
     assert kitchen["services"]["merge"]["pull_policy"] == "never"
     assert kitchen["services"]["front-door"]["image"] == "registry.example.com/custom-gateway:2"
+
+
+def test_containers_are_locked_down_like_the_pods(kitchen):
+    for name, service in kitchen["services"].items():
+        assert service["user"] == "10001:10001", name
+        assert service["read_only"] is True
+        assert service["cap_drop"] == ["ALL"]
+        assert service["security_opt"] == ["no-new-privileges:true"]
+        assert service["tmpfs"][0] == "/tmp"
+    assert kitchen["services"]["slow-indexer"]["tmpfs"] == ["/tmp", "/data"]  # its workspace
 
 
 def test_http_only_gateway_health_check():
