@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ._spec_security import GatewaySecurityOptions
+
 __all__ = ["Autoscale", "ExecutorOptions", "GatewayOptions", "Resources", "SecretRef"]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -51,8 +53,8 @@ class Autoscale(_Strict):
     target_cpu_utilization: int = Field(default=80, ge=1, le=100)
 
 
-class GatewayOptions(_Strict):
-    """Operational fields of the Flow's ``with:`` block."""
+class GatewayOptions(GatewaySecurityOptions):
+    """Operational fields of the Flow's ``with:`` block (security: :mod:`._spec_security`)."""
 
     # -- fairness and admission (docs/fairness.md)
     max_queue: int = Field(default=1000, ge=1)

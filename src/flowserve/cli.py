@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--retry-budget", type=float, default=0.2)
     _add_process_flags(gw)
     _add_observability_flags(gw)
+    from .gateway.security import add_security_flags
+
+    add_security_flags(gw)
 
     from .export.cli import register as register_export
 
@@ -156,6 +159,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
     from .gateway.config import DeploymentConfig, GatewayConfig
+    from .gateway.security import SecurityConfig
     from .gateway.serve import run_gateway
     from .graph import graph_from_mapping
 
@@ -172,6 +176,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
         max_queue_per_client=args.max_queue_per_client, client_weights=args.client_weights,
         timeout=args.timeout, retries=args.retries, retry_budget=args.retry_budget,
         ready_fd=args.ready_fd, observability=_observability(args),
+        security=SecurityConfig.from_args(args),
     ))
     return 0
 

@@ -19,6 +19,7 @@ from ._address import Address
 from ._engine import StreamBroken
 from ._grpc_errors import RequestFailed, error_from_rpc, unary_failure
 from ._session import SESSION_METADATA, Session
+from ._tls import grpc_credentials
 
 __all__ = ["GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc"]
 
@@ -74,8 +75,10 @@ class GrpcStream:
 class GrpcTransport:
     """A lazily created channel to `address`, recreated if used from another event loop."""
 
-    def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = ()) -> None:
+    def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = (),
+                 ca_file: str | None = None) -> None:
         self.address = address
+        self._ca_file = ca_file
         self._options = [*_CHANNEL_OPTIONS, *options]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -90,7 +93,7 @@ class GrpcTransport:
             # A grpc.aio channel belongs to the loop it was made on; an old one is dropped.
             target = self.address.target
             if self.address.tls:
-                creds = grpc.ssl_channel_credentials()
+                creds = grpc_credentials(self._ca_file)
                 self._channel = grpc.aio.secure_channel(target, creds, options=self._options)
             else:
                 self._channel = grpc.aio.insecure_channel(target, options=self._options)

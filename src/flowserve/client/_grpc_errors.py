@@ -14,6 +14,7 @@ from ..errors import (
     UnavailableError,
 )
 from ._address import Address
+from ._tls import plaintext_hint
 
 __all__ = ["RequestFailed", "error_from_rpc", "unary_failure"]
 
@@ -46,7 +47,9 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
             return DeadlineExceededError(f"deadline exceeded waiting for {address}")
         return DeadlineExceededError(details)
     if code == grpc.StatusCode.UNAVAILABLE:
-        return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
+        tls = address.tls if isinstance(address, Address) else False
+        return UnavailableError(_join(f"cannot reach the gateway at {address}", details)
+                                + plaintext_hint(tls, "grpc", details))
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return BadRequestError(details or f"{address} rejected the request as invalid")
     if code == grpc.StatusCode.UNIMPLEMENTED:

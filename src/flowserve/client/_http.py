@@ -25,6 +25,7 @@ from ..request import DataRequest
 from ._address import Address
 from ._callbacks import ERRORS_BY_NAME
 from ._engine import Failed, StreamBroken
+from ._tls import http_verify, plaintext_hint
 
 __all__ = ["HttpStream", "HttpTransport", "error_from_http"]
 
@@ -152,8 +153,10 @@ class HttpTransport:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        ca_file: str | None = None,
     ) -> None:
         self.address = address
+        self._verify = http_verify(ca_file) if address.tls else True
         self._transport = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -169,6 +172,7 @@ class HttpTransport:
                 base_url=f"{scheme}://{self.address.target}",
                 transport=self._transport,
                 limits=self._limits,
+                verify=self._verify,
                 # Waiting for a pooled connection is our own queueing, never a timeout.
                 timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT, pool=None),
             )
@@ -205,7 +209,8 @@ class HttpTransport:
                 f"no answer from {self.address} within {timeout}s ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            raise UnavailableError(f"{self.address}: {type(exc).__name__}: {exc}") from exc
+            hint = plaintext_hint(self.address.tls, "http", str(exc))
+            raise UnavailableError(f"{self.address}: {type(exc).__name__}: {exc}{hint}") from exc
         if reply.status_code != 200:
             raise error_from_http(reply, self.address)
         try:

@@ -47,6 +47,8 @@ class AsyncClient:
     The constructor does no I/O; the gRPC channel or HTTP connection pool is opened on first
     use and reused by every post until `close`. ``http_transport`` replaces the network for
     HTTP (e.g. ``httpx.ASGITransport(app)``); ``grpc_options`` are extra channel options.
+    ``grpcs://`` and ``https://`` gateways are trusted through the system's roots
+    (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, ``SSL_CERT_FILE``) or ``ca_file``, a PEM CA bundle.
     """
 
     def __init__(
@@ -57,13 +59,15 @@ class AsyncClient:
         *,
         http_transport: httpx.AsyncBaseTransport | None = None,
         grpc_options: Sequence[tuple[str, Any]] = (),
+        ca_file: str | None = None,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol)
         self._transport: GrpcTransport | HttpTransport
         if self.address.protocol == "grpc":
-            self._transport = GrpcTransport(self.address, options=grpc_options)
+            self._transport = GrpcTransport(self.address, options=grpc_options, ca_file=ca_file)
         else:
-            self._transport = HttpTransport(self.address, transport=http_transport)
+            self._transport = HttpTransport(self.address, transport=http_transport,
+                                            ca_file=ca_file)
         self._closed = False
 
     @property

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..graph import FlowGraph
 from ..observe.options import ObservabilityOptions
 from ..spec import ExecutorSpec, FlowSpec
+from .security import SecurityConfig
 
 __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
 
@@ -105,6 +106,7 @@ class GatewayConfig:
     retry_budget: float = 0.2
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     @classmethod
     def from_flow(cls, spec: FlowSpec, graph: FlowGraph,
@@ -122,6 +124,7 @@ class GatewayConfig:
             retries=opts.retries, retry_budget=opts.retry_budget,
             observability=ObservabilityOptions.for_component(
                 spec, port_monitoring=opts.port_monitoring),
+            security=SecurityConfig.from_options(opts),
         )
 
     def to_argv(self) -> list[str]:
@@ -141,4 +144,4 @@ class GatewayConfig:
             argv += ["--timeout", str(self.timeout)]
         if not self.retries:
             argv += ["--no-retries"]
-        return argv + self.observability.to_argv()
+        return argv + self.observability.to_argv() + self.security.to_argv()

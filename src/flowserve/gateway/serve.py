@@ -62,6 +62,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     """Serve every protocol until `stop` is set, then drain within `opts.grace` seconds."""
     if len(opts.protocols) != len(opts.ports):
         raise ValueError("gateway: give one port per protocol")
+    tls = opts.security.tls()  # read before anything starts: a bad file fails at once
     observability = build_observability(opts)
     core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
@@ -72,7 +73,9 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     try:
         for protocol, port in zip(opts.protocols, opts.ports, strict=True):
             if protocol == "grpc":
-                server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
+                server, bound_port = new_server(
+                    SERVICE_NAMES, health, bind=f"{opts.host}:{port}",
+                    credentials=tls.grpc_credentials() if tls else None)
                 servicer = GatewayServicer(
                     core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
                     default_timeout=opts.timeout)
@@ -83,7 +86,8 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["grpc"] = bound_port
             elif protocol == "http":
                 http = HttpServer.start(create_app(core, default_timeout=opts.timeout),
-                                        opts.host, port, grace=opts.grace, what="gateway (http)")
+                                        opts.host, port, grace=opts.grace, what="gateway (http)",
+                                        **(tls.uvicorn_options() if tls else {}))
                 http_servers.append(http)
                 bound["http"] = http.port
             else:

@@ -35,9 +35,11 @@ class Health:
 
 
 def new_server(
-    service_names: Sequence[str], health_state: Health, *, bind: str
+    service_names: Sequence[str], health_state: Health, *, bind: str,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """A grpc.aio server with health + reflection registered, bound to `bind` (host:port).
+    """A grpc.aio server with health + reflection registered, bound to `bind` (host:port),
+    over TLS when `credentials` are given.
 
     Returns the server and the bound port (useful with port 0). Raises OSError naming the
     address if it cannot bind.
@@ -48,7 +50,8 @@ def new_server(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     try:
-        port = server.add_insecure_port(bind)
+        port = (server.add_secure_port(bind, credentials) if credentials is not None
+                else server.add_insecure_port(bind))
     except RuntimeError as exc:
         raise OSError(f"cannot listen on {bind}: {exc}") from exc
     if port == 0 and not bind.endswith(":0"):

@@ -1,0 +1,52 @@
+"""The gateway's security settings (docs/security.md): one object from the Flow's ``with:``
+block or the ``flowserve gateway`` flags, carried whole inside :class:`GatewayConfig`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .tls import TlsFiles
+
+if TYPE_CHECKING:
+    from .._spec_security import GatewaySecurityOptions
+
+__all__ = ["SecurityConfig", "add_security_flags"]
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """TLS of the gateway's servers."""
+
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    @classmethod
+    def from_options(cls, opts: GatewaySecurityOptions) -> SecurityConfig:
+        return cls(ssl_certfile=opts.ssl_certfile, ssl_keyfile=opts.ssl_keyfile)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> SecurityConfig:
+        return cls(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
+
+    def to_argv(self) -> list[str]:
+        """The `flowserve gateway` flags of these settings (none at the defaults)."""
+        argv: list[str] = []
+        if self.ssl_certfile and self.ssl_keyfile:
+            argv += ["--ssl-certfile", self.ssl_certfile, "--ssl-keyfile", self.ssl_keyfile]
+        return argv
+
+    def tls(self) -> TlsFiles | None:
+        """The certificate and key, read now; None when TLS is off."""
+        if self.ssl_certfile and self.ssl_keyfile:
+            return TlsFiles(self.ssl_certfile, self.ssl_keyfile)
+        return None
+
+
+def add_security_flags(p: argparse.ArgumentParser) -> None:
+    """The `flowserve gateway` flags of :class:`SecurityConfig`."""
+    g = p.add_argument_group("security (docs/security.md)")
+    g.add_argument("--ssl-certfile", default=None,
+                   help="serve gRPC and HTTP over TLS with this PEM certificate chain")
+    g.add_argument("--ssl-keyfile", default=None, help="the PEM private key of --ssl-certfile")

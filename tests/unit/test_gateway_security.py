@@ -1,0 +1,39 @@
+"""The gateway's security settings (docs/security.md): Flow keys, flags, and their checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowserve.cli import _parser
+from flowserve.errors import ConfigError
+from flowserve.gateway.config import GatewayConfig
+from flowserve.gateway.security import SecurityConfig
+from flowserve.gateway.tls import TlsFiles
+from flowserve.graph import build_graph
+from flowserve.spec import flow_from_dict
+
+
+def _config(with_: dict) -> GatewayConfig:
+    spec = flow_from_dict({"with": with_, "executors": [{"name": "a"}]})
+    return GatewayConfig.from_flow(spec, build_graph(spec), {"a": ["127.0.0.1:1"]})
+
+
+def test_tls_files_travel_from_the_flow_to_the_gateway_flags():
+    config = _config({"ssl_certfile": "/certs/tls.crt", "ssl_keyfile": "/certs/tls.key"})
+    args = _parser().parse_args(["gateway", *config.to_argv()])
+    assert SecurityConfig.from_args(args) == config.security
+    assert config.security.ssl_certfile == "/certs/tls.crt"
+    assert "--ssl-certfile" not in _config({}).to_argv()
+
+
+def test_certificate_and_key_go_together():
+    with pytest.raises(ConfigError, match="ssl_certfile and ssl_keyfile go together"):
+        flow_from_dict({"with": {"ssl_certfile": "a.pem"}})
+
+
+def test_unreadable_or_non_pem_files_are_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"ssl_certfile '.*missing.pem': cannot read it"):
+        TlsFiles(str(tmp_path / "missing.pem"), str(tmp_path / "k.pem"))
+    (tmp_path / "c.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="not a PEM file"):
+        TlsFiles(str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
