@@ -1,17 +1,27 @@
-"""Security at the gateway end to end (docs/security.md): TLS with a private CA made here."""
+"""Security at the gateway end to end (docs/security.md): TLS with a private CA made here,
+bearer tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
+import grpc
+import httpx
 import pytest
 from certs import make_certs
 from procs import Proc, child_env, free_port, wait_until
 
 from flowserve import Client, Document, DocumentArray
-from flowserve.errors import UnavailableError
+from flowserve.errors import RequestError, UnavailableError
+from flowserve.gateway.auth import AUTHENTICATED_CLIENT, GrpcTokenInterceptor, load_tokens
+from flowserve.gateway.grpc_service import GatewayServicer, add_gateway_services
+from flowserve.proto import jina_pb2, jina_pb2_grpc
+from flowserve.transport.grpc_common import Health, new_server
+
+ALICE = "alice-0123456789abcdef"
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +95,75 @@ def test_plaintext_and_untrusting_clients_get_clear_errors(tls_gateway):
     with Client(host=f"grpcs://localhost:{grpc_port}") as client, \
             pytest.raises(UnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
         _post(client)
+
+
+@pytest.fixture(scope="module")
+def token_gateway(executor, tmp_path_factory):
+    tokens = tmp_path_factory.mktemp("tokens") / "tokens"
+    tokens.write_text(f"alice:{ALICE}\n")
+    proc, grpc_port, http_port = _gateway(executor, "--tokens-file", str(tokens))
+    with Client(host=f"grpc://127.0.0.1:{grpc_port}", token=ALICE) as client:
+        assert wait_until(lambda: client.is_flow_ready(timeout=1) and client.dry_run(), 120), \
+            proc.output
+    yield grpc_port, http_port
+    assert proc.stop() == 0, proc.output
+
+
+def test_tokens_admit_known_clients_on_both_protocols(token_gateway):
+    grpc_port, http_port = token_gateway
+    for url in (f"grpc://127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}"):
+        with Client(host=url, token=ALICE) as client:
+            assert _post(client) == ["why?"], url
+        for token in (None, "mallory-0123456789abcdef"):
+            with Client(host=url, token=token) as client, \
+                    pytest.raises(RequestError, match="UNAUTHENTICATED|401"):
+                _post(client)
+
+
+def test_unauthenticated_gets_no_detail_and_health_stays_open(token_gateway):
+    grpc_port, http_port = token_gateway
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        call = jina_pb2_grpc.JinaSingleDataRequestRPCStub(channel).process_single_data
+        with pytest.raises(grpc.RpcError) as info:
+            call(jina_pb2.DataRequestProto(), timeout=10)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert not info.value.details()
+    reply = httpx.post(f"http://127.0.0.1:{http_port}/post", json={"data": []}, timeout=10)
+    assert reply.status_code == 401 and reply.json() == {"detail": "Unauthorized"}
+    assert httpx.get(f"http://127.0.0.1:{http_port}/", timeout=10).status_code == 200
+    with Client(host=f"grpc://127.0.0.1:{grpc_port}") as client:  # the gRPC health check
+        assert client.is_flow_ready(timeout=5)
+
+
+class RecordingCore:
+    def __init__(self) -> None:
+        self.clients: list[tuple[str, str | None]] = []
+
+    async def process(self, request, *, timeout=None, client=""):
+        self.clients.append((client, AUTHENTICATED_CLIENT.get()))
+        return request
+
+
+def test_grpc_identity_is_the_token_name_not_the_asserted_client_id():
+    async def scenario() -> list[tuple[str, str | None]]:
+        core = RecordingCore()
+        tokens = load_tokens(None, "T", {"T": f"alice:{ALICE}"})
+        server, port = new_server([], Health([]), bind="127.0.0.1:0",
+                                  interceptors=[GrpcTokenInterceptor(tokens)])
+        add_gateway_services(GatewayServicer(core), server)  # type: ignore[arg-type]
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                metadata = (("authorization", f"Bearer {ALICE}"),
+                            ("flowserve-client-id", "mallory"))
+                unary = jina_pb2_grpc.JinaSingleDataRequestRPCStub(channel).process_single_data
+                await unary(jina_pb2.DataRequestProto(), metadata=metadata, timeout=10)
+                stream = jina_pb2_grpc.JinaRPCStub(channel).Call(metadata=metadata, timeout=10)
+                await stream.write(jina_pb2.DataRequestProto())
+                await stream.done_writing()
+                assert [r async for r in stream]
+        finally:
+            await server.stop(0)
+        return core.clients
+
+    assert asyncio.run(scenario()) == [("alice", "alice"), ("alice", "alice")]

@@ -76,9 +76,11 @@ class GrpcTransport:
     """A lazily created channel to `address`, recreated if used from another event loop."""
 
     def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = (),
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, token: str | None = None) -> None:
         self.address = address
         self._ca_file = ca_file
+        self._auth: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ())
         self._options = [*_CHANNEL_OPTIONS, *options]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,7 +114,7 @@ class GrpcTransport:
         """Start a ``Call`` stream (no wait_for_ready: an absent server fails at once)."""
         self._ensure_channel()
         assert self._call is not None
-        call = self._call(metadata=tuple(metadata) or None, timeout=timeout)
+        call = self._call(metadata=(*metadata, *self._auth) or None, timeout=timeout)
         return GrpcStream(call, self.address)
 
     def session(self) -> Session:
@@ -121,7 +123,8 @@ class GrpcTransport:
         if self._session is None:
             call = self._call
             assert call is not None
-            self._session = Session(lambda: call(metadata=(SESSION_METADATA,)), self.address)
+            session_metadata = (SESSION_METADATA, *self._auth)
+            self._session = Session(lambda: call(metadata=session_metadata), self.address)
         return self._session
 
     async def post_one(
@@ -137,7 +140,7 @@ class GrpcTransport:
         self._ensure_channel()
         assert self._unary is not None
         try:
-            reply = await self._unary(request.proto, metadata=tuple(metadata) or None,
+            reply = await self._unary(request.proto, metadata=(*metadata, *self._auth) or None,
                                       timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             failure = unary_failure(exc, self.address)
@@ -151,7 +154,8 @@ class GrpcTransport:
         """``JinaGatewayDryRunRPC/dry_run``: True when the gateway reports SUCCESS."""
         stub = jina_pb2_grpc.JinaGatewayDryRunRPCStub(self._ensure_channel())
         try:
-            status = await stub.dry_run(empty_pb2.Empty(), timeout=timeout or _READY_TIMEOUT)
+            status = await stub.dry_run(empty_pb2.Empty(), timeout=timeout or _READY_TIMEOUT,
+                                        metadata=self._auth or None)
         except grpc.aio.AioRpcError:
             return False
         return bool(status.code == jina_pb2.StatusProto.SUCCESS)

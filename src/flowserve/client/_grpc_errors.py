@@ -54,6 +54,9 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
         return BadRequestError(details or f"{address} rejected the request as invalid")
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return UnavailableError(_join(f"{address} does not serve this method", details))
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return RequestError(f"{address} refused the request: UNAUTHENTICATED "
+                            "(give the Client a valid token=...)")
     name = code.name if code is not None else "UNKNOWN"
     return RequestError(_join(f"{address} failed the request with {name}", details))
 

@@ -71,6 +71,9 @@ def error_from_http(response: httpx.Response, address: Address | str) -> Request
     UnavailableError, 504 -> DeadlineExceededError, other 4xx -> BadRequestError.
     """
     code = response.status_code
+    if code == 401:
+        return RequestError(f"{address} refused the request: HTTP 401 Unauthorized "
+                            "(give the Client a valid token=...)")
     name, message = _error_body(response)
     message = message or f"HTTP {code} {response.reason_phrase} from {address}"
     retry_after = _retry_after(response)
@@ -154,9 +157,11 @@ class HttpTransport:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
         ca_file: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.address = address
         self._verify = http_verify(ca_file) if address.tls else True
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._transport = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -173,6 +178,7 @@ class HttpTransport:
                 transport=self._transport,
                 limits=self._limits,
                 verify=self._verify,
+                headers=self._auth,
                 # Waiting for a pooled connection is our own queueing, never a timeout.
                 timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT, pool=None),
             )
@@ -209,7 +215,7 @@ class HttpTransport:
                 f"no answer from {self.address} within {timeout}s ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            hint = plaintext_hint(self.address.tls, "http", str(exc))
+            hint = plaintext_hint(self.address.tls, "http", f"{type(exc).__name__}: {exc}")
             raise UnavailableError(f"{self.address}: {type(exc).__name__}: {exc}{hint}") from exc
         if reply.status_code != 200:
             raise error_from_http(reply, self.address)

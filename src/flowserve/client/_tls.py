@@ -12,7 +12,8 @@ import grpc
 __all__ = ["grpc_credentials", "http_verify", "plaintext_hint"]
 
 # What a TLS server does to a plaintext client: closes the connection without an answer.
-_CLOSED_WITHOUT_ANSWER = ("Socket closed", "Server disconnected without sending a response")
+_CLOSED_WITHOUT_ANSWER = ("Socket closed", "Connection reset", "ReadError",
+                         "Server disconnected without sending a response")
 
 
 def plaintext_hint(tls: bool, scheme: str, details: str) -> str:

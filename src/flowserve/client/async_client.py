@@ -49,6 +49,7 @@ class AsyncClient:
     HTTP (e.g. ``httpx.ASGITransport(app)``); ``grpc_options`` are extra channel options.
     ``grpcs://`` and ``https://`` gateways are trusted through the system's roots
     (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, ``SSL_CERT_FILE``) or ``ca_file``, a PEM CA bundle.
+    ``token`` is sent as a bearer token (``authorization: Bearer ...``) with every request.
     """
 
     def __init__(
@@ -60,14 +61,16 @@ class AsyncClient:
         http_transport: httpx.AsyncBaseTransport | None = None,
         grpc_options: Sequence[tuple[str, Any]] = (),
         ca_file: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol)
         self._transport: GrpcTransport | HttpTransport
         if self.address.protocol == "grpc":
-            self._transport = GrpcTransport(self.address, options=grpc_options, ca_file=ca_file)
+            self._transport = GrpcTransport(self.address, options=grpc_options, ca_file=ca_file,
+                                            token=token)
         else:
             self._transport = HttpTransport(self.address, transport=http_transport,
-                                            ca_file=ca_file)
+                                            ca_file=ca_file, token=token)
         self._closed = False
 
     @property

@@ -63,12 +63,14 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
 
 
 def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
-                 capacity: Mapping[str, int] | None = None) -> list[str]:
+                 capacity: Mapping[str, int] | None = None,
+                 tokens_file: str | None = None) -> list[str]:
     """Arguments of ``flowserve gateway`` for a Flow whose executors are at `addresses`.
 
     `capacity` overrides how many requests the gateway may have in flight at one address: a
     Kubernetes Service stands for all replicas of an executor, so it gets replicas x
-    concurrency, else the gateway would keep all but one replica idle.
+    concurrency, else the gateway would keep all but one replica idle. `tokens_file` is where
+    the container finds the Flow's ``tokens_file`` (a mounted Secret).
     """
     from ..gateway.config import GatewayConfig  # the gateway's own flags <-> config mapping
 
@@ -79,8 +81,12 @@ def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
     ports = gateway_ports(spec)
     observability = dataclasses.replace(config.observability,
                                         port_monitoring=monitoring_port(spec, None))
+    security = config.security
+    if tokens_file is not None and security.tokens_file is not None:
+        security = dataclasses.replace(security, tokens_file=tokens_file)
     config = dataclasses.replace(config, deployments=deployments,
-                                 ports=[port for _, port in ports], observability=observability)
+                                 ports=[port for _, port in ports], observability=observability,
+                                 security=security)
     return ["gateway", *config.to_argv()]
 
 

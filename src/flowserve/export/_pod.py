@@ -26,7 +26,7 @@ from ._common import PRESTOP_SECONDS, config_hash
 from ._names import Component
 from ._security import SCRATCH, container_security_context, pod_security_context
 
-__all__ = ["SECRETS_DIR", "ContainerPlan", "pod_template", "secret_env_args"]
+__all__ = ["SECRETS_DIR", "ContainerPlan", "pod_template", "secret_env_args", "secret_path"]
 
 STARTUP_PERIOD = 2
 """Seconds between startup probes; their count covers the Flow's ``timeout_ready``."""
@@ -55,6 +55,8 @@ class ContainerPlan:
     secret_env: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Variable -> (Secret name, key): mounted as a file, read by ``--env-file`` (add
     :func:`secret_env_args` to `args`), never in the pod spec's environment."""
+    secret_files: Sequence[tuple[str, str]] = ()
+    """More (Secret name, key) pairs to mount, at :func:`secret_path`."""
     resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pull_policy: str = "IfNotPresent"
     pull_secrets: Sequence[str] = ()
@@ -102,10 +104,15 @@ def pod_template(plan: ContainerPlan) -> dict[str, Any]:
     }
 
 
+def secret_path(secret: str, key: str) -> str:
+    """Where a Secret's key is mounted in the container."""
+    return f"{SECRETS_DIR}/{secret}/{key}"
+
+
 def secret_env_args(secret_env: Mapping[str, tuple[str, str]]) -> list[str]:
     """``--env-file VAR=PATH`` for each variable taken from a Secret's key."""
     return [arg for var, (secret, key) in sorted(secret_env.items())
-            for arg in ("--env-file", f"{var}={SECRETS_DIR}/{secret}/{key}")]
+            for arg in ("--env-file", f"{var}={secret_path(secret, key)}")]
 
 
 def _scratch(plan: ContainerPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -118,7 +125,7 @@ def _scratch(plan: ContainerPlan) -> tuple[list[dict[str, Any]], list[dict[str, 
     mounts: list[dict[str, Any]] = [{"name": name, "mountPath": path}
                                     for name, path in paths.items()]
     keys: dict[str, set[str]] = {}
-    for secret, key in plan.secret_env.values():
+    for secret, key in [*plan.secret_env.values(), *plan.secret_files]:
         keys.setdefault(secret, set()).add(key)
     for i, secret in enumerate(sorted(keys)):
         volumes.append({"name": f"secret-{i}", "secret": {

@@ -6,7 +6,8 @@ with its ports published, all on one network. Every service has a health check a
 gRPC health service (the gateway's HTTP ``GET /`` when it serves HTTP only), and the gateway
 starts once the executors are healthy. Images and command lines are the Kubernetes export's.
 What Compose has no notion of is left out: ServiceProfiles, autoscaling, pull secrets (use
-``docker login``); Secrets become variables passed through from the shell running compose.
+``docker login``); Secrets become variables passed through from the shell running compose, and
+the gateway's ``tokens_file`` a Compose secret.
 Containers are locked down as the Kubernetes pods are (:mod:`._security`): the non-root user,
 no new privileges, no capabilities, a read-only root filesystem with a tmpfs at ``/tmp`` (and
 at the executor's workspace).
@@ -35,6 +36,7 @@ from .images import ExecutorImage
 __all__ = ["NETWORK", "compose_file"]
 
 NETWORK = "flow"
+TOKENS_TARGET = "/run/secrets/gateway-tokens"
 _PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 
 
@@ -60,8 +62,27 @@ def compose_file(spec: FlowSpec, images: Mapping[str, ExecutorImage]) -> dict[st
     gateway = names[spec.with_.name]
     _claim(owners, gateway, "the gateway")
     depends = {s: {"condition": "service_healthy"} for s in services}
-    services = {gateway: _gateway(spec, gateway_args(spec, addresses), depends), **services}
-    return {"services": services, "networks": {NETWORK: {"driver": "bridge"}}}
+    secrets = _gateway_secrets(spec, gateway)
+    args = gateway_args(spec, addresses, tokens_file=TOKENS_TARGET)
+    services = {gateway: _gateway(spec, args, depends), **services}
+    if secrets:
+        services[gateway]["secrets"] = [{"source": name, "target": TOKENS_TARGET}
+                                        for name in secrets]
+        if spec.with_.tokens_env:  # passed through from the shell running compose
+            services[gateway]["environment"][spec.with_.tokens_env] = None
+    doc: dict[str, Any] = {"services": services, "networks": {NETWORK: {"driver": "bridge"}}}
+    if secrets:
+        doc["secrets"] = secrets
+    return doc
+
+
+def _gateway_secrets(spec: FlowSpec, gateway: str) -> dict[str, dict[str, str]]:
+    """The Compose secret holding the gateway's ``tokens_file`` (a path from the Flow's
+    folder), mounted at :data:`TOKENS_TARGET`."""
+    tokens = spec.with_.tokens_file
+    if tokens is None:
+        return {}
+    return {f"{gateway}-tokens": {"file": str((spec.base_dir / tokens).resolve())}}
 
 
 def _claim(owners: dict[str, str], service: str, who: str) -> None:

@@ -27,7 +27,7 @@ from . import _common as c
 from . import linkerd, policies
 from ._commands import executor_args, gateway_args, observability_args
 from ._names import Component, components
-from ._pod import ContainerPlan, pod_template, secret_env_args
+from ._pod import ContainerPlan, pod_template, secret_env_args, secret_path
 from ._security import SCRATCH_ENV, checkov_skips, namespace_labels, with_default_resources
 from .images import ExecutorImage
 
@@ -67,7 +67,7 @@ def kubernetes_manifests(
         capacity[ex.name] = replicas * ex.concurrency
         executor_objects += _executor(spec, ex, images[ex.name], part, gateway, namespace=ns,
                                       port=port, cluster_domain=cluster_domain)
-    objects += _gateway(spec, gateway, ns, gateway_args(spec, addresses, capacity))
+    objects += _gateway(spec, gateway, ns, addresses, capacity)
     if _monitored(spec):  # a Grafana dashboard for what Prometheus scrapes
         from ..observe.grafana import grafana_config_map
 
@@ -155,11 +155,20 @@ def _common_objects(plan: ContainerPlan, namespace: str, replicas: int | None,
     ]
 
 
-def _gateway(spec: FlowSpec, part: Component, ns: str, args: list[str]) -> list[dict[str, Any]]:
+def _gateway(spec: FlowSpec, part: Component, ns: str, addresses: Mapping[str, list[str]],
+             capacity: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The gateway's objects. Its tokens (``tokens_file``/``tokens_env``) come from the Secret
+    ``<gateway>-tokens`` (key ``tokens``), mounted as a file."""
     opts = spec.with_
     ports = [(protocol, port) for protocol, port in c.gateway_ports(spec)]
+    secret = (f"{part.name}-tokens", "tokens")
+    tokens = opts.tokens_file is not None or opts.tokens_env is not None
+    secret_env = {opts.tokens_env: secret} if opts.tokens_env else {}
+    args = [*gateway_args(spec, addresses, capacity, tokens_file=secret_path(*secret)),
+            *secret_env_args(secret_env)]
     plan = ContainerPlan(
-        component=part, flow_name=opts.name,
+        component=part, flow_name=opts.name, secret_env=secret_env,
+        secret_files=[secret] if tokens else [],
         image=opts.uses or c.base_image(), args=args, ports=ports,
         env_config_map=_env_name(part.name), env={**SCRATCH_ENV, **c.env_of(spec, None)},
         resources=with_default_resources("gateway", c.resources_of(spec, None)),

@@ -4,6 +4,7 @@ block or the ``flowserve gateway`` flags, carried whole inside :class:`GatewayCo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,31 +12,46 @@ from .tls import TlsFiles
 
 if TYPE_CHECKING:
     from .._spec_security import GatewaySecurityOptions
+    from .auth import TokenTable
 
 __all__ = ["SecurityConfig", "add_security_flags"]
 
 
 @dataclass(frozen=True)
 class SecurityConfig:
-    """TLS of the gateway's servers."""
+    """TLS of the gateway's servers, and its bearer tokens."""
 
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    tokens_file: str | None = None
+    tokens_env: str | None = None
 
     @classmethod
     def from_options(cls, opts: GatewaySecurityOptions) -> SecurityConfig:
-        return cls(ssl_certfile=opts.ssl_certfile, ssl_keyfile=opts.ssl_keyfile)
+        return cls(ssl_certfile=opts.ssl_certfile, ssl_keyfile=opts.ssl_keyfile,
+                   tokens_file=opts.tokens_file, tokens_env=opts.tokens_env)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SecurityConfig:
-        return cls(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
+        return cls(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                   tokens_file=args.tokens_file, tokens_env=args.tokens_env)
 
     def to_argv(self) -> list[str]:
         """The `flowserve gateway` flags of these settings (none at the defaults)."""
         argv: list[str] = []
         if self.ssl_certfile and self.ssl_keyfile:
             argv += ["--ssl-certfile", self.ssl_certfile, "--ssl-keyfile", self.ssl_keyfile]
+        if self.tokens_file:
+            argv += ["--tokens-file", self.tokens_file]
+        if self.tokens_env:
+            argv += ["--tokens-env", self.tokens_env]
         return argv
+
+    def tokens(self, environ: Mapping[str, str]) -> TokenTable | None:
+        """The bearer tokens, read now; None when authentication is off."""
+        from .auth import load_tokens
+
+        return load_tokens(self.tokens_file, self.tokens_env, environ)
 
     def tls(self) -> TlsFiles | None:
         """The certificate and key, read now; None when TLS is off."""
@@ -50,3 +66,8 @@ def add_security_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ssl-certfile", default=None,
                    help="serve gRPC and HTTP over TLS with this PEM certificate chain")
     g.add_argument("--ssl-keyfile", default=None, help="the PEM private key of --ssl-certfile")
+    g.add_argument("--tokens-file", default=None,
+                   help="require a bearer token: a file of name:token lines")
+    g.add_argument("--tokens-env", default=None, metavar="VAR",
+                   help="require a bearer token: environment variable VAR holds name:token "
+                        "entries (newline- or comma-separated)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from .._lifecycle import install_stop_signals, notify_ready
 from ..observe.wiring import GatewayObservability
@@ -14,6 +15,7 @@ from .config import GatewayConfig
 from .core import GatewayCore
 from .deployment import Deployment
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
+from .auth import GrpcTokenInterceptor, http_token_middleware
 from .health_monitor import monitor_replicas
 from .http_app import create_app
 from .retry_budget import RetryBudget
@@ -63,6 +65,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     if len(opts.protocols) != len(opts.ports):
         raise ValueError("gateway: give one port per protocol")
     tls = opts.security.tls()  # read before anything starts: a bad file fails at once
+    tokens = opts.security.tokens(os.environ)
     observability = build_observability(opts)
     core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
@@ -75,7 +78,8 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
             if protocol == "grpc":
                 server, bound_port = new_server(
                     SERVICE_NAMES, health, bind=f"{opts.host}:{port}",
-                    credentials=tls.grpc_credentials() if tls else None)
+                    credentials=tls.grpc_credentials() if tls else None,
+                    interceptors=[GrpcTokenInterceptor(tokens)] if tokens is not None else ())
                 servicer = GatewayServicer(
                     core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
                     default_timeout=opts.timeout)
@@ -85,8 +89,11 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                http = HttpServer.start(create_app(core, default_timeout=opts.timeout),
-                                        opts.host, port, grace=opts.grace, what="gateway (http)",
+                app = create_app(core, default_timeout=opts.timeout)
+                if tokens is not None:
+                    app = http_token_middleware(app, tokens)
+                http = HttpServer.start(app, opts.host, port, grace=opts.grace,
+                                        what="gateway (http)",
                                         **(tls.uvicorn_options() if tls else {}))
                 http_servers.append(http)
                 bound["http"] = http.port

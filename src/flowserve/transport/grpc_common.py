@@ -37,6 +37,7 @@ class Health:
 def new_server(
     service_names: Sequence[str], health_state: Health, *, bind: str,
     credentials: grpc.ServerCredentials | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[grpc.aio.Server, int]:
     """A grpc.aio server with health + reflection registered, bound to `bind` (host:port),
     over TLS when `credentials` are given.
@@ -44,7 +45,7 @@ def new_server(
     Returns the server and the bound port (useful with port 0). Raises OSError naming the
     address if it cannot bind.
     """
-    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=list(interceptors) or None)
     health_pb2_grpc.add_HealthServicer_to_server(health_state.servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server

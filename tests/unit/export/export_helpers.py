@@ -47,6 +47,7 @@ KITCHEN_SINK: dict[str, Any] = {
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}, "replicas": 2,
         "monitoring": True, "port_monitoring": 9100, "timeout": 30, "retries": False,
         "retry_budget": 0.1, "grace": 20, "timeout_ready": 120,
+        "tokens_file": "tokens.txt", "tokens_env": "GATEWAY_TOKENS",
     },
     "executors": [
         {"name": "encoder", "uses": "docker://registry.example.com/encoder:1.2",

@@ -101,6 +101,16 @@ def test_containers_are_locked_down_like_the_pods(kitchen):
     assert kitchen["services"]["slow-indexer"]["tmpfs"] == ["/tmp", "/data"]  # its workspace
 
 
+def test_gateway_tokens_are_a_compose_secret(kitchen):
+    gateway = kitchen["services"]["front-door"]
+    assert gateway["secrets"] == [{"source": "front-door-tokens",
+                                   "target": "/run/secrets/gateway-tokens"}]
+    assert kitchen["secrets"]["front-door-tokens"]["file"].endswith("tokens.txt")
+    args = gateway["command"]
+    assert args[args.index("--tokens-file") + 1] == "/run/secrets/gateway-tokens"
+    assert gateway["environment"]["GATEWAY_TOKENS"] is None  # from the shell, not the file
+
+
 def test_http_only_gateway_health_check():
     spec = flow_from_dict({"with": {"protocol": "http", "port": 8000}})
     gateway = compose_file(spec, {})["services"]["gateway"]

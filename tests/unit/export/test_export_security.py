@@ -178,3 +178,16 @@ def test_env_files_set_variables_from_mounted_secrets(tmp_path, monkeypatch):
     assert os.environ["FLOWSERVE_TEST_TOKEN"] == "s3cr3t"
     with pytest.raises(ConfigError, match="expected VAR=PATH"):
         _load_env_files(["no-equals-sign"])
+
+
+def test_gateway_tokens_come_from_a_mounted_secret(kitchen):
+    pod = _pods(kitchen)["front-door"]
+    args = pod["containers"][0]["args"]
+    path = "/var/run/secrets/flowserve/front-door-tokens/tokens"
+    assert args[args.index("--tokens-file") + 1] == path
+    assert args[args.index("--tokens-env") + 1] == "GATEWAY_TOKENS"
+    assert args[args.index("--env-file") + 1] == f"GATEWAY_TOKENS={path}"
+    assert {"name": "secret-0", "secret": {"secretName": "front-door-tokens",
+                                           "defaultMode": 0o440,
+                                           "items": [{"key": "tokens", "path": "tokens"}]}} \
+        in pod["volumes"]
