@@ -16,7 +16,7 @@ from ._common import ExportError, gateway_ports, monitoring_port
 from .images import ExecutorImage
 
 __all__ = ["executor_args", "gateway_args", "grpc_health_command", "http_health_command",
-           "observability_args"]
+           "observability_args", "tcp_health_command"]
 
 PROGRAM = "flowserve"
 
@@ -64,13 +64,14 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
 
 def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
                  capacity: Mapping[str, int] | None = None,
-                 tokens_file: str | None = None) -> list[str]:
+                 files: Mapping[str, str] | None = None) -> list[str]:
     """Arguments of ``flowserve gateway`` for a Flow whose executors are at `addresses`.
 
     `capacity` overrides how many requests the gateway may have in flight at one address: a
     Kubernetes Service stands for all replicas of an executor, so it gets replicas x
-    concurrency, else the gateway would keep all but one replica idle. `tokens_file` is where
-    the container finds the Flow's ``tokens_file`` (a mounted Secret).
+    concurrency, else the gateway would keep all but one replica idle. `files` maps security
+    settings naming files (``tokens_file``, ``ssl_certfile``, ``ssl_keyfile``) to where the
+    container finds them (a mounted Secret); those the Flow does not set stay unset.
     """
     from ..gateway.config import GatewayConfig  # the gateway's own flags <-> config mapping
 
@@ -82,8 +83,8 @@ def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
     observability = dataclasses.replace(config.observability,
                                         port_monitoring=monitoring_port(spec, None))
     security = config.security
-    if tokens_file is not None and security.tokens_file is not None:
-        security = dataclasses.replace(security, tokens_file=tokens_file)
+    mounted = {key: path for key, path in (files or {}).items() if getattr(security, key)}
+    security = dataclasses.replace(security, **mounted)
     config = dataclasses.replace(config, deployments=deployments,
                                  ports=[port for _, port in ports], observability=observability,
                                  security=security)
@@ -107,4 +108,10 @@ def http_health_command(port: int) -> list[str]:
         "import sys, urllib.request as u; "
         f"sys.exit(0 if u.urlopen('http://127.0.0.1:{port}/', timeout=3).status == 200 else 1)"
     )
+    return ["python", "-c", code]
+
+
+def tcp_health_command(port: int) -> list[str]:
+    """A command that exits 0 when something accepts connections on `port` (a TLS gateway)."""
+    code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 3).close()"
     return ["python", "-c", code]

@@ -68,6 +68,8 @@ class ContainerPlan:
     """A folder the container writes to (an ``emptyDir``: the root filesystem is read-only)."""
     exec_probes: bool = False
     """Probe with a command inside the container instead of a native gRPC probe."""
+    tls: bool = False
+    """The ports serve TLS: probe HTTPS on an HTTP port, else only that the port listens."""
 
 
 def pod_template(plan: ContainerPlan) -> dict[str, Any]:
@@ -161,11 +163,16 @@ def _container(plan: ContainerPlan, mounts: list[dict[str, Any]]) -> dict[str, A
 
 def _probes(plan: ContainerPlan) -> dict[str, Any]:
     """gRPC health probes on the gRPC port (a command for executors, see the module docstring);
-    an HTTP-only gateway is probed on ``GET /``."""
+    an HTTP-only gateway is probed on ``GET /``; a TLS gateway on ``GET /`` over HTTPS, or on
+    its first port's TCP listener when it serves gRPC only."""
     ports = dict(plan.ports)
     timeout = 5 if plan.exec_probes else 2  # a command starts a Python interpreter
 
     def check() -> dict[str, Any]:  # a fresh dict each time: no YAML anchors in the output
+        if plan.tls and "http" in ports:  # the kubelet does not verify the certificate
+            return {"httpGet": {"path": "/", "port": "http", "scheme": "HTTPS"}}
+        if plan.tls:  # kubelet gRPC probes speak plaintext only
+            return {"tcpSocket": {"port": plan.ports[0][0]}}
         if "grpc" in ports and plan.exec_probes:
             return {"exec": {"command": grpc_health_command(ports["grpc"])}}
         if "grpc" in ports:

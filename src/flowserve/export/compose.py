@@ -28,6 +28,7 @@ from ._commands import (
     grpc_health_command,
     http_health_command,
     observability_args,
+    tcp_health_command,
 )
 from ._quantity import parse_quantity
 from ._security import GID, SCRATCH, SCRATCH_ENV, UID
@@ -36,7 +37,7 @@ from .images import ExecutorImage
 __all__ = ["NETWORK", "compose_file"]
 
 NETWORK = "flow"
-TOKENS_TARGET = "/run/secrets/gateway-tokens"
+_GATEWAY_SECRETS = {"tokens_file": "tokens", "ssl_certfile": "tls-cert", "ssl_keyfile": "tls-key"}
 _PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 
 
@@ -63,26 +64,26 @@ def compose_file(spec: FlowSpec, images: Mapping[str, ExecutorImage]) -> dict[st
     _claim(owners, gateway, "the gateway")
     depends = {s: {"condition": "service_healthy"} for s in services}
     secrets = _gateway_secrets(spec, gateway)
-    args = gateway_args(spec, addresses, tokens_file=TOKENS_TARGET)
+    args = gateway_args(spec, addresses, files={k: t for k, (_, t) in secrets.items()})
     services = {gateway: _gateway(spec, args, depends), **services}
     if secrets:
-        services[gateway]["secrets"] = [{"source": name, "target": TOKENS_TARGET}
-                                        for name in secrets]
-        if spec.with_.tokens_env:  # passed through from the shell running compose
-            services[gateway]["environment"][spec.with_.tokens_env] = None
+        services[gateway]["secrets"] = [{"source": name, "target": target}
+                                        for name, target in secrets.values()]
+    if spec.with_.tokens_env:  # passed through from the shell running compose
+        services[gateway]["environment"][spec.with_.tokens_env] = None
     doc: dict[str, Any] = {"services": services, "networks": {NETWORK: {"driver": "bridge"}}}
     if secrets:
-        doc["secrets"] = secrets
+        doc["secrets"] = {name: {"file": str((spec.base_dir / getattr(spec.with_, key))
+                                             .resolve())}
+                          for key, (name, _) in secrets.items()}
     return doc
 
 
-def _gateway_secrets(spec: FlowSpec, gateway: str) -> dict[str, dict[str, str]]:
-    """The Compose secret holding the gateway's ``tokens_file`` (a path from the Flow's
-    folder), mounted at :data:`TOKENS_TARGET`."""
-    tokens = spec.with_.tokens_file
-    if tokens is None:
-        return {}
-    return {f"{gateway}-tokens": {"file": str((spec.base_dir / tokens).resolve())}}
+def _gateway_secrets(spec: FlowSpec, gateway: str) -> dict[str, tuple[str, str]]:
+    """Security setting naming a file (paths from the Flow's folder) -> (Compose secret,
+    where the gateway's container finds it), for the settings the Flow sets."""
+    return {key: (f"{gateway}-{name}", f"/run/secrets/{name}")
+            for key, name in _GATEWAY_SECRETS.items() if getattr(spec.with_, key)}
 
 
 def _claim(owners: dict[str, str], service: str, who: str) -> None:
@@ -137,8 +138,12 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, port: i
 def _gateway(spec: FlowSpec, args: list[str],
              depends: dict[str, dict[str, str]]) -> dict[str, Any]:
     ports = dict(c.gateway_ports(spec))
-    health = (grpc_health_command(ports["grpc"]) if "grpc" in ports
-              else http_health_command(ports["http"]))
+    if spec.with_.ssl_certfile:  # the checks speak plaintext: only see that a port listens
+        health = tcp_health_command(next(iter(ports.values())))
+    elif "grpc" in ports:
+        health = grpc_health_command(ports["grpc"])
+    else:
+        health = http_health_command(ports["http"])
     service = _common(spec, None, spec.with_.uses or c.base_image(), args, health)
     service["ports"] = [f"{port}:{port}" for port in ports.values()]
     if depends:

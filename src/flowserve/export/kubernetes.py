@@ -158,17 +158,20 @@ def _common_objects(plan: ContainerPlan, namespace: str, replicas: int | None,
 def _gateway(spec: FlowSpec, part: Component, ns: str, addresses: Mapping[str, list[str]],
              capacity: Mapping[str, int]) -> list[dict[str, Any]]:
     """The gateway's objects. Its tokens (``tokens_file``/``tokens_env``) come from the Secret
-    ``<gateway>-tokens`` (key ``tokens``), mounted as a file."""
+    ``<gateway>-tokens`` (key ``tokens``), its TLS certificate from the ``kubernetes.io/tls``
+    Secret ``<gateway>-tls``, both mounted as files."""
     opts = spec.with_
     ports = [(protocol, port) for protocol, port in c.gateway_ports(spec)]
-    secret = (f"{part.name}-tokens", "tokens")
-    tokens = opts.tokens_file is not None or opts.tokens_env is not None
-    secret_env = {opts.tokens_env: secret} if opts.tokens_env else {}
-    args = [*gateway_args(spec, addresses, capacity, tokens_file=secret_path(*secret)),
-            *secret_env_args(secret_env)]
+    secrets = {"tokens_file": (f"{part.name}-tokens", "tokens"),
+               "ssl_certfile": (f"{part.name}-tls", "tls.crt"),
+               "ssl_keyfile": (f"{part.name}-tls", "tls.key")}
+    mounted = [secret for key, secret in secrets.items() if getattr(opts, key)]
+    secret_env = {opts.tokens_env: secrets["tokens_file"]} if opts.tokens_env else {}
+    files = {key: secret_path(*secret) for key, secret in secrets.items()}
+    args = [*gateway_args(spec, addresses, capacity, files=files), *secret_env_args(secret_env)]
     plan = ContainerPlan(
         component=part, flow_name=opts.name, secret_env=secret_env,
-        secret_files=[secret] if tokens else [],
+        secret_files=mounted, tls=opts.ssl_certfile is not None,
         image=opts.uses or c.base_image(), args=args, ports=ports,
         env_config_map=_env_name(part.name), env={**SCRATCH_ENV, **c.env_of(spec, None)},
         resources=with_default_resources("gateway", c.resources_of(spec, None)),

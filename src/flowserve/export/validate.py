@@ -162,7 +162,8 @@ def _check_deployment(obj: Mapping[str, Any], who: str) -> list[Problem]:
             numbers.add(port.get("containerPort"))
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             action = container.get(probe, {})
-            target = (action.get("grpc") or action.get("httpGet") or {}).get("port")
+            target = (action.get("grpc") or action.get("httpGet") or action.get("tcpSocket")
+                      or {}).get("port")
             if target is not None and target not in names | numbers:
                 out.append(Problem(who, f"{at}.{probe}",
                                    f"port {target!r} is not a port of the container"))

@@ -48,6 +48,7 @@ KITCHEN_SINK: dict[str, Any] = {
         "monitoring": True, "port_monitoring": 9100, "timeout": 30, "retries": False,
         "retry_budget": 0.1, "grace": 20, "timeout_ready": 120,
         "tokens_file": "tokens.txt", "tokens_env": "GATEWAY_TOKENS",
+        "ssl_certfile": "certs/tls.crt", "ssl_keyfile": "certs/tls.key",
     },
     "executors": [
         {"name": "encoder", "uses": "docker://registry.example.com/encoder:1.2",

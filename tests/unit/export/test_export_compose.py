@@ -101,13 +101,16 @@ def test_containers_are_locked_down_like_the_pods(kitchen):
     assert kitchen["services"]["slow-indexer"]["tmpfs"] == ["/tmp", "/data"]  # its workspace
 
 
-def test_gateway_tokens_are_a_compose_secret(kitchen):
+def test_gateway_tokens_and_tls_files_are_compose_secrets(kitchen):
     gateway = kitchen["services"]["front-door"]
-    assert gateway["secrets"] == [{"source": "front-door-tokens",
-                                   "target": "/run/secrets/gateway-tokens"}]
+    assert gateway["secrets"] == [
+        {"source": "front-door-tokens", "target": "/run/secrets/tokens"},
+        {"source": "front-door-tls-cert", "target": "/run/secrets/tls-cert"},
+        {"source": "front-door-tls-key", "target": "/run/secrets/tls-key"}]
+    assert "socket.create_connection" in gateway["healthcheck"]["test"][3]  # TLS: TCP only
     assert kitchen["secrets"]["front-door-tokens"]["file"].endswith("tokens.txt")
     args = gateway["command"]
-    assert args[args.index("--tokens-file") + 1] == "/run/secrets/gateway-tokens"
+    assert args[args.index("--tokens-file") + 1] == "/run/secrets/tokens"
     assert gateway["environment"]["GATEWAY_TOKENS"] is None  # from the shell, not the file
 
 

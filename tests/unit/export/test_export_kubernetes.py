@@ -124,7 +124,9 @@ def test_every_gateway_port_and_protocol_and_custom_image(kitchen):
     assert container["image"] == "registry.example.com/custom-gateway:2"
     assert container["imagePullPolicy"] == "Always"
     assert [p["name"] for p in container["ports"]] == ["grpc", "http", "monitoring"]
-    assert container["readinessProbe"]["grpc"] == {"port": 50051}
+    # TLS: the kubelet probes GET / over HTTPS (its gRPC probes speak plaintext only)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/", "port": "http",
+                                                      "scheme": "HTTPS"}
     args = _parser().parse_args(container["args"])
     assert (args.protocol, args.port, args.prefetch, args.name) == (
         ["grpc", "http"], [50051, 8000], 5, "front_door")

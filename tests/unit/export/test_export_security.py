@@ -187,7 +187,25 @@ def test_gateway_tokens_come_from_a_mounted_secret(kitchen):
     assert args[args.index("--tokens-file") + 1] == path
     assert args[args.index("--tokens-env") + 1] == "GATEWAY_TOKENS"
     assert args[args.index("--env-file") + 1] == f"GATEWAY_TOKENS={path}"
-    assert {"name": "secret-0", "secret": {"secretName": "front-door-tokens",
-                                           "defaultMode": 0o440,
-                                           "items": [{"key": "tokens", "path": "tokens"}]}} \
-        in pod["volumes"]
+    secrets = {v["secret"]["secretName"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert secrets["front-door-tokens"] == {"secretName": "front-door-tokens",
+                                            "defaultMode": 0o440,
+                                            "items": [{"key": "tokens", "path": "tokens"}]}
+
+
+def test_gateway_tls_files_come_from_a_tls_secret(kitchen, kitchen_spec):
+    pod = _pods(kitchen)["front-door"]
+    args = pod["containers"][0]["args"]
+    assert args[args.index("--ssl-certfile") + 1] == \
+        "/var/run/secrets/flowserve/front-door-tls/tls.crt"
+    assert args[args.index("--ssl-keyfile") + 1] == \
+        "/var/run/secrets/flowserve/front-door-tls/tls.key"
+    (tls_volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName")
+                     == "front-door-tls"]
+    assert [i["key"] for i in tls_volume["secret"]["items"]] == ["tls.crt", "tls.key"]
+    # gRPC only: the probe can only see that the TLS port listens
+    spec = kitchen_spec.model_copy(update={"with_": kitchen_spec.with_.model_copy(
+        update={"protocol": ["grpc"], "port": [50051]})})
+    grpc_only = kubernetes_manifests(spec, KITCHEN_IMAGES)
+    container = _pods(grpc_only)["front-door"]["containers"][0]
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "grpc"}
