@@ -1,12 +1,13 @@
 """Security fields of the Flow's ``with:`` block (docs/security.md): TLS for the gateway's
-servers, bearer tokens. Kept apart from :mod:`flowserve._spec_options`, whose ``GatewayOptions`` inherits
+servers, bearer tokens, resource limits (None: the gateway's default, see
+:class:`flowserve.gateway.limits.Limits`). Kept apart from :mod:`flowserve._spec_options`, whose ``GatewayOptions`` inherits
 them; the gateway's settings object is :class:`flowserve.gateway.security.SecurityConfig`.
 Secrets never live here: these fields name files (or environment variables) holding them.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = ["GatewaySecurityOptions"]
@@ -25,6 +26,18 @@ class GatewaySecurityOptions(BaseModel):
     """A file of ``name:token`` lines: clients must send one as a bearer token."""
     tokens_env: str | None = None
     """The name of an environment variable holding ``name:token`` entries (same effect)."""
+    max_message_bytes: int | None = Field(default=None, ge=1024)
+    """Largest gRPC message received or sent, by the gateway and the executors."""
+    max_body_bytes: int | None = Field(default=None, ge=1024)
+    """Largest HTTP request body."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open HTTP connections at once."""
+    max_concurrent_rpcs: int | None = Field(default=None, ge=1)
+    """gRPC calls (streams) at once."""
+    header_timeout: float | None = Field(default=None, gt=0)
+    """Seconds a new connection may take to send its first request's headers."""
+    keep_alive_timeout: float | None = Field(default=None, gt=0)
+    """Seconds an idle HTTP keep-alive connection stays open."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySecurityOptions:

@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="where sync handlers run: auto (inline on the event loop once they "
                          "prove fast) or thread (always on the handler thread)")
     ex.add_argument("--workspace", default=None)
+    ex.add_argument("--max-message-bytes", type=int, default=None,
+                    help="largest gRPC message received or sent (default 32 MiB)")
     _add_process_flags(ex)
     _add_observability_flags(ex)
 
@@ -153,6 +155,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         shard_id=args.shard_id, concurrency=args.concurrency, sync_handlers=args.sync_handlers,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
         observability=_observability(args),
+        **({"max_message_bytes": args.max_message_bytes} if args.max_message_bytes else {}),
     ))
     return 0
 

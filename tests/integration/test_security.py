@@ -1,10 +1,11 @@
 """Security at the gateway end to end (docs/security.md): TLS with a private CA made here,
-bearer tokens."""
+bearer tokens, limits (an oversized message, a connection flood)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from certs import make_certs
 from procs import Proc, child_env, free_port, wait_until
 
 from flowserve import Client, Document, DocumentArray
-from flowserve.errors import RequestError, UnavailableError
+from flowserve.errors import BadRequestError, RequestError, UnavailableError
 from flowserve.gateway.auth import AUTHENTICATED_CLIENT, GrpcTokenInterceptor, load_tokens
 from flowserve.gateway.grpc_service import GatewayServicer, add_gateway_services
 from flowserve.proto import jina_pb2, jina_pb2_grpc
@@ -167,3 +168,53 @@ def test_grpc_identity_is_the_token_name_not_the_asserted_client_id():
         return core.clients
 
     assert asyncio.run(scenario()) == [("alice", "alice"), ("alice", "alice")]
+
+
+@pytest.fixture(scope="module")
+def limited_gateway(executor):
+    proc, grpc_port, http_port = _gateway(
+        executor, "--max-message-bytes", str(1 << 20), "--max-body-bytes", str(1 << 20),
+        "--max-connections", "20", "--header-timeout", "1")
+    with Client(host=f"grpc://127.0.0.1:{grpc_port}") as client:
+        assert wait_until(lambda: client.is_flow_ready(timeout=1) and client.dry_run(), 120), \
+            proc.output
+    yield grpc_port, http_port, proc
+    assert proc.stop() == 0, proc.output
+
+
+def test_an_oversized_message_is_refused_naming_the_limit(limited_gateway):
+    import numpy as np
+
+    grpc_port, http_port, _ = limited_gateway
+    big = DocumentArray([Document(text="x", embedding=np.zeros(400_000, dtype=np.float32))])
+    with Client(host=f"grpc://127.0.0.1:{grpc_port}") as client:
+        with pytest.raises(BadRequestError, match="max_message_bytes"):
+            client.post("/", big)
+        assert _post(client) == ["why?"]  # and the gateway serves the next request
+    reply = httpx.post(f"http://127.0.0.1:{http_port}/post", content=b"x" * (2 << 20),
+                       headers={"content-type": "application/json"}, timeout=30)
+    assert reply.status_code == 413
+    assert "max_body_bytes (1048576 bytes)" in reply.json()["detail"]
+    with Client(host=f"http://127.0.0.1:{http_port}") as client:
+        assert _post(client) == ["why?"]
+
+
+def test_a_connection_flood_leaves_the_gateway_serving(limited_gateway):
+    grpc_port, http_port, proc = limited_gateway
+    flood = [socket.create_connection(("127.0.0.1", http_port)) for _ in range(200)]
+    try:
+        with Client(host=f"grpc://127.0.0.1:{grpc_port}") as client:
+            assert _post(client) == ["why?"]  # gRPC is untouched
+        # the idle connections are closed after header_timeout: HTTP serves again
+        def http_serves() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{http_port}/", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_until(http_serves, 30)
+    finally:
+        for sock in flood:
+            sock.close()
+    # refusals are logged, but not once per connection
+    assert 1 <= proc.output.count("over max_connections") <= 5, proc.output

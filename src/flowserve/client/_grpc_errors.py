@@ -41,6 +41,13 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = (exc.details() if callable(getattr(exc, "details", None)) else "") or ""
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        if "message larger than max" in details:  # gRPC's own words: not worth a retry
+            return BadRequestError(f"{details} at {address}: the limit is the gateway's "
+                                   "max_message_bytes (Flow with: max_message_bytes, or "
+                                   "--max-message-bytes); send smaller requests or raise it")
+        if "Concurrent RPC limit exceeded" in details:
+            details = (f"{details}: the gateway's max_concurrent_rpcs (Flow with: "
+                       "max_concurrent_rpcs, or --max-concurrent-rpcs)")
         return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         if not details or details == "Deadline Exceeded":  # gRPC's own words: our deadline

@@ -30,9 +30,13 @@ def _json(value: Any, who: str, key: str) -> str:
 
 
 def observability_args(spec: FlowSpec, ex: ExecutorSpec) -> list[str]:
-    """An executor's monitoring and tracing flags (docs/observability.md); none when off."""
+    """An executor's monitoring and tracing flags (docs/observability.md), and its message
+    limit when the Flow sets one (docs/security.md); none by default."""
+    from ..gateway.limits import executor_limit_args
+
     return ObservabilityOptions.for_component(
-        spec, ex, port_monitoring=monitoring_port(spec, ex)).to_argv()
+        spec, ex, port_monitoring=monitoring_port(spec, ex)).to_argv() + executor_limit_args(
+        spec.with_.max_message_bytes)
 
 
 def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: float,

@@ -4,10 +4,12 @@ block or the ``flowserve gateway`` flags, carried whole inside :class:`GatewayCo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from .limits import LIMIT_NAMES, Limits
 from .tls import TlsFiles
 
 if TYPE_CHECKING:
@@ -19,26 +21,34 @@ __all__ = ["SecurityConfig", "add_security_flags"]
 
 @dataclass(frozen=True)
 class SecurityConfig:
-    """TLS of the gateway's servers, and its bearer tokens."""
+    """TLS of the gateway's servers, its bearer tokens, its resource limits."""
 
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     tokens_file: str | None = None
     tokens_env: str | None = None
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_options(cls, opts: GatewaySecurityOptions) -> SecurityConfig:
         return cls(ssl_certfile=opts.ssl_certfile, ssl_keyfile=opts.ssl_keyfile,
-                   tokens_file=opts.tokens_file, tokens_env=opts.tokens_env)
+                   tokens_file=opts.tokens_file, tokens_env=opts.tokens_env,
+                   limits=_limits(opts))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SecurityConfig:
         return cls(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
-                   tokens_file=args.tokens_file, tokens_env=args.tokens_env)
+                   tokens_file=args.tokens_file, tokens_env=args.tokens_env,
+                   limits=_limits(args))
 
     def to_argv(self) -> list[str]:
         """The `flowserve gateway` flags of these settings (none at the defaults)."""
         argv: list[str] = []
+        defaults = Limits()
+        for name in LIMIT_NAMES:
+            value = getattr(self.limits, name)
+            if value != getattr(defaults, name):
+                argv += [f"--{name.replace('_', '-')}", str(value)]
         if self.ssl_certfile and self.ssl_keyfile:
             argv += ["--ssl-certfile", self.ssl_certfile, "--ssl-keyfile", self.ssl_keyfile]
         if self.tokens_file:
@@ -60,6 +70,12 @@ class SecurityConfig:
         return None
 
 
+def _limits(source: Any) -> Limits:
+    """The limits `source` (Flow options or parsed flags) sets, the defaults for the rest."""
+    given = {name: getattr(source, name) for name in LIMIT_NAMES}
+    return dataclasses.replace(Limits(), **{k: v for k, v in given.items() if v is not None})
+
+
 def add_security_flags(p: argparse.ArgumentParser) -> None:
     """The `flowserve gateway` flags of :class:`SecurityConfig`."""
     g = p.add_argument_group("security (docs/security.md)")
@@ -71,3 +87,8 @@ def add_security_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tokens-env", default=None, metavar="VAR",
                    help="require a bearer token: environment variable VAR holds name:token "
                         "entries (newline- or comma-separated)")
+    defaults = Limits()
+    for name in LIMIT_NAMES:
+        default = getattr(defaults, name)
+        g.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None,
+                       help=f"limit (default {default}; docs/security.md#limits)")

@@ -9,13 +9,14 @@ import os
 from .._lifecycle import install_stop_signals, notify_ready
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
-from ..transport.grpc_common import Health, new_server
+from ..transport.grpc_common import Health, message_options, new_server
 from ..transport.http_server import HttpServer
 from .config import GatewayConfig
 from .core import GatewayCore
 from .deployment import Deployment
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from .auth import GrpcTokenInterceptor, http_token_middleware
+from .limits import RateLimitedLog, body_limit_middleware, grpc_server_options, http_protocol
 from .health_monitor import monitor_replicas
 from .http_app import create_app
 from .retry_budget import RetryBudget
@@ -31,9 +32,12 @@ def build_core(config: GatewayConfig,
     obs = observability
     observer = obs.observer if obs is not None else None
 
+    channel_options = message_options(config.security.limits.max_message_bytes)
+
     def client(address: str, name: str) -> GrpcReplicaClient:
         interceptors = obs.interceptors(executor=name, address=address) if obs else []
-        return GrpcReplicaClient(address, executor=name, interceptors=interceptors)
+        return GrpcReplicaClient(address, executor=name, interceptors=interceptors,
+                                 options=channel_options)
 
     deployments = {
         name: Deployment(
@@ -66,6 +70,9 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
         raise ValueError("gateway: give one port per protocol")
     tls = opts.security.tls()  # read before anything starts: a bad file fails at once
     tokens = opts.security.tokens(os.environ)
+    limits = opts.security.limits
+    quiet = RateLimitedLog(log)  # repeated accept errors (out of descriptors): a few lines
+    asyncio.get_running_loop().set_exception_handler(quiet.exception_handler)
     observability = build_observability(opts)
     core = build_core(opts, observability)
     health = Health(SERVICE_NAMES)
@@ -79,7 +86,9 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 server, bound_port = new_server(
                     SERVICE_NAMES, health, bind=f"{opts.host}:{port}",
                     credentials=tls.grpc_credentials() if tls else None,
-                    interceptors=[GrpcTokenInterceptor(tokens)] if tokens is not None else ())
+                    interceptors=[GrpcTokenInterceptor(tokens)] if tokens is not None else (),
+                    options=grpc_server_options(limits),
+                    maximum_concurrent_rpcs=limits.max_concurrent_rpcs)
                 servicer = GatewayServicer(
                     core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
                     default_timeout=opts.timeout)
@@ -89,11 +98,13 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                app = create_app(core, default_timeout=opts.timeout)
+                app = body_limit_middleware(create_app(core, default_timeout=opts.timeout),
+                                            limits.max_body_bytes)
                 if tokens is not None:
                     app = http_token_middleware(app, tokens)
                 http = HttpServer.start(app, opts.host, port, grace=opts.grace,
-                                        what="gateway (http)",
+                                        what="gateway (http)", http=http_protocol(limits, quiet),
+                                        timeout_keep_alive=limits.keep_alive_timeout,
                                         **(tls.uvicorn_options() if tls else {}))
                 http_servers.append(http)
                 bound["http"] = http.port

@@ -19,8 +19,10 @@ class GrpcReplicaClient:
     """Calls `process_single_data` on one executor replica over a persistent channel."""
 
     def __init__(self, address: str, *, executor: str,
-                 interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+                 interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+                 options: Sequence[tuple[str, int]] = CHANNEL_OPTIONS) -> None:
         self.address = address
+        self.options = list(options)
         self.executor = executor
         self.interceptors = list(interceptors)  # e.g. tracing: a span + traceparent per call
         self._channel: grpc.aio.Channel | None = None
@@ -30,7 +32,7 @@ class GrpcReplicaClient:
         # Created lazily: a grpc.aio channel must be created inside the running event loop.
         if self._stub is None:
             self._channel = grpc.aio.insecure_channel(
-                self.address, options=CHANNEL_OPTIONS, interceptors=self.interceptors or None)
+                self.address, options=self.options, interceptors=self.interceptors or None)
             self._stub = jina_pb2_grpc.JinaSingleDataRequestRPCStub(self._channel)
         return self._stub
 

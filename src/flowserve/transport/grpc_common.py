@@ -8,13 +8,21 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-__all__ = ["CHANNEL_OPTIONS", "Health", "new_server"]
+__all__ = ["CHANNEL_OPTIONS", "DEFAULT_MAX_MESSAGE_BYTES", "Health", "message_options",
+           "new_server"]
 
-# Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
-CHANNEL_OPTIONS: list[tuple[str, int]] = [
-    ("grpc.max_send_message_length", -1),
-    ("grpc.max_receive_message_length", -1),
-]
+DEFAULT_MAX_MESSAGE_BYTES = 32 << 20
+"""Documents with embeddings easily exceed gRPC's 4 MiB default; unlimited would let one client
+exhaust memory (docs/security.md#limits)."""
+
+
+def message_options(max_bytes: int) -> list[tuple[str, int]]:
+    """Channel arguments bounding the messages received and sent."""
+    return [("grpc.max_send_message_length", max_bytes),
+            ("grpc.max_receive_message_length", max_bytes)]
+
+
+CHANNEL_OPTIONS: list[tuple[str, int]] = message_options(DEFAULT_MAX_MESSAGE_BYTES)
 
 
 class Health:
@@ -38,6 +46,8 @@ def new_server(
     service_names: Sequence[str], health_state: Health, *, bind: str,
     credentials: grpc.ServerCredentials | None = None,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    options: Sequence[tuple[str, int]] = (),
+    maximum_concurrent_rpcs: int | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """A grpc.aio server with health + reflection registered, bound to `bind` (host:port),
     over TLS when `credentials` are given.
@@ -45,7 +55,10 @@ def new_server(
     Returns the server and the bound port (useful with port 0). Raises OSError naming the
     address if it cannot bind.
     """
-    server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=list(interceptors) or None)
+    merged = dict([*CHANNEL_OPTIONS, *options])  # later values win
+    server = grpc.aio.server(options=list(merged.items()),
+                             interceptors=list(interceptors) or None,
+                             maximum_concurrent_rpcs=maximum_concurrent_rpcs)
     health_pb2_grpc.add_HealthServicer_to_server(health_state.servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server

@@ -12,7 +12,12 @@ from .._lifecycle import install_stop_signals, notify_ready
 from ..loader import load_executor_class
 from ..observe.options import ObservabilityOptions
 from ..observe.wiring import WorkerObservability
-from ..transport.grpc_common import Health, new_server
+from ..transport.grpc_common import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Health,
+    message_options,
+    new_server,
+)
 from .grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
 from .runtime import ExecutorRuntime, HandlerObserver
 
@@ -41,6 +46,7 @@ class WorkerOptions:
     grace: float = 10.0
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 def build_observability(opts: WorkerOptions) -> WorkerObservability:
@@ -67,7 +73,8 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
     observability = build_observability(opts)
     runtime = build_runtime(opts, observability.handler_observer)
     health = Health(SERVICE_NAMES)
-    server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
+    server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}",
+                              options=message_options(opts.max_message_bytes))
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
     await server.start()
