@@ -7,6 +7,8 @@ Secrets never live here: these fields name files (or environment variables) hold
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -38,6 +40,14 @@ class GatewaySecurityOptions(BaseModel):
     """Seconds a new connection may take to send its first request's headers."""
     keep_alive_timeout: float | None = Field(default=None, gt=0)
     """Seconds an idle HTTP keep-alive connection stays open."""
+    error_detail: Literal["stack", "message"] | None = None
+    """What clients see of an executor's exception: ``stack`` (its traceback too) or
+    ``message`` (name and message). None: ``stack``, but ``message`` in the exports."""
+    allow_target_executor: bool = True
+    """Whether a request's ``target_executor`` may select the executors it visits (Jina's
+    behaviour); false refuses such requests, so none can skip a guard or a filter."""
+    monitoring_host: str = "127.0.0.1"
+    """Where the gateway's and executors' /metrics and dashboard listen (this machine only)."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySecurityOptions:

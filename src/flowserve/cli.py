@@ -42,6 +42,8 @@ def _add_observability_flags(p: argparse.ArgumentParser) -> None:
                    help="serve Prometheus /metrics (the gateway: also /dashboard)")
     g.add_argument("--port-monitoring", type=int, default=0,
                    help="port of /metrics (default: a free port, in the ready line)")
+    g.add_argument("--monitoring-host", default="127.0.0.1",
+                   help="address /metrics binds to (default 127.0.0.1: this machine only)")
     g.add_argument("--tracing", action="store_true",
                    help="OpenTelemetry spans (needs: pip install 'flowserve[tracing]')")
     g.add_argument("--traces-exporter-host", default=None,
@@ -58,7 +60,7 @@ def _observability(args: argparse.Namespace) -> Any:
 
     return ObservabilityOptions(
         monitoring=args.monitoring, port_monitoring=args.port_monitoring or None,
-        tracing=args.tracing, traces_exporter_host=args.traces_exporter_host,
+        monitoring_host=args.monitoring_host, tracing=args.tracing, traces_exporter_host=args.traces_exporter_host,
         traces_exporter_port=args.traces_exporter_port, traces_file=args.traces_file)
 
 

@@ -37,3 +37,22 @@ def test_unreadable_or_non_pem_files_are_named(tmp_path):
     (tmp_path / "c.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match="not a PEM file"):
         TlsFiles(str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
+
+
+def test_leak_and_bypass_settings_travel_to_the_flags_and_exports_hide_stacks():
+    config = _config({"error_detail": "message", "allow_target_executor": False,
+                      "monitoring": True, "monitoring_host": "0.0.0.0"})
+    argv = config.to_argv()
+    args = _parser().parse_args(["gateway", *argv])
+    assert SecurityConfig.from_args(args) == config.security
+    assert (config.security.error_detail, config.security.allow_target_executor) == (
+        "message", False)
+    assert args.monitoring_host == "0.0.0.0"
+    assert _parser().parse_args(["gateway"]).monitoring_host == "127.0.0.1"  # default
+    from flowserve.export._commands import gateway_args
+
+    spec = flow_from_dict({"executors": [{"name": "a"}]})
+    exported = _parser().parse_args(gateway_args(spec, {"a": ["a:8080"]}))
+    assert exported.error_detail == "message"  # the exports default to no stacks
+    spec = flow_from_dict({"with": {"error_detail": "stack"}, "executors": [{"name": "a"}]})
+    assert _parser().parse_args(gateway_args(spec, {"a": ["a:8080"]})).error_detail == "stack"

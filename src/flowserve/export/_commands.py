@@ -19,6 +19,9 @@ __all__ = ["executor_args", "gateway_args", "grpc_health_command", "http_health_
            "observability_args", "tcp_health_command"]
 
 PROGRAM = "flowserve"
+CONTAINER_HOST = "0.0.0.0"
+"""Where servers in a container listen: its own network namespace, reached through its
+Service (or, for metrics, by Prometheus at the pod's address)."""
 
 
 def _json(value: Any, who: str, key: str) -> str:
@@ -34,9 +37,10 @@ def observability_args(spec: FlowSpec, ex: ExecutorSpec) -> list[str]:
     limit when the Flow sets one (docs/security.md); none by default."""
     from ..gateway.limits import executor_limit_args
 
-    return ObservabilityOptions.for_component(
-        spec, ex, port_monitoring=monitoring_port(spec, ex)).to_argv() + executor_limit_args(
-        spec.with_.max_message_bytes)
+    options = ObservabilityOptions.for_component(spec, ex,
+                                                 port_monitoring=monitoring_port(spec, ex))
+    return (dataclasses.replace(options, monitoring_host=CONTAINER_HOST).to_argv()
+            + executor_limit_args(spec.with_.max_message_bytes))
 
 
 def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: float,
@@ -45,7 +49,7 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
     args = ["executor"]
     if image.uses is not None:
         args += ["--uses", image.uses]
-    args += ["--name", ex.name, "--host", "0.0.0.0", "--port", str(port)]
+    args += ["--name", ex.name, "--host", CONTAINER_HOST, "--port", str(port)]
     if image.uses_with:
         args += ["--uses-with", _json(image.uses_with, ex.name, "uses_with")]
     if image.uses_metas:
@@ -85,10 +89,13 @@ def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
         deployments[name] = dataclasses.replace(deployments[name], concurrency=slots)
     ports = gateway_ports(spec)
     observability = dataclasses.replace(config.observability,
-                                        port_monitoring=monitoring_port(spec, None))
+                                        port_monitoring=monitoring_port(spec, None),
+                                        monitoring_host=CONTAINER_HOST)
     security = config.security
     mounted = {key: path for key, path in (files or {}).items() if getattr(security, key)}
-    security = dataclasses.replace(security, **mounted)
+    # remote clients see no stack traces unless the Flow asks (docs/security.md)
+    detail = spec.with_.error_detail or "message"
+    security = dataclasses.replace(security, **mounted, error_detail=detail)
     config = dataclasses.replace(config, deployments=deployments,
                                  ports=[port for _, port in ports], observability=observability,
                                  security=security)

@@ -21,25 +21,30 @@ __all__ = ["SecurityConfig", "add_security_flags"]
 
 @dataclass(frozen=True)
 class SecurityConfig:
-    """TLS of the gateway's servers, its bearer tokens, its resource limits."""
+    """TLS of the gateway's servers, its bearer tokens, its resource limits, and what clients
+    may send and see (:mod:`.guard`)."""
 
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     tokens_file: str | None = None
     tokens_env: str | None = None
     limits: Limits = field(default_factory=Limits)
+    error_detail: str = "stack"
+    allow_target_executor: bool = True
 
     @classmethod
     def from_options(cls, opts: GatewaySecurityOptions) -> SecurityConfig:
         return cls(ssl_certfile=opts.ssl_certfile, ssl_keyfile=opts.ssl_keyfile,
                    tokens_file=opts.tokens_file, tokens_env=opts.tokens_env,
-                   limits=_limits(opts))
+                   limits=_limits(opts), error_detail=opts.error_detail or "stack",
+                   allow_target_executor=opts.allow_target_executor)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SecurityConfig:
         return cls(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                    tokens_file=args.tokens_file, tokens_env=args.tokens_env,
-                   limits=_limits(args))
+                   limits=_limits(args), error_detail=args.error_detail,
+                   allow_target_executor=not args.forbid_target_executor)
 
     def to_argv(self) -> list[str]:
         """The `flowserve gateway` flags of these settings (none at the defaults)."""
@@ -55,6 +60,10 @@ class SecurityConfig:
             argv += ["--tokens-file", self.tokens_file]
         if self.tokens_env:
             argv += ["--tokens-env", self.tokens_env]
+        if self.error_detail != "stack":
+            argv += ["--error-detail", self.error_detail]
+        if not self.allow_target_executor:
+            argv += ["--forbid-target-executor"]
         return argv
 
     def tokens(self, environ: Mapping[str, str]) -> TokenTable | None:
@@ -87,6 +96,11 @@ def add_security_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tokens-env", default=None, metavar="VAR",
                    help="require a bearer token: environment variable VAR holds name:token "
                         "entries (newline- or comma-separated)")
+    g.add_argument("--error-detail", choices=["stack", "message"], default="stack",
+                   help="what clients see of an executor's exception: its stack trace too "
+                        "(default, as in Jina) or only its name and message")
+    g.add_argument("--forbid-target-executor", action="store_true",
+                   help="refuse requests that set target_executor (so none skips an executor)")
     defaults = Limits()
     for name in LIMIT_NAMES:
         default = getattr(defaults, name)

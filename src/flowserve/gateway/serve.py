@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import cast
 
 from .._lifecycle import install_stop_signals, notify_ready
 from ..observe.wiring import GatewayObservability
@@ -16,6 +17,7 @@ from .core import GatewayCore
 from .deployment import Deployment
 from .grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from .auth import GrpcTokenInterceptor, http_token_middleware
+from .guard import GuardedCore
 from .limits import RateLimitedLog, body_limit_middleware, grpc_server_options, http_protocol
 from .health_monitor import monitor_replicas
 from .http_app import create_app
@@ -75,6 +77,10 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
     asyncio.get_running_loop().set_exception_handler(quiet.exception_handler)
     observability = build_observability(opts)
     core = build_core(opts, observability)
+    # both transports see the core through the guard (what clients may send and see)
+    guarded = cast(GatewayCore, GuardedCore(
+        core, error_detail=opts.security.error_detail,
+        allow_target_executor=opts.security.allow_target_executor))
     health = Health(SERVICE_NAMES)
     grpc_servers = []
     servicers: list[GatewayServicer] = []
@@ -90,7 +96,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                     options=grpc_server_options(limits),
                     maximum_concurrent_rpcs=limits.max_concurrent_rpcs)
                 servicer = GatewayServicer(
-                    core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
+                    guarded, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
                     default_timeout=opts.timeout)
                 add_gateway_services(servicer, server)
                 servicers.append(servicer)
@@ -98,7 +104,7 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                app = body_limit_middleware(create_app(core, default_timeout=opts.timeout),
+                app = body_limit_middleware(create_app(guarded, default_timeout=opts.timeout),
                                             limits.max_body_bytes)
                 if tokens is not None:
                     app = http_token_middleware(app, tokens)
@@ -110,7 +116,8 @@ async def serve_gateway(opts: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["http"] = http.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
-        monitoring_port = observability.start(opts.host, opts.observability.port_monitoring)
+        monitoring_port = observability.start(opts.observability.monitoring_host,
+                                              opts.observability.port_monitoring)
         monitor = asyncio.create_task(monitor_replicas(core.deployments.values(), stop))
         await health.set_serving(True)
         log.info("gateway listening: %s", bound)

@@ -78,7 +78,8 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
     await server.start()
-    monitoring_port = observability.start(opts.host, opts.observability.port_monitoring)
+    monitoring_port = observability.start(opts.observability.monitoring_host,
+                                          opts.observability.port_monitoring)
     await health.set_serving(True)
     log.info("executor %s listening on %s:%d", opts.name, opts.host, port)
     ready: dict[str, Any] = {"name": opts.name, "port": port, "endpoints": runtime.endpoints}
