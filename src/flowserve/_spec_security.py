@@ -1,6 +1,7 @@
 """Security fields of the Flow's ``with:`` block (docs/security.md): TLS for the gateway's
 servers, bearer tokens, resource limits (None: the gateway's default, see
-:class:`flowserve.gateway.limits.Limits`). Kept apart from :mod:`flowserve._spec_options`, whose ``GatewayOptions`` inherits
+:class:`flowserve.gateway.limits.Limits`), what clients may send and see, where metrics
+listen. Kept apart from :mod:`flowserve._spec_options`, whose ``GatewayOptions`` inherits
 them; the gateway's settings object is :class:`flowserve.gateway.security.SecurityConfig`.
 Secrets never live here: these fields name files (or environment variables) holding them.
 """

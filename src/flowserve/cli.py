@@ -60,7 +60,8 @@ def _observability(args: argparse.Namespace) -> Any:
 
     return ObservabilityOptions(
         monitoring=args.monitoring, port_monitoring=args.port_monitoring or None,
-        monitoring_host=args.monitoring_host, tracing=args.tracing, traces_exporter_host=args.traces_exporter_host,
+        monitoring_host=args.monitoring_host, tracing=args.tracing,
+        traces_exporter_host=args.traces_exporter_host,
         traces_exporter_port=args.traces_exporter_port, traces_file=args.traces_file)
 
 

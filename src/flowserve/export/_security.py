@@ -39,23 +39,19 @@ DEFAULT_RESOURCES: Mapping[str, Mapping[str, Mapping[str, str]]] = {
 """Per role: what a container gets unless the Flow or the executor sets the key."""
 
 
+def _non_root() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": GID}
+
+
 def pod_security_context() -> dict[str, Any]:
     """``spec.securityContext`` of every pod."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": GID,
-        "fsGroup": GID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    return {**_non_root(), "fsGroup": GID, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def container_security_context() -> dict[str, Any]:
     """``securityContext`` of every flowserve container."""
     return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": GID,
+        **_non_root(),
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},

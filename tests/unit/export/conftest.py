@@ -7,6 +7,8 @@ from export_helpers import (  # noqa: F401  (fixtures are found by name)
     crd_errors,
     custom_schemas,
     k8s_errors,
+    kitchen,
     kitchen_spec,
+    seed,
     seed_spec,
 )

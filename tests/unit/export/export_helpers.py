@@ -89,6 +89,23 @@ def kitchen_spec() -> FlowSpec:
     return flow_from_dict(copy.deepcopy(KITCHEN_SINK))
 
 
+@pytest.fixture
+def seed(seed_spec: FlowSpec) -> list[dict[str, Any]]:
+    """The seed Flow's Kubernetes objects (test_export_compose.py has its own `seed`)."""
+    from flowserve.export.images import plan_images
+    from flowserve.export.kubernetes import kubernetes_manifests
+
+    return kubernetes_manifests(seed_spec, plan_images(seed_spec), namespace="demo-linkerd")
+
+
+@pytest.fixture
+def kitchen(kitchen_spec: FlowSpec) -> list[dict[str, Any]]:
+    """The kitchen sink's Kubernetes objects (test_export_compose.py has its own)."""
+    from flowserve.export.kubernetes import kubernetes_manifests
+
+    return kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen")
+
+
 def by_kind(objects: list[dict[str, Any]], kind: str, name: str | None = None
             ) -> list[dict[str, Any]]:
     return [o for o in objects

@@ -23,16 +23,6 @@ def _container(objects, name):
     return by_kind(objects, "Deployment", name)[0]["spec"]["template"]["spec"]["containers"][0]
 
 
-@pytest.fixture
-def seed(seed_spec):
-    return kubernetes_manifests(seed_spec, plan_images(seed_spec), namespace="demo-linkerd")
-
-
-@pytest.fixture
-def kitchen(kitchen_spec):
-    return kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen")
-
-
 def test_seed_flow_objects(seed):
     kinds = [(o["kind"], o["metadata"]["name"]) for o in seed]
     executor_kinds = ("ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy",

@@ -22,16 +22,6 @@ from flowserve.export.validate import check_manifests
 from flowserve.spec import flow_from_dict
 
 
-@pytest.fixture
-def seed(seed_spec):
-    return kubernetes_manifests(seed_spec, plan_images(seed_spec), namespace="demo-linkerd")
-
-
-@pytest.fixture
-def kitchen(kitchen_spec):
-    return kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen")
-
-
 def _pods(objects):
     return {d["metadata"]["name"]: d["spec"]["template"]["spec"]
             for d in by_kind(objects, "Deployment")}
