@@ -25,6 +25,12 @@ class GatewaySecurityOptions(BaseModel):
     """PEM certificate chain the gateway serves gRPC and HTTP with (TLS on when set)."""
     ssl_keyfile: str | None = None
     """PEM private key of `ssl_certfile`."""
+    executor_ssl_certfile: str | None = None
+    """TLS between the gateway and executors without a mesh: the certificate every executor
+    serves (its names must match the executors' addresses)."""
+    executor_ssl_keyfile: str | None = None
+    executor_ssl_cafile: str | None = None
+    """The CA the gateway trusts for executors' certificates."""
     tokens_file: str | None = None
     """A file of ``name:token`` lines: clients must send one as a bearer token."""
     tokens_env: str | None = None
@@ -55,4 +61,10 @@ class GatewaySecurityOptions(BaseModel):
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise PydanticCustomError(
                 "tls_pair", "ssl_certfile and ssl_keyfile go together: give both or neither")
+        executor = (self.executor_ssl_certfile, self.executor_ssl_keyfile,
+                    self.executor_ssl_cafile)
+        if any(f is None for f in executor) and any(f is not None for f in executor):
+            raise PydanticCustomError(
+                "tls_executor", "executor_ssl_certfile, executor_ssl_keyfile and "
+                "executor_ssl_cafile go together: give all three or none")
         return self

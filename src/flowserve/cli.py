@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--workspace", default=None)
     ex.add_argument("--max-message-bytes", type=int, default=None,
                     help="largest gRPC message received or sent (default 32 MiB)")
+    ex.add_argument("--ssl-certfile", default=None,
+                    help="serve over TLS with this PEM certificate chain (no mesh)")
+    ex.add_argument("--ssl-keyfile", default=None, help="the PEM private key of --ssl-certfile")
     _add_process_flags(ex)
     _add_observability_flags(ex)
 
@@ -159,6 +162,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
         observability=_observability(args),
         **({"max_message_bytes": args.max_message_bytes} if args.max_message_bytes else {}),
+        ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
     ))
     return 0
 

@@ -218,3 +218,22 @@ def test_a_connection_flood_leaves_the_gateway_serving(limited_gateway):
             sock.close()
     # refusals are logged, but not once per connection
     assert 1 <= proc.output.count("over max_connections") <= 5, proc.output
+
+
+def test_executor_tls_without_a_mesh(certs):
+    from procs import running
+
+    from flowserve import Flow
+
+    flow = Flow(executor_ssl_certfile=str(certs.cert), executor_ssl_keyfile=str(certs.key),
+                executor_ssl_cafile=str(certs.ca)).add(
+        name="suffixer", uses="toy_executors:AppendText", uses_with={"suffix": "!"})
+    with running(flow):
+        with Client(host=flow.addresses.gateway_url("grpc")) as client:
+            assert _post(client) == ["why!"]
+        (address,) = flow.addresses.executors["suffixer"]
+        with grpc.insecure_channel(address) as channel:  # plaintext is refused
+            call = jina_pb2_grpc.JinaSingleDataRequestRPCStub(channel).process_single_data
+            with pytest.raises(grpc.RpcError) as info:
+                call(jina_pb2.DataRequestProto(), timeout=10)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -56,3 +56,15 @@ def test_leak_and_bypass_settings_travel_to_the_flags_and_exports_hide_stacks():
     assert exported.error_detail == "message"  # the exports default to no stacks
     spec = flow_from_dict({"with": {"error_detail": "stack"}, "executors": [{"name": "a"}]})
     assert _parser().parse_args(gateway_args(spec, {"a": ["a:8080"]})).error_detail == "stack"
+
+
+def test_executor_tls_files_go_together_and_reach_the_gateway():
+    with pytest.raises(ConfigError, match="give all three or none"):
+        flow_from_dict({"with": {"executor_ssl_certfile": "e.pem"}})
+    config = _config({"executor_ssl_certfile": "e.pem", "executor_ssl_keyfile": "e.key",
+                      "executor_ssl_cafile": "ca.pem"})
+    args = _parser().parse_args(["gateway", *config.to_argv()])
+    assert args.executor_ssl_cafile == "ca.pem"
+    executor = _parser().parse_args(["executor", "--ssl-certfile", "e.pem",
+                                     "--ssl-keyfile", "e.key"])
+    assert (executor.ssl_certfile, executor.ssl_keyfile) == ("e.pem", "e.key")

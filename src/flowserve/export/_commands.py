@@ -72,14 +72,15 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
 
 def gateway_args(spec: FlowSpec, addresses: Mapping[str, Sequence[str]],
                  capacity: Mapping[str, int] | None = None,
-                 files: Mapping[str, str] | None = None) -> list[str]:
+                 files: Mapping[str, str | None] | None = None) -> list[str]:
     """Arguments of ``flowserve gateway`` for a Flow whose executors are at `addresses`.
 
     `capacity` overrides how many requests the gateway may have in flight at one address: a
     Kubernetes Service stands for all replicas of an executor, so it gets replicas x
     concurrency, else the gateway would keep all but one replica idle. `files` maps security
-    settings naming files (``tokens_file``, ``ssl_certfile``, ``ssl_keyfile``) to where the
-    container finds them (a mounted Secret); those the Flow does not set stay unset.
+    settings naming files (``tokens_file``, ``ssl_certfile``, ``ssl_keyfile``,
+    ``executor_ssl_cafile``) to where the container finds them (a mounted Secret), or to None
+    to drop the setting; those the Flow does not set stay unset.
     """
     from ..gateway.config import GatewayConfig  # the gateway's own flags <-> config mapping
 

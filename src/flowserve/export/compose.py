@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..gateway.limits import executor_tls_args
 from ..spec import ExecutorSpec, FlowSpec
 from . import _common as c
 from ._commands import (
@@ -37,7 +38,12 @@ from .images import ExecutorImage
 __all__ = ["NETWORK", "compose_file"]
 
 NETWORK = "flow"
-_GATEWAY_SECRETS = {"tokens_file": "tokens", "ssl_certfile": "tls-cert", "ssl_keyfile": "tls-key"}
+_GATEWAY_SECRETS = {"tokens_file": "tokens", "ssl_certfile": "tls-cert", "ssl_keyfile": "tls-key",
+                    "executor_ssl_cafile": "executor-ca"}
+_EXECUTOR_SECRETS = {"executor_ssl_certfile": "executor-tls-cert",
+                     "executor_ssl_keyfile": "executor-tls-key"}
+"""Security settings naming files -> the Compose secret (prefixed with the gateway's name)
+holding them, mounted at ``/run/secrets/<name>`` of the gateway or of every executor."""
 _PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 
 
@@ -59,32 +65,38 @@ def compose_file(spec: FlowSpec, images: Mapping[str, ExecutorImage]) -> dict[st
             _claim(owners, service, f"executor {ex.name!r}")
             services[service] = _executor(spec, ex, images[ex.name], port=port,
                                           replica_id=i if ex.replicas > 1 else None)
+            _mount(services[service], _secrets(spec, names[spec.with_.name], _EXECUTOR_SECRETS))
         addresses[ex.name] = [f"{s}:{port}" for s in replicas]
     gateway = names[spec.with_.name]
     _claim(owners, gateway, "the gateway")
     depends = {s: {"condition": "service_healthy"} for s in services}
-    secrets = _gateway_secrets(spec, gateway)
+    secrets = _secrets(spec, gateway, _GATEWAY_SECRETS)
     args = gateway_args(spec, addresses, files={k: t for k, (_, t) in secrets.items()})
     services = {gateway: _gateway(spec, args, depends), **services}
-    if secrets:
-        services[gateway]["secrets"] = [{"source": name, "target": target}
-                                        for name, target in secrets.values()]
+    _mount(services[gateway], secrets)
     if spec.with_.tokens_env:  # passed through from the shell running compose
         services[gateway]["environment"][spec.with_.tokens_env] = None
     doc: dict[str, Any] = {"services": services, "networks": {NETWORK: {"driver": "bridge"}}}
-    if secrets:
+    every = _secrets(spec, gateway, {**_GATEWAY_SECRETS, **_EXECUTOR_SECRETS})
+    if every:
         doc["secrets"] = {name: {"file": str((spec.base_dir / getattr(spec.with_, key))
                                              .resolve())}
-                          for key, (name, _) in secrets.items()}
+                          for key, (name, _) in every.items()}
     return doc
 
 
-def _gateway_secrets(spec: FlowSpec, gateway: str) -> dict[str, tuple[str, str]]:
+def _secrets(spec: FlowSpec, gateway: str,
+             which: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """Security setting naming a file (paths from the Flow's folder) -> (Compose secret,
-    where the gateway's container finds it), for the settings the Flow sets."""
+    where its container finds it), for the settings of `which` that the Flow sets."""
     return {key: (f"{gateway}-{name}", f"/run/secrets/{name}")
-            for key, name in _GATEWAY_SECRETS.items() if getattr(spec.with_, key)}
+            for key, name in which.items() if getattr(spec.with_, key)}
 
+
+def _mount(service: dict[str, Any], secrets: Mapping[str, tuple[str, str]]) -> None:
+    if secrets:
+        service["secrets"] = [{"source": name, "target": target}
+                              for name, target in secrets.values()]
 
 def _claim(owners: dict[str, str], service: str, who: str) -> None:
     if service in owners:
@@ -130,9 +142,13 @@ def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str]
 
 def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, port: int,
               replica_id: int | None) -> dict[str, Any]:
+    tls = executor_tls_args(*(f"/run/secrets/{name}" for name in _EXECUTOR_SECRETS.values())
+                            ) if spec.with_.executor_ssl_certfile else []
     args = executor_args(ex, image, port=port, grace=spec.with_.grace, replica_id=replica_id,
-                         observability=observability_args(spec, ex))
-    return _common(spec, ex, image.image, args, grpc_health_command(port))
+                         observability=[*observability_args(spec, ex), *tls])
+    # the gRPC health check speaks plaintext: with TLS, only see that the port listens
+    health = tcp_health_command(port) if tls else grpc_health_command(port)
+    return _common(spec, ex, image.image, args, health)
 
 
 def _gateway(spec: FlowSpec, args: list[str],

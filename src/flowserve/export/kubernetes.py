@@ -167,7 +167,8 @@ def _gateway(spec: FlowSpec, part: Component, ns: str, addresses: Mapping[str, l
                "ssl_keyfile": (f"{part.name}-tls", "tls.key")}
     mounted = [secret for key, secret in secrets.items() if getattr(opts, key)]
     secret_env = {opts.tokens_env: secrets["tokens_file"]} if opts.tokens_env else {}
-    files = {key: secret_path(*secret) for key, secret in secrets.items()}
+    files: dict[str, str | None] = {k: secret_path(*secret) for k, secret in secrets.items()}
+    files["executor_ssl_cafile"] = None  # Linkerd encrypts the hop to executors
     args = [*gateway_args(spec, addresses, capacity, files=files), *secret_env_args(secret_env)]
     plan = ContainerPlan(
         component=part, flow_name=opts.name, secret_env=secret_env,

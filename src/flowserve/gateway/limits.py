@@ -26,7 +26,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..transport.grpc_common import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "LIMIT_NAMES", "Limits", "RateLimitedLog",
-           "body_limit_middleware", "executor_limit_args", "grpc_server_options",
+           "body_limit_middleware", "executor_limit_args", "executor_tls_args",
+           "grpc_server_options",
            "http_protocol"]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ LIMIT_NAMES = tuple(Limits.__dataclass_fields__)
 def executor_limit_args(max_message_bytes: int | None) -> list[str]:
     """``flowserve executor`` flags passing the Flow's message limit on (none by default)."""
     return [] if max_message_bytes is None else ["--max-message-bytes", str(max_message_bytes)]
+
+
+def executor_tls_args(certfile: str | None, keyfile: str | None) -> list[str]:
+    """``flowserve executor`` flags serving TLS (none without a certificate)."""
+    return ["--ssl-certfile", certfile, "--ssl-keyfile", keyfile] if certfile and keyfile else []
 
 
 def grpc_server_options(limits: Limits) -> list[tuple[str, int]]:

@@ -28,6 +28,8 @@ class SecurityConfig:
     ssl_keyfile: str | None = None
     tokens_file: str | None = None
     tokens_env: str | None = None
+    executor_ssl_cafile: str | None = None
+    """TLS to the executors, trusting this CA (deployments without a mesh)."""
     limits: Limits = field(default_factory=Limits)
     error_detail: str = "stack"
     allow_target_executor: bool = True
@@ -36,6 +38,7 @@ class SecurityConfig:
     def from_options(cls, opts: GatewaySecurityOptions) -> SecurityConfig:
         return cls(ssl_certfile=opts.ssl_certfile, ssl_keyfile=opts.ssl_keyfile,
                    tokens_file=opts.tokens_file, tokens_env=opts.tokens_env,
+                   executor_ssl_cafile=opts.executor_ssl_cafile,
                    limits=_limits(opts), error_detail=opts.error_detail or "stack",
                    allow_target_executor=opts.allow_target_executor)
 
@@ -43,6 +46,7 @@ class SecurityConfig:
     def from_args(cls, args: argparse.Namespace) -> SecurityConfig:
         return cls(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                    tokens_file=args.tokens_file, tokens_env=args.tokens_env,
+                   executor_ssl_cafile=args.executor_ssl_cafile,
                    limits=_limits(args), error_detail=args.error_detail,
                    allow_target_executor=not args.forbid_target_executor)
 
@@ -60,11 +64,24 @@ class SecurityConfig:
             argv += ["--tokens-file", self.tokens_file]
         if self.tokens_env:
             argv += ["--tokens-env", self.tokens_env]
+        if self.executor_ssl_cafile:
+            argv += ["--executor-ssl-cafile", self.executor_ssl_cafile]
         if self.error_detail != "stack":
             argv += ["--error-detail", self.error_detail]
         if not self.allow_target_executor:
             argv += ["--forbid-target-executor"]
         return argv
+
+    def executor_credentials(self) -> Any:
+        """gRPC channel credentials for the executors (TLS trusting the CA), or None."""
+        if not self.executor_ssl_cafile:
+            return None
+        import grpc
+
+        from .tls import read_pem
+
+        return grpc.ssl_channel_credentials(
+            root_certificates=read_pem(self.executor_ssl_cafile, "executor_ssl_cafile"))
 
     def tokens(self, environ: Mapping[str, str]) -> TokenTable | None:
         """The bearer tokens, read now; None when authentication is off."""
@@ -91,6 +108,8 @@ def add_security_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ssl-certfile", default=None,
                    help="serve gRPC and HTTP over TLS with this PEM certificate chain")
     g.add_argument("--ssl-keyfile", default=None, help="the PEM private key of --ssl-certfile")
+    g.add_argument("--executor-ssl-cafile", default=None,
+                   help="call executors over TLS, trusting this PEM CA (no mesh)")
     g.add_argument("--tokens-file", default=None,
                    help="require a bearer token: a file of name:token lines")
     g.add_argument("--tokens-env", default=None, metavar="VAR",

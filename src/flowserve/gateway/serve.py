@@ -35,11 +35,12 @@ def build_core(config: GatewayConfig,
     observer = obs.observer if obs is not None else None
 
     channel_options = message_options(config.security.limits.max_message_bytes)
+    credentials = config.security.executor_credentials()
 
     def client(address: str, name: str) -> GrpcReplicaClient:
         interceptors = obs.interceptors(executor=name, address=address) if obs else []
         return GrpcReplicaClient(address, executor=name, interceptors=interceptors,
-                                 options=channel_options)
+                                 options=channel_options, credentials=credentials)
 
     deployments = {
         name: Deployment(

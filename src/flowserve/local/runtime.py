@@ -11,7 +11,7 @@ from typing import TextIO
 
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
-from ..gateway.limits import executor_limit_args
+from ..gateway.limits import executor_limit_args, executor_tls_args
 from ..graph import FlowGraph, build_graph
 from ..loader import ResolvedExecutor, resolve_executor
 from ..observe.options import ObservabilityOptions
@@ -170,7 +170,9 @@ class LocalFlow:
                     executor_argv(ex, resolved, replica_id=i, shard_id=shard,
                                   port=(ex.port + shard * ex.replicas + i) if ex.port else 0)
                     + executor_observability_argv(spec, ex, index=shard * ex.replicas + i)
-                    + executor_limit_args(spec.with_.max_message_bytes),
+                    + executor_limit_args(spec.with_.max_message_bytes)
+                    + executor_tls_args(spec.with_.executor_ssl_certfile,
+                                        spec.with_.executor_ssl_keyfile),
                     env,
                 )
                 for shard in range(ex.shards)

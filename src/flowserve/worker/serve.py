@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._lifecycle import install_stop_signals, notify_ready
+from ..gateway.tls import TlsFiles
 from ..loader import load_executor_class
 from ..observe.options import ObservabilityOptions
 from ..observe.wiring import WorkerObservability
@@ -47,6 +48,9 @@ class WorkerOptions:
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    ssl_certfile: str | None = None
+    """Serve over TLS with this certificate (and `ssl_keyfile`): deployments without a mesh."""
+    ssl_keyfile: str | None = None
 
 
 def build_observability(opts: WorkerOptions) -> WorkerObservability:
@@ -73,8 +77,10 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
     observability = build_observability(opts)
     runtime = build_runtime(opts, observability.handler_observer)
     health = Health(SERVICE_NAMES)
+    tls = TlsFiles(opts.ssl_certfile, opts.ssl_keyfile) if opts.ssl_certfile else None
     server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}",
-                              options=message_options(opts.max_message_bytes))
+                              options=message_options(opts.max_message_bytes),
+                              credentials=tls.grpc_credentials() if tls else None)
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
     await server.start()

@@ -49,6 +49,9 @@ KITCHEN_SINK: dict[str, Any] = {
         "retry_budget": 0.1, "grace": 20, "timeout_ready": 120,
         "tokens_file": "tokens.txt", "tokens_env": "GATEWAY_TOKENS",
         "ssl_certfile": "certs/tls.crt", "ssl_keyfile": "certs/tls.key",
+        "executor_ssl_certfile": "certs/executor.crt", "executor_ssl_keyfile": "certs/executor.key",
+        "executor_ssl_cafile": "certs/ca.crt", "error_detail": "stack",
+        "allow_target_executor": False, "max_message_bytes": 8388608, "max_connections": 100,
     },
     "executors": [
         {"name": "encoder", "uses": "docker://registry.example.com/encoder:1.2",

@@ -106,12 +106,25 @@ def test_gateway_tokens_and_tls_files_are_compose_secrets(kitchen):
     assert gateway["secrets"] == [
         {"source": "front-door-tokens", "target": "/run/secrets/tokens"},
         {"source": "front-door-tls-cert", "target": "/run/secrets/tls-cert"},
-        {"source": "front-door-tls-key", "target": "/run/secrets/tls-key"}]
+        {"source": "front-door-tls-key", "target": "/run/secrets/tls-key"},
+        {"source": "front-door-executor-ca", "target": "/run/secrets/executor-ca"}]
     assert "socket.create_connection" in gateway["healthcheck"]["test"][3]  # TLS: TCP only
     assert kitchen["secrets"]["front-door-tokens"]["file"].endswith("tokens.txt")
     args = gateway["command"]
     assert args[args.index("--tokens-file") + 1] == "/run/secrets/tokens"
     assert gateway["environment"]["GATEWAY_TOKENS"] is None  # from the shell, not the file
+
+
+def test_executor_tls_without_a_mesh(kitchen):
+    gateway, encoder = kitchen["services"]["front-door"], kitchen["services"]["encoder-0"]
+    args = gateway["command"]
+    assert args[args.index("--executor-ssl-cafile") + 1] == "/run/secrets/executor-ca"
+    assert {"source": "front-door-executor-tls-cert", "target": "/run/secrets/executor-tls-cert"} \
+        in encoder["secrets"]
+    args = encoder["command"]
+    assert args[args.index("--ssl-certfile") + 1] == "/run/secrets/executor-tls-cert"
+    assert "socket.create_connection" in encoder["healthcheck"]["test"][3]
+    assert set(kitchen["secrets"]) >= {"front-door-executor-ca", "front-door-executor-tls-key"}
 
 
 def test_http_only_gateway_health_check():

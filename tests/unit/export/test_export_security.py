@@ -199,3 +199,14 @@ def test_gateway_tls_files_come_from_a_tls_secret(kitchen, kitchen_spec):
     grpc_only = kubernetes_manifests(spec, KITCHEN_IMAGES)
     container = _pods(grpc_only)["front-door"]["containers"][0]
     assert container["livenessProbe"]["tcpSocket"] == {"port": "grpc"}
+
+
+def test_under_linkerd_the_gateway_calls_executors_without_its_own_tls(kitchen):
+    args = _pods(kitchen)["front-door"]["containers"][0]["args"]
+    assert "--executor-ssl-cafile" not in args  # the mesh encrypts and authenticates the hop
+    assert "--ssl-certfile" not in _pods(kitchen)["encoder"]["containers"][0]["args"]
+    assert "--error-detail" not in args  # the Flow chose stack, the gateway's own default
+    assert "--forbid-target-executor" in args
+    assert args[args.index("--max-message-bytes") + 1] == "8388608"
+    executor_args = _pods(kitchen)["encoder"]["containers"][0]["args"]
+    assert executor_args[executor_args.index("--max-message-bytes") + 1] == "8388608"
