@@ -8,6 +8,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test,tracing,dev]'
+# checkov (tests/unit/export/test_export_checkov.py) pins packaging<24, which pytest>=8 cannot
+# use, so it lives in its own virtualenv and the test calls its binary.
+CHECKOV_REQUIREMENT='checkov>=3.2,<4'
+if [ ! -x .venv-checkov/bin/checkov ]; then
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet "$CHECKOV_REQUIREMENT"
+fi
 # The dashboard test drives headless Chromium (Debian's package); install it when we can.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \

@@ -33,7 +33,9 @@ def test_export_kubernetes_writes_the_demo_manifests(tmp_path):
                                       "bulky-executor.yml")]
     objects = [o for f in files for o in yaml.safe_load_all((out / f).read_text())]
     kinds = sorted({o["kind"] for o in objects})
-    assert kinds == ["ConfigMap", "Deployment", "Namespace", "Service", "ServiceProfile"]
+    assert kinds == ["AuthorizationPolicy", "ConfigMap", "Deployment", "MeshTLSAuthentication",
+                     "Namespace", "NetworkPolicy", "Server", "Service", "ServiceAccount",
+                     "ServiceProfile"]
     assert {o["metadata"].get("namespace", o["metadata"]["name"]) for o in objects} == {
         "demo-linkerd"}
     # a re-export without an executor removes that executor's file, and only generated files
@@ -46,6 +48,23 @@ def test_export_kubernetes_writes_the_demo_manifests(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "00-namespace.yml", "gateway.yml", "notes.yml", "slow-executor.yml"]
+
+
+def test_two_flows_share_a_namespace_with_instances(tmp_path):
+    for instance in ("blue", "green"):
+        result = _flowserve("export", "kubernetes", DEMO_FLOW, instance, "--k8s-namespace",
+                            "shared", "--instance", instance, "--pod-security", "privileged",
+                            cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    names = {}
+    for instance in ("blue", "green"):
+        objects = [o for f in sorted((tmp_path / instance).iterdir())
+                   for o in yaml.safe_load_all(f.read_text()) if o["kind"] != "Namespace"]
+        names[instance] = {(o["kind"], o["metadata"]["name"]) for o in objects}
+        assert all(o["metadata"]["name"].startswith(f"{instance}-") for o in objects)
+    assert not names["blue"] & names["green"]
+    namespace = yaml.safe_load((tmp_path / "blue" / "00-namespace.yml").read_text())
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
 def test_export_docker_compose_and_dockerfile(tmp_path):

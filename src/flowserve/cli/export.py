@@ -3,6 +3,7 @@
 ::
 
     flowserve export kubernetes FLOW OUTDIR [--k8s-namespace NS] [--cluster-domain D]
+                                            [--instance NAME] [--pod-security LEVEL]
     flowserve export docker-compose FLOW OUT.yml
     flowserve export dockerfile FLOW OUTDIR [--base-image IMAGE]
 """
@@ -31,6 +32,14 @@ def register(subparsers: Any) -> None:
                      help="namespace of every object, created by the export (default flowserve)")
     k8s.add_argument("--cluster-domain", default="cluster.local",
                      help="the cluster's DNS domain, for ServiceProfile names")
+    k8s.add_argument("--instance", default=None,
+                     help="name of this Flow in the namespace, prefixed to every object name, so "
+                          "that several Flows share one namespace (default: the namespace's "
+                          "only Flow, bare names)")
+    k8s.add_argument("--pod-security", default="restricted",
+                     choices=["restricted", "baseline", "privileged"],
+                     help="Pod Security Standard the Namespace enforces (default restricted; "
+                          "Linkerd without its CNI plugin needs privileged)")
     k8s.set_defaults(func=_cmd_kubernetes)
 
     compose = formats.add_parser("docker-compose", help="write a Docker Compose file")
@@ -53,7 +62,8 @@ def _cmd_kubernetes(args: argparse.Namespace) -> int:
     from ..export.writer import export_kubernetes
 
     files = export_kubernetes(load_flow(args.flow), args.outdir, namespace=args.k8s_namespace,
-                              cluster_domain=args.cluster_domain)
+                              cluster_domain=args.cluster_domain, instance=args.instance,
+                              pod_security=args.pod_security)
     for path in files:
         print(path)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, SYNC_HANDLER_MODES
 from ..config.worker_flags import DEFAULT_TIMEOUT_HANDLER
-from ..errors import FlowserveError
+from ..errors import ConfigError, FlowserveError
 
 __all__ = ["main"]
 
@@ -29,6 +30,9 @@ def _add_process_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds to finish in-flight requests on SIGTERM (default %(default)g)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--die-with-parent", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--env-file", action="append", default=[], metavar="VAR=PATH",
+                   help="set VAR to the contents of file PATH before starting (a Secret mounted "
+                        "as a file); repeatable")
 
 
 def _add_observability_flags(p: argparse.ArgumentParser) -> None:
@@ -40,6 +44,8 @@ def _add_observability_flags(p: argparse.ArgumentParser) -> None:
                    help="serve Prometheus /metrics (the gateway: also /dashboard)")
     g.add_argument("--port-monitoring", type=int, default=0,
                    help="port of /metrics (default: a free port, in the ready line)")
+    g.add_argument("--monitoring-host", default="127.0.0.1",
+                   help="address /metrics binds to (default 127.0.0.1: this machine only)")
     g.add_argument("--tracing", action="store_true",
                    help="OpenTelemetry spans (needs: pip install 'flowserve[tracing]')")
     g.add_argument("--traces-exporter-host", default=None,
@@ -56,7 +62,8 @@ def _observability(args: argparse.Namespace) -> Any:
 
     return ObservabilityOptions(
         monitoring=args.monitoring, port_monitoring=args.port_monitoring or None,
-        tracing=args.tracing, traces_exporter_host=args.traces_exporter_host,
+        monitoring_host=args.monitoring_host, tracing=args.tracing,
+        traces_exporter_host=args.traces_exporter_host,
         traces_exporter_port=args.traces_exporter_port, traces_file=args.traces_file)
 
 
@@ -91,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--timeout-handler", type=float, default=DEFAULT_TIMEOUT_HANDLER,
                     help="seconds one handler call may take; then its request fails and the "
                          "process exits to be restarted (0: no limit; default 600)")
+    ex.add_argument("--max-message-bytes", type=int, default=None,
+                    help="largest gRPC message received or sent (default 32 MiB)")
+    ex.add_argument("--ssl-certfile", default=None,
+                    help="serve over TLS with this PEM certificate chain (no mesh)")
+    ex.add_argument("--ssl-keyfile", default=None, help="the PEM private key of --ssl-certfile")
     _add_process_flags(ex)
     _add_observability_flags(ex)
 
@@ -123,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--retry-budget", type=float, default=GATEWAY_DEFAULTS.retry_budget)
     _add_process_flags(gw)
     _add_observability_flags(gw)
+    from ..gateway.security import add_security_flags
+
+    add_security_flags(gw)
 
     from .export import register as register_export
 
@@ -157,6 +172,8 @@ def _cmd_executor(args: argparse.Namespace) -> int:
         shard_id=args.shard_id, concurrency=args.concurrency, sync_handlers=args.sync_handlers,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
         observability=_observability(args), timeout_handler=args.timeout_handler or None,
+        **({"max_message_bytes": args.max_message_bytes} if args.max_message_bytes else {}),
+        ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
     ))
     return 0
 
@@ -165,6 +182,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     from ..config.graph import graph_from_mapping
     from ..config.options import GatewayOptions
     from ..gateway.config import DeploymentConfig, GatewayConfig
+    from ..gateway.security import SecurityConfig
     from ..servers.gateway import run_gateway
 
     ports = args.port or [0] * len(args.protocol)
@@ -184,6 +202,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
             trusted_proxies=args.trusted_proxies, timeout=args.timeout, retries=args.retries,
             retry_budget=args.retry_budget),
         ready_fd=args.ready_fd, observability=_observability(args),
+        security=SecurityConfig.from_args(args),
     ))
     return 0
 
@@ -193,6 +212,16 @@ def _cmd_flow(args: argparse.Namespace) -> int:
 
     Flow.load_config(args.uses).block()
     return 0
+
+
+def _load_env_files(items: Sequence[str]) -> None:
+    """``--env-file VAR=PATH``: the variable's value is the file's content (exported pods mount
+    Secrets as files rather than expose them in their spec's environment)."""
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--env-file {item!r}: expected VAR=PATH")
+        os.environ[name] = Path(path).read_text(encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         die_with_parent()
     commands = {"flow": _cmd_flow, "executor": _cmd_executor, "gateway": _cmd_gateway}
     try:
+        _load_env_files(getattr(args, "env_file", []))
         return (getattr(args, "func", None) or commands[args.command])(args)
     except (FlowserveError, OSError) as exc:  # bad config, port in use: one clear line
         print(f"flowserve {args.command}: error: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from ._address import Address
 from ._engine import StreamBroken
 from ._grpc_errors import RequestFailed, error_from_rpc, unary_failure
 from ._session import SESSION_METADATA, Session
+from ._tls import grpc_credentials
 from ._transport import SingleReply
 
 __all__ = ["GrpcStream", "GrpcTransport", "RequestFailed", "error_from_rpc"]
@@ -78,12 +79,16 @@ class GrpcTransport:
     """A lazily created channel to `address`, recreated if used from another event loop."""
 
     def __init__(self, address: Address, *, options: Sequence[tuple[str, object]] = (),
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, ca_file: str | None = None,
+                 token: str | None = None) -> None:
         self.address = address
+        self._ca_file = ca_file
         # First, so that a caller's own metadata with the same key wins (the gateway reads
         # the last value).
         self._identity: tuple[tuple[str, str], ...] = (
             ((CLIENT_ID_METADATA, client_id),) if client_id else ())
+        self._auth: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ())
         self._options = [*_CHANNEL_OPTIONS, *options]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -98,7 +103,7 @@ class GrpcTransport:
             # A grpc.aio channel belongs to the loop it was made on; an old one is dropped.
             target = self.address.target
             if self.address.tls:
-                creds = grpc.ssl_channel_credentials()
+                creds = grpc_credentials(self._ca_file)
                 self._channel = grpc.aio.secure_channel(target, creds, options=self._options)
             else:
                 self._channel = grpc.aio.insecure_channel(target, options=self._options)
@@ -144,7 +149,8 @@ class GrpcTransport:
         """Start a ``Call`` stream (no wait_for_ready: an absent server fails at once)."""
         self._ensure_channel()
         assert self._call is not None
-        call = self._call(metadata=(*self._identity, *metadata) or None, timeout=timeout)
+        call = self._call(metadata=(*self._identity, *metadata, *self._auth) or None,
+                          timeout=timeout)
         return GrpcStream(call, self.address)
 
     def session(self) -> Session:
@@ -153,8 +159,8 @@ class GrpcTransport:
         if self._session is None:
             call = self._call
             assert call is not None
-            metadata = (*self._identity, SESSION_METADATA)
-            self._session = Session(lambda: call(metadata=metadata), self.address)
+            session_metadata = (*self._identity, SESSION_METADATA, *self._auth)
+            self._session = Session(lambda: call(metadata=session_metadata), self.address)
         return self._session
 
     async def post_one(
@@ -171,7 +177,7 @@ class GrpcTransport:
         assert self._unary is not None
         try:
             reply = await self._unary(request.proto,
-                                      metadata=(*self._identity, *metadata) or None,
+                                      metadata=(*self._identity, *metadata, *self._auth) or None,
                                       timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             failure = unary_failure(exc, self.address)
@@ -185,7 +191,8 @@ class GrpcTransport:
         """``JinaGatewayDryRunRPC/dry_run``: True when the gateway reports SUCCESS."""
         stub = jina_pb2_grpc.JinaGatewayDryRunRPCStub(self._ensure_channel())
         try:
-            status = await stub.dry_run(empty_pb2.Empty(), timeout=timeout or _READY_TIMEOUT)
+            status = await stub.dry_run(empty_pb2.Empty(), timeout=timeout or _READY_TIMEOUT,
+                                        metadata=self._auth or None)
         except grpc.aio.AioRpcError:
             return False
         return bool(status.code == jina_pb2.StatusProto.SUCCESS)

@@ -17,6 +17,7 @@ from ..errors import (
 from ..wire.names import ERROR_TRAILER, RETRY_AFTER
 from ..wire.status import error_for_grpc_code
 from ._address import Address
+from ._tls import plaintext_hint
 
 __all__ = ["RequestFailed", "error_from_rpc", "unary_failure"]
 
@@ -44,17 +45,29 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
     details = (exc.details() if callable(getattr(exc, "details", None)) else "") or ""
     cls = error_for_grpc_code(code)
     if cls is OverloadedError:
+        if "message larger than max" in details:  # gRPC's own words: not worth a retry
+            return BadRequestError(f"{details} at {address}: the limit is the gateway's "
+                                   "max_message_bytes (Flow with: max_message_bytes, or "
+                                   "--max-message-bytes); send smaller requests or raise it")
+        if "Concurrent RPC limit exceeded" in details:
+            details = (f"{details}: the gateway's max_concurrent_rpcs (Flow with: "
+                       "max_concurrent_rpcs, or --max-concurrent-rpcs)")
         return OverloadedError(details or f"{address} is overloaded", retry_after=_retry_after(exc))
     if cls is DeadlineExceededError:
         if not details or details == "Deadline Exceeded":  # gRPC's own words: our deadline
             return DeadlineExceededError(f"deadline exceeded waiting for {address}")
         return DeadlineExceededError(details)
     if cls is UnavailableError:
-        return UnavailableError(_join(f"cannot reach the gateway at {address}", details))
+        tls = address.tls if isinstance(address, Address) else False
+        return UnavailableError(_join(f"cannot reach the gateway at {address}", details)
+                                + plaintext_hint(tls, "grpc", details))
     if cls is BadRequestError:
         return BadRequestError(details or f"{address} rejected the request as invalid")
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return UnavailableError(_join(f"{address} does not serve this method", details))
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return RequestError(f"{address} refused the request: UNAUTHENTICATED "
+                            "(give the Client a valid token=...)")
     name = code.name if code is not None else "UNKNOWN"
     return RequestError(_join(f"{address} failed the request with {name}", details))
 

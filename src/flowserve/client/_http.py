@@ -26,6 +26,7 @@ from ..wire.request import DataRequest
 from ..wire.status import ERRORS_BY_NAME, error_for_http_status
 from ._address import Address
 from ._engine import Failed, StreamBroken
+from ._tls import http_verify, plaintext_hint
 from ._transport import SingleReply
 
 __all__ = ["HttpStream", "HttpTransport", "error_from_http"]
@@ -72,6 +73,9 @@ def error_from_http(response: httpx.Response, address: Address | str) -> Request
     UnavailableError, 504 -> DeadlineExceededError, other 4xx -> BadRequestError.
     """
     code = response.status_code
+    if code == 401:
+        return RequestError(f"{address} refused the request: HTTP 401 Unauthorized "
+                            "(give the Client a valid token=...)")
     name, message = _error_body(response)
     message = message or f"HTTP {code} {response.reason_phrase} from {address}"
     retry_after = _retry_after(response)
@@ -151,9 +155,13 @@ class HttpTransport:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
         client_id: str | None = None,
+        ca_file: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.address = address
         self._headers = {CLIENT_ID_HEADER: client_id} if client_id else {}
+        self._verify = http_verify(ca_file) if address.tls else True
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._transport = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -169,7 +177,8 @@ class HttpTransport:
                 base_url=f"{scheme}://{self.address.target}",
                 transport=self._transport,
                 limits=self._limits,
-                headers=self._headers,
+                verify=self._verify,
+                headers={**self._headers, **self._auth},
                 # Waiting for a pooled connection is our own queueing, never a timeout.
                 timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT, pool=None),
             )
@@ -217,7 +226,8 @@ class HttpTransport:
                 f"no answer from {self.address} within {timeout}s ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            raise UnavailableError(f"{self.address}: {type(exc).__name__}: {exc}") from exc
+            hint = plaintext_hint(self.address.tls, "http", f"{type(exc).__name__}: {exc}")
+            raise UnavailableError(f"{self.address}: {type(exc).__name__}: {exc}{hint}") from exc
         if reply.status_code != 200:
             raise error_from_http(reply, self.address)
         try:

@@ -52,6 +52,9 @@ class AsyncClient:
     HTTP (e.g. ``httpx.ASGITransport(app)``); ``grpc_options`` are extra channel options.
     ``client_id`` names this client to the gateway's fair queuing (sent with every request;
     default: a random id per instance, so clients behind one proxy stay apart).
+    ``grpcs://`` and ``https://`` gateways are trusted through the system's roots
+    (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, ``SSL_CERT_FILE``) or ``ca_file``, a PEM CA bundle.
+    ``token`` is sent as a bearer token (``authorization: Bearer ...``) with every request.
     """
 
     def __init__(
@@ -63,16 +66,20 @@ class AsyncClient:
         http_transport: httpx.AsyncBaseTransport | None = None,
         grpc_options: Sequence[tuple[str, Any]] = (),
         client_id: str | None = None,
+        ca_file: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol)
         self.client_id = client_id or new_id()
         self._transport: Transport
         if self.address.protocol == "grpc":
             self._transport = GrpcTransport(self.address, options=grpc_options,
-                                            client_id=self.client_id)
+                                            client_id=self.client_id, ca_file=ca_file,
+                                            token=token)
         else:
             self._transport = HttpTransport(self.address, transport=http_transport,
-                                            client_id=self.client_id)
+                                            client_id=self.client_id, ca_file=ca_file,
+                                            token=token)
         self._closed = False
 
     @property

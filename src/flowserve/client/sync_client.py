@@ -41,10 +41,12 @@ class Client:
         http_transport: httpx.AsyncBaseTransport | None = None,
         grpc_options: Sequence[tuple[str, Any]] = (),
         client_id: str | None = None,
+        ca_file: str | None = None,
+        token: str | None = None,
     ) -> None:
         self._client = AsyncClient(
             host, port, protocol, http_transport=http_transport, grpc_options=grpc_options,
-            client_id=client_id,
+            client_id=client_id, ca_file=ca_file, token=token,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._helper: ThreadPoolExecutor | None = None

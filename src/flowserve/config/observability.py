@@ -19,6 +19,9 @@ class ObservabilityOptions:
     """Serve /metrics (and, on a gateway, the dashboard) on `port_monitoring`."""
     port_monitoring: int | None = None
     """None or 0: a free port (reported in the ready line)."""
+    monitoring_host: str = "127.0.0.1"
+    """Where /metrics (and the dashboard) listen: this machine only unless asked (a container
+    must say ``0.0.0.0`` to be scraped; the Kubernetes export does)."""
     tracing: bool = False
     traces_exporter_host: str | None = None
     traces_exporter_port: int | None = None
@@ -32,7 +35,8 @@ class ObservabilityOptions:
         ``monitoring`` overrides the Flow's when set)."""
         opts = spec.with_
         monitoring = opts.monitoring if ex is None or ex.monitoring is None else ex.monitoring
-        return cls(monitoring=monitoring, port_monitoring=port_monitoring, tracing=opts.tracing,
+        return cls(monitoring=monitoring, port_monitoring=port_monitoring,
+                   monitoring_host=opts.monitoring_host, tracing=opts.tracing,
                    traces_exporter_host=opts.traces_exporter_host,
                    traces_exporter_port=opts.traces_exporter_port)
 
@@ -43,6 +47,8 @@ class ObservabilityOptions:
             argv += ["--monitoring"]
             if self.port_monitoring is not None:
                 argv += ["--port-monitoring", str(self.port_monitoring)]
+            if self.monitoring_host != ObservabilityOptions.monitoring_host:
+                argv += ["--monitoring-host", self.monitoring_host]
         if self.tracing:
             argv += ["--tracing"]
             if self.traces_exporter_host:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .security import GatewaySecurityOptions
 from .worker_flags import DEFAULT_TIMEOUT_HANDLER
 
 __all__ = ["EXECUTOR_DEFAULTS", "GATEWAY", "GATEWAY_DEFAULTS", "SYNC_HANDLER_MODES", "Autoscale",
@@ -60,9 +61,10 @@ class Autoscale(_Strict):
     target_cpu_utilization: int = Field(default=80, ge=1, le=100)
 
 
-class GatewayOptions(_Strict):
-    """Operational fields of the Flow's ``with:`` block. The gateway process gets them whole
-    (`gateway.config.GatewayConfig.options`); every default is written here."""
+class GatewayOptions(GatewaySecurityOptions):
+    """Operational fields of the Flow's ``with:`` block (security: :mod:`.security`). The
+    gateway process gets them whole (`gateway.config.GatewayConfig.options`); every default is
+    written here."""
 
     # -- serving
     host: str = "0.0.0.0"

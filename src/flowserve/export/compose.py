@@ -6,7 +6,11 @@ with its ports published, all on one network. Every service has a health check a
 gRPC health service (the gateway's HTTP ``GET /`` when it serves HTTP only), and the gateway
 starts once the executors are healthy. Images and command lines are the Kubernetes export's.
 What Compose has no notion of is left out: ServiceProfiles, autoscaling, pull secrets (use
-``docker login``); Secrets become variables passed through from the shell running compose.
+``docker login``); Secrets become variables passed through from the shell running compose, and
+the gateway's ``tokens_file`` a Compose secret.
+Containers are locked down as the Kubernetes pods are (:mod:`._security`): the non-root user,
+no new privileges, no capabilities, a read-only root filesystem with a tmpfs at ``/tmp`` (and
+at the executor's workspace).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..config.spec import ExecutorSpec, FlowSpec
+from ..gateway.limits import executor_tls_args
 from . import _common as c
 from ._commands import (
     executor_args,
@@ -24,13 +29,21 @@ from ._commands import (
     grpc_health_command,
     http_health_command,
     observability_args,
+    tcp_health_command,
 )
 from ._quantity import parse_quantity
+from ._security import GID, SCRATCH, SCRATCH_ENV, UID
 from .images import ExecutorImage
 
 __all__ = ["NETWORK", "compose_file"]
 
 NETWORK = "flow"
+_GATEWAY_SECRETS = {"tokens_file": "tokens", "ssl_certfile": "tls-cert", "ssl_keyfile": "tls-key",
+                    "executor_ssl_cafile": "executor-ca"}
+_EXECUTOR_SECRETS = {"executor_ssl_certfile": "executor-tls-cert",
+                     "executor_ssl_keyfile": "executor-tls-key"}
+"""Security settings naming files -> the Compose secret (prefixed with the gateway's name)
+holding them, mounted at ``/run/secrets/<name>`` of the gateway or of every executor."""
 _PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 
 
@@ -52,13 +65,38 @@ def compose_file(spec: FlowSpec, images: Mapping[str, ExecutorImage]) -> dict[st
             _claim(owners, service, f"executor {ex.name!r}")
             services[service] = _executor(spec, ex, images[ex.name], port=port,
                                           replica_id=i if ex.replicas > 1 else None)
+            _mount(services[service], _secrets(spec, names[spec.with_.name], _EXECUTOR_SECRETS))
         addresses[ex.name] = [f"{s}:{port}" for s in replicas]
     gateway = names[spec.with_.name]
     _claim(owners, gateway, "the gateway")
     depends = {s: {"condition": "service_healthy"} for s in services}
-    services = {gateway: _gateway(spec, gateway_args(spec, addresses), depends), **services}
-    return {"services": services, "networks": {NETWORK: {"driver": "bridge"}}}
+    secrets = _secrets(spec, gateway, _GATEWAY_SECRETS)
+    args = gateway_args(spec, addresses, files={k: t for k, (_, t) in secrets.items()})
+    services = {gateway: _gateway(spec, args, depends), **services}
+    _mount(services[gateway], secrets)
+    if spec.with_.tokens_env:  # passed through from the shell running compose
+        services[gateway]["environment"][spec.with_.tokens_env] = None
+    doc: dict[str, Any] = {"services": services, "networks": {NETWORK: {"driver": "bridge"}}}
+    every = _secrets(spec, gateway, {**_GATEWAY_SECRETS, **_EXECUTOR_SECRETS})
+    if every:
+        doc["secrets"] = {name: {"file": str((spec.base_dir / getattr(spec.with_, key))
+                                             .resolve())}
+                          for key, (name, _) in every.items()}
+    return doc
 
+
+def _secrets(spec: FlowSpec, gateway: str,
+             which: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Security setting naming a file (paths from the Flow's folder) -> (Compose secret,
+    where its container finds it), for the settings of `which` that the Flow sets."""
+    return {key: (f"{gateway}-{name}", f"/run/secrets/{name}")
+            for key, name in which.items() if getattr(spec.with_, key)}
+
+
+def _mount(service: dict[str, Any], secrets: Mapping[str, tuple[str, str]]) -> None:
+    if secrets:
+        service["secrets"] = [{"source": name, "target": target}
+                              for name, target in secrets.values()]
 
 def _claim(owners: dict[str, str], service: str, who: str) -> None:
     if service in owners:
@@ -69,7 +107,8 @@ def _claim(owners: dict[str, str], service: str, who: str) -> None:
 
 def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str],
             health: list[str]) -> dict[str, Any]:
-    environment: dict[str, str | None] = dict(sorted(c.env_of(spec, ex).items()))
+    environment: dict[str, str | None] = dict(sorted({**SCRATCH_ENV,
+                                                      **c.env_of(spec, ex)}.items()))
     if ex is not None:  # a Secret's value comes from the environment of `docker compose`
         environment.update({var: None for var in sorted(ex.env_from_secret)})
     service: dict[str, Any] = {
@@ -79,6 +118,11 @@ def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str]
         "command": args,
         "environment": environment,
         "networks": [NETWORK],
+        "user": f"{UID}:{GID}",
+        "read_only": True,
+        "tmpfs": [SCRATCH, *([ex.workspace] if ex is not None and ex.workspace else [])],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
         "restart": "unless-stopped",
         "stop_grace_period": f"{math.ceil(spec.with_.grace) + c.EXIT_MARGIN_SECONDS}s",
         "healthcheck": {
@@ -98,16 +142,24 @@ def _common(spec: FlowSpec, ex: ExecutorSpec | None, image: str, args: list[str]
 
 def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, port: int,
               replica_id: int | None) -> dict[str, Any]:
+    tls = executor_tls_args(*(f"/run/secrets/{name}" for name in _EXECUTOR_SECRETS.values())
+                            ) if spec.with_.executor_ssl_certfile else []
     args = executor_args(ex, image, port=port, grace=spec.with_.grace, replica_id=replica_id,
-                         observability=observability_args(spec, ex))
-    return _common(spec, ex, image.image, args, grpc_health_command(port))
+                         observability=[*observability_args(spec, ex), *tls])
+    # the gRPC health check speaks plaintext: with TLS, only see that the port listens
+    health = tcp_health_command(port) if tls else grpc_health_command(port)
+    return _common(spec, ex, image.image, args, health)
 
 
 def _gateway(spec: FlowSpec, args: list[str],
              depends: dict[str, dict[str, str]]) -> dict[str, Any]:
     ports = dict(c.gateway_ports(spec))
-    health = (grpc_health_command(ports["grpc"]) if "grpc" in ports
-              else http_health_command(ports["http"]))
+    if spec.with_.ssl_certfile:  # the checks speak plaintext: only see that a port listens
+        health = tcp_health_command(next(iter(ports.values())))
+    elif "grpc" in ports:
+        health = grpc_health_command(ports["grpc"])
+    else:
+        health = http_health_command(ports["http"])
     service = _common(spec, None, spec.with_.uses or c.base_image(), args, health)
     service["ports"] = [f"{port}:{port}" for port in ports.values()]
     if depends:

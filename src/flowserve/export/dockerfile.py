@@ -5,6 +5,10 @@ the Flow's folder), an optional ``requirements.txt``, and ``config.yml``: the ex
 lets other Flows use the image as ``uses: docker://<image>``. Its CMD is the executor's
 ``flowserve executor`` command, so ``docker run <image>`` serves it on port 8080. The base image
 is ``python:3.11-slim`` with flowserve installed from a flowserve checkout (the build context).
+
+Both run as the unprivileged user ``flowserve`` (UID/GID 10001, numeric in ``USER`` so that
+Kubernetes' ``runAsNonRoot`` can check it); an executor image switches to root only to install
+its files and requirements, which stay owned by root and read-only to the server.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from .._version import __version__
 from ._common import base_image
+from ._security import GID, UID
 from .images import APP_DIR, IMAGE_CONFIG, ExecutorImage
 
 __all__ = ["BASE_DOCKERIGNORE", "base_dockerfile", "executor_dockerfile", "image_config"]
@@ -44,6 +49,7 @@ def executor_dockerfile(name: str, image: ExecutorImage, command: list[str], *,
         f"# Build: docker build -t {image.image} <this folder>",
         f"ARG FLOWSERVE_IMAGE={base or base_image(version)}",
         "FROM ${FLOWSERVE_IMAGE}",
+        "USER root",
         f"WORKDIR {APP_DIR}",
     ]
     if image.requirements is not None:
@@ -55,6 +61,7 @@ def executor_dockerfile(name: str, image: ExecutorImage, command: list[str], *,
         lines.append(f"COPY app/ {APP_DIR}/")
     lines += [
         f"COPY {IMAGE_CONFIG} {APP_DIR}/{IMAGE_CONFIG}",
+        f"USER {UID}:{GID}",
         "EXPOSE 8080",
         f"CMD {_exec_form(command)}",
         "",
@@ -72,8 +79,12 @@ def base_dockerfile(version: str = __version__) -> str:
         "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         "COPY pyproject.toml README.md /src/",
         "COPY src/ /src/src/",
-        "RUN pip install /src && rm -rf /src",
+        "RUN pip install /src && rm -rf /src \\",
+        f" && groupadd --gid {GID} flowserve \\",
+        f" && useradd --uid {UID} --gid {GID} --no-create-home --home-dir /tmp "
+        "--shell /usr/sbin/nologin flowserve",
         f"WORKDIR {APP_DIR}",
+        f"USER {UID}:{GID}",
         "EXPOSE 8080",
         f"CMD {_exec_form(['flowserve', '--help'])}",
         "",

@@ -1,9 +1,14 @@
 """A Flow as Kubernetes objects (plain dicts), ready for ``kubectl apply -R -f``.
 
-Objects, in order: the Namespace (annotated for Linkerd injection); then, for the gateway and
-each executor, a ConfigMap (its environment), a Service and a Deployment; for each executor
-also a Linkerd ServiceProfile and, with ``autoscale``, a HorizontalPodAutoscaler. External
-executors get nothing: the gateway calls their ``host:port``.
+Objects, in order: the Namespace (annotated for Linkerd injection, labelled for the restricted
+Pod Security Standard); then, for the gateway and each executor, a ServiceAccount, a ConfigMap
+(its environment), a Service, a Deployment and a NetworkPolicy; for the gateway also the
+Linkerd MeshTLSAuthentication of its identity; for each executor also, with ``autoscale``, a
+HorizontalPodAutoscaler, with more than one replica a PodDisruptionBudget, and the Linkerd
+Server, AuthorizationPolicy (only the gateway may call it) and ServiceProfile of its port.
+External executors get nothing: the gateway calls their ``host:port``. Names and labels come
+from :mod:`._names` (an optional instance lets two Flows share a namespace); pods are locked
+down by :mod:`._security`.
 
 The gateway reaches an executor at its Service, ``<name>.<namespace>.svc:<port>``: one address
 per executor, whatever its replicas. Kubernetes balances connections, and Linkerd balances each
@@ -19,10 +24,12 @@ from typing import Any
 
 from ..config.spec import ExecutorSpec, FlowSpec
 from . import _common as c
+from . import linkerd, policies
 from ._commands import executor_args, gateway_args, observability_args
-from ._pod import ContainerPlan, labels, pod_template, selector
+from ._names import Component, components
+from ._pod import ContainerPlan, pod_template, secret_env_args, secret_path
+from ._security import SCRATCH_ENV, checkov_skips, namespace_labels, with_default_resources
 from .images import ExecutorImage
-from .linkerd import service_profile
 
 __all__ = ["kubernetes_manifests"]
 
@@ -33,12 +40,19 @@ def kubernetes_manifests(
     *,
     namespace: str | None = None,
     cluster_domain: str = "cluster.local",
+    instance: str | None = None,
+    pod_security: str = "restricted",
 ) -> list[dict[str, Any]]:
-    """Every Kubernetes object of the Flow; `images` maps executor names to their image plans."""
+    """Every Kubernetes object of the Flow; `images` maps executor names to their image plans.
+
+    `instance` names this Flow among others in the namespace (object names get it as a prefix);
+    `pod_security` is the Pod Security Standard level the Namespace enforces.
+    """
     ns = c.check_namespace(namespace or c.DEFAULT_NAMESPACE)
     c.check_supported(spec)
-    names = c.component_names(spec)
-    objects: list[dict[str, Any]] = [_namespace(ns)]
+    parts = components(spec, ns, instance)
+    gateway = parts[spec.with_.name]
+    objects: list[dict[str, Any]] = [_namespace(ns, pod_security)]
     addresses: dict[str, list[str]] = {}
     capacity: dict[str, int] = {}
     executor_objects: list[dict[str, Any]] = []
@@ -46,20 +60,19 @@ def kubernetes_manifests(
         if ex.external:
             addresses[ex.name] = [f"{ex.host}:{ex.port}"]
             continue
-        name = names[ex.name]
+        part = parts[ex.name]
         port = c.executor_port(ex)
-        addresses[ex.name] = [f"{name}.{ns}.svc:{port}"]
+        addresses[ex.name] = [f"{part.name}.{ns}.svc:{port}"]
         replicas = ex.autoscale.max_replicas if ex.autoscale else ex.replicas
         capacity[ex.name] = replicas * ex.concurrency
-        executor_objects += _executor(spec, ex, images[ex.name], name=name, namespace=ns,
+        executor_objects += _executor(spec, ex, images[ex.name], part, gateway, namespace=ns,
                                       port=port, cluster_domain=cluster_domain)
-    objects += _gateway(spec, names[spec.with_.name], ns, gateway_args(spec, addresses, capacity))
+    objects += _gateway(spec, gateway, ns, addresses, capacity)
     if _monitored(spec):  # a Grafana dashboard for what Prometheus scrapes
         from ..observe.grafana import grafana_config_map
 
-        gateway = names[spec.with_.name]
-        objects.append(grafana_config_map(spec.with_.name, name=f"{gateway}-grafana",
-                                          namespace=ns, labels=labels(gateway, "gateway")))
+        objects.append(grafana_config_map(spec.with_.name, name=f"{gateway.name}-grafana",
+                                          namespace=ns, labels=gateway.labels()))
     objects += executor_objects
     return objects
 
@@ -70,18 +83,19 @@ def _monitored(spec: FlowSpec) -> bool:
         c.monitoring_port(spec, ex) is not None for ex in spec.executors if not ex.external)
 
 
-def _meta(name: str, namespace: str, role: str, component: str | None = None) -> dict[str, Any]:
-    """Metadata of an object of `component` (default: the object's own name)."""
-    return {"name": name, "namespace": namespace, "labels": labels(component or name, role)}
+def _meta(name: str, namespace: str, component: Component) -> dict[str, Any]:
+    """Metadata of an object of `component`."""
+    return {"name": name, "namespace": namespace, "labels": component.labels()}
 
 
-def _namespace(ns: str) -> dict[str, Any]:
+def _namespace(ns: str, pod_security: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": ns,
-            "labels": {"app.kubernetes.io/managed-by": c.MANAGED_BY},
+            "labels": {"app.kubernetes.io/managed-by": c.MANAGED_BY,
+                       **namespace_labels(pod_security)},
             "annotations": {"linkerd.io/inject": "enabled"},
         },
     }
@@ -97,20 +111,19 @@ def _config_map(plan: ContainerPlan, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(plan.env_config_map, namespace, plan.role, component=plan.name),
+        "metadata": _meta(plan.env_config_map, namespace, plan.component),
         "data": dict(sorted(plan.env.items())),
     }
 
 
-def _service(name: str, namespace: str, role: str,
-             ports: list[tuple[str, int]]) -> dict[str, Any]:
+def _service(part: Component, namespace: str, ports: list[tuple[str, int]]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(name, namespace, role),
+        "metadata": _meta(part.name, namespace, part),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector(name),
+            "selector": part.selector(),
             "ports": [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"}
                       for n, p in ports],
         },
@@ -121,65 +134,100 @@ def _deployment(plan: ContainerPlan, namespace: str, replicas: int | None) -> di
     spec: dict[str, Any] = {}
     if replicas is not None:  # left out under an HPA, which owns the count
         spec["replicas"] = replicas
-    spec["selector"] = {"matchLabels": selector(plan.name)}
+    spec["selector"] = {"matchLabels": plan.component.selector()}
     spec["template"] = pod_template(plan)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _meta(plan.name, namespace, plan.role),
-        "spec": spec,
-    }
+    metadata = _meta(plan.component.name, namespace, plan.component)
+    skips = checkov_skips(plan.image, plan.pull_policy)
+    if skips:
+        metadata["annotations"] = skips
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
-def _gateway(spec: FlowSpec, name: str, ns: str, args: list[str]) -> list[dict[str, Any]]:
+def _common_objects(plan: ContainerPlan, namespace: str, replicas: int | None,
+                    network_policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the gateway and each executor have: identity, environment, Service, pods, policy."""
+    return [
+        policies.service_account(plan.component, namespace),
+        _config_map(plan, namespace),
+        _service(plan.component, namespace, plan.ports),
+        _deployment(plan, namespace, replicas),
+        network_policy,
+    ]
+
+
+def _gateway(spec: FlowSpec, part: Component, ns: str, addresses: Mapping[str, list[str]],
+             capacity: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The gateway's objects. Its tokens (``tokens_file``/``tokens_env``) come from the Secret
+    ``<gateway>-tokens`` (key ``tokens``), its TLS certificate from the ``kubernetes.io/tls``
+    Secret ``<gateway>-tls``, both mounted as files."""
     opts = spec.with_
     ports = [(protocol, port) for protocol, port in c.gateway_ports(spec)]
+    secrets = {"tokens_file": (f"{part.name}-tokens", "tokens"),
+               "ssl_certfile": (f"{part.name}-tls", "tls.crt"),
+               "ssl_keyfile": (f"{part.name}-tls", "tls.key")}
+    mounted = [secret for key, secret in secrets.items() if getattr(opts, key)]
+    secret_env = {opts.tokens_env: secrets["tokens_file"]} if opts.tokens_env else {}
+    files: dict[str, str | None] = {k: secret_path(*secret) for k, secret in secrets.items()}
+    files["executor_ssl_cafile"] = None  # Linkerd encrypts the hop to executors
+    args = [*gateway_args(spec, addresses, capacity, files=files), *secret_env_args(secret_env)]
     plan = ContainerPlan(
-        name=name, flow_name=opts.name, role="gateway",
+        component=part, flow_name=opts.name, secret_env=secret_env,
+        secret_files=mounted, tls=opts.ssl_certfile is not None,
         image=opts.uses or c.base_image(), args=args, ports=ports,
-        env_config_map=_env_name(name), env=c.env_of(spec, None),
-        resources=c.resources_of(spec, None),
+        env_config_map=_env_name(part.name), env={**SCRATCH_ENV, **c.env_of(spec, None)},
+        resources=with_default_resources("gateway", c.resources_of(spec, None)),
         pull_policy=c.pull_policy(spec, None), pull_secrets=c.pull_secrets(spec, None),
         monitoring_port=c.monitoring_port(spec, None), grace=opts.grace,
         grace_period=c.grace_period(spec), timeout_ready=opts.timeout_ready,
     )
-    return [
-        _config_map(plan, ns),
-        _service(name, ns, "gateway", ports),
-        _deployment(plan, ns, opts.replicas),
-    ]
+    network = policies.network_policy(part, ns, [p for _, p in ports], plan.monitoring_port,
+                                      gateway=None)
+    return [*_common_objects(plan, ns, opts.replicas, network),
+            linkerd.gateway_authentication(part, ns)]
 
 
-def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, name: str,
-              namespace: str, port: int, cluster_domain: str) -> list[dict[str, Any]]:
+def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, part: Component,
+              gateway: Component, *, namespace: str, port: int,
+              cluster_domain: str) -> list[dict[str, Any]]:
     opts = spec.with_
+    resources = c.resources_of(spec, ex)
+    secret_env = {var: (ref.name, ref.key) for var, ref in ex.env_from_secret.items()}
     plan = ContainerPlan(
-        name=name, flow_name=ex.name, role="executor", image=image.image,
-        args=executor_args(ex, image, port=port, grace=opts.grace,
-                           observability=observability_args(spec, ex)),
-        ports=[("grpc", port)], env_config_map=_env_name(name), env=c.env_of(spec, ex),
-        secret_env={var: (ref.name, ref.key) for var, ref in ex.env_from_secret.items()},
-        resources=c.resources_of(spec, ex), pull_policy=c.pull_policy(spec, ex),
+        component=part, flow_name=ex.name, image=image.image,
+        args=[*executor_args(ex, image, port=port, grace=opts.grace,
+                             observability=observability_args(spec, ex)),
+              *secret_env_args(secret_env)],
+        ports=[("grpc", port)], env_config_map=_env_name(part.name),
+        env={**SCRATCH_ENV, **c.env_of(spec, ex)}, secret_env=secret_env,
+        resources=with_default_resources("executor", resources),
+        pull_policy=c.pull_policy(spec, ex),
         pull_secrets=c.pull_secrets(spec, ex), monitoring_port=c.monitoring_port(spec, ex),
         grace=opts.grace, grace_period=c.grace_period(spec), timeout_ready=opts.timeout_ready,
+        workspace=ex.workspace, exec_probes=True,
     )
-    objects = [
-        _config_map(plan, namespace),
-        _service(name, namespace, "executor", [("grpc", port)]),
-        _deployment(plan, namespace, None if ex.autoscale else ex.replicas),
-    ]
+    network = policies.network_policy(part, namespace, [port], plan.monitoring_port,
+                                      gateway=gateway)
+    objects = _common_objects(plan, namespace, None if ex.autoscale else ex.replicas, network)
     if ex.autoscale is not None:
-        objects.append(_autoscaler(ex, name, namespace, plan.resources))
-    objects.append(service_profile(spec, ex, service=name, namespace=namespace,
-                                   labels=labels(name, "executor"),
-                                   cluster_domain=cluster_domain))
+        objects.append(_autoscaler(ex, part, namespace, resources))
+    least = ex.autoscale.min_replicas if ex.autoscale else ex.replicas
+    if least > 1:
+        objects.append(policies.pod_disruption_budget(part, namespace))
+    objects += [
+        linkerd.server(part, namespace),
+        linkerd.authorization_policy(part, gateway, namespace),
+        linkerd.service_profile(spec, ex, service=part.name, namespace=namespace,
+                                labels=part.labels(), cluster_domain=cluster_domain),
+    ]
     return objects
 
 
-def _autoscaler(ex: ExecutorSpec, name: str, namespace: str,
+def _autoscaler(ex: ExecutorSpec, part: Component, namespace: str,
                 resources: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     """An HPA on the ``executor`` container's CPU (not the pod's: the Linkerd proxy has no
-    CPU request by default, which would leave pod utilization undefined)."""
+    CPU request by default, which would leave pod utilization undefined). It needs a CPU
+    request given in the Flow (`resources`, without the export's defaults): utilization is
+    measured against it."""
     auto = ex.autoscale
     assert auto is not None
     if auto.min_replicas > auto.max_replicas:
@@ -191,9 +239,10 @@ def _autoscaler(ex: ExecutorSpec, name: str, namespace: str,
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _meta(name, namespace, "executor"),
+        "metadata": _meta(part.name, namespace, part),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": part.name},
             "minReplicas": auto.min_replicas,
             "maxReplicas": auto.max_replicas,
             "metrics": [{

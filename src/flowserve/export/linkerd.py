@@ -1,4 +1,12 @@
-"""Linkerd ServiceProfiles: per-route timeouts, retries and metrics for each executor.
+"""Linkerd objects: ServiceProfiles (per-route timeouts, retries and metrics for each executor)
+and authorization (only the gateway may call an executor).
+
+Authorization: a ``Server`` names each executor's gRPC port; an ``AuthorizationPolicy`` on it
+requires the ``MeshTLSAuthentication`` of the Flow's gateway, i.e. the mTLS identity of the
+gateway's ServiceAccount. Other meshed pods, unmeshed pods and the kubelet are refused on that
+port (executors are therefore probed from inside the container, see :mod:`._pod`); other ports
+(metrics, the proxy's admin port) keep the cluster's default policy.
+
 
 The gateway calls two gRPC methods on an executor; each gets a route. Exactly one layer retries
 a failed ``process_single_data``: the gateway when the Flow's ``retries`` is on (the default),
@@ -17,8 +25,10 @@ from typing import Any
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..wire.names import DISCOVERY_METHOD, PROCESS_METHOD
 from ._common import duration, route_timeout
+from ._names import Component
 
-__all__ = ["profile_name", "service_profile"]
+__all__ = ["authorization_policy", "gateway_authentication", "profile_name", "server",
+           "service_profile"]
 
 MIN_RETRIES_PER_SECOND = 10
 RETRY_TTL = "10s"
@@ -64,4 +74,55 @@ def _route(path: str, *, timeout: str, retryable: bool) -> dict[str, Any]:
         "condition": {"method": "POST", "pathRegex": re.escape(path)},
         "isRetryable": retryable,
         "timeout": timeout,
+    }
+
+
+POLICY_GROUP = "policy.linkerd.io"
+SERVER_VERSION = f"{POLICY_GROUP}/v1beta2"
+"""Served by Linkerd releases since 2.15 (v1beta1 is deprecated)."""
+AUTH_VERSION = f"{POLICY_GROUP}/v1alpha1"
+
+
+def _meta(name: str, namespace: str, component: Component) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": component.labels()}
+
+
+def server(executor: Component, namespace: str, port: str = "grpc") -> dict[str, Any]:
+    """The ``Server`` of an executor's gRPC port (named `port` in its pod)."""
+    return {
+        "apiVersion": SERVER_VERSION,
+        "kind": "Server",
+        "metadata": _meta(f"{executor.name}-{port}", namespace, executor),
+        "spec": {
+            "podSelector": {"matchLabels": executor.selector()},
+            "port": port,
+            "proxyProtocol": "gRPC",
+        },
+    }
+
+
+def gateway_authentication(gateway: Component, namespace: str) -> dict[str, Any]:
+    """The ``MeshTLSAuthentication`` matching the gateway's mesh identity (its ServiceAccount)."""
+    return {
+        "apiVersion": AUTH_VERSION,
+        "kind": "MeshTLSAuthentication",
+        "metadata": _meta(gateway.name, namespace, gateway),
+        "spec": {"identityRefs": [{"kind": "ServiceAccount", "name": gateway.name}]},
+    }
+
+
+def authorization_policy(executor: Component, gateway: Component, namespace: str,
+                         port: str = "grpc") -> dict[str, Any]:
+    """Admits the gateway, and only it, to the executor's ``Server``."""
+    return {
+        "apiVersion": AUTH_VERSION,
+        "kind": "AuthorizationPolicy",
+        "metadata": _meta(f"{executor.name}-{port}", namespace, executor),
+        "spec": {
+            "targetRef": {"group": POLICY_GROUP, "kind": "Server",
+                          "name": f"{executor.name}-{port}"},
+            "requiredAuthenticationRefs": [{"group": POLICY_GROUP,
+                                            "kind": "MeshTLSAuthentication",
+                                            "name": gateway.name}],
+        },
     }

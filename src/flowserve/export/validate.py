@@ -162,7 +162,8 @@ def _check_deployment(obj: Mapping[str, Any], who: str) -> list[Problem]:
             numbers.add(port.get("containerPort"))
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             action = container.get(probe, {})
-            target = (action.get("grpc") or action.get("httpGet") or {}).get("port")
+            target = (action.get("grpc") or action.get("httpGet") or action.get("tcpSocket")
+                      or {}).get("port")
             if target is not None and target not in names | numbers:
                 out.append(Problem(who, f"{at}.{probe}",
                                    f"port {target!r} is not a port of the container"))
@@ -170,6 +171,12 @@ def _check_deployment(obj: Mapping[str, Any], who: str) -> list[Problem]:
             if not ENV_NAME.match(env.get("name", "")):
                 out.append(Problem(who, f"{at}.env[{j}].name",
                                    f"{env.get('name')!r} is not a valid variable name"))
+        args = container.get("args", [])
+        for j, (flag, value) in enumerate(zip(args, args[1:], strict=False)):
+            name = str(value).partition("=")[0]
+            if flag == "--env-file" and not ENV_NAME.match(name):
+                out.append(Problem(who, f"{at}.args[{j + 1}]",
+                                   f"{name!r} (--env-file) is not a valid variable name"))
         for section, values in container.get("resources", {}).items():
             for res, qty in values.items():
                 if not QUANTITY.match(str(qty)):

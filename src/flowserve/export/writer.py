@@ -75,13 +75,16 @@ def _remove_stale(outdir: Path, keep: set[str]) -> None:
 
 
 def export_kubernetes(spec: FlowSpec, outdir: str | Path, *, namespace: str | None = None,
-                      cluster_domain: str = "cluster.local") -> list[Path]:
+                      cluster_domain: str = "cluster.local", instance: str | None = None,
+                      pod_security: str = "restricted") -> list[Path]:
     """Write the Flow's Kubernetes manifests to `outdir`; returns the files written.
 
-    Everything is built and validated first: an invalid export writes nothing.
+    Everything is built and validated first: an invalid export writes nothing. See
+    :func:`~flowserve.export.kubernetes.kubernetes_manifests` for the options.
     """
     objects = kubernetes_manifests(spec, plan_images(spec), namespace=namespace,
-                                   cluster_domain=cluster_domain)
+                                   cluster_domain=cluster_domain, instance=instance,
+                                   pod_security=pod_security)
     raise_for(check_manifests(objects), "Kubernetes export")
     files = kubernetes_files(objects, _header("kubernetes", spec))
     out = Path(outdir)

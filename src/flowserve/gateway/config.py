@@ -15,6 +15,7 @@ from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS, GatewayOptions, Polling
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
+from .security import SecurityConfig
 
 __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
 
@@ -100,6 +101,7 @@ class GatewayConfig:
     `flowserve gateway` flags."""
     ready_fd: int | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     @classmethod
     def from_flow(cls, spec: FlowSpec, graph: FlowGraph,
@@ -114,6 +116,7 @@ class GatewayConfig:
             options=opts,
             observability=ObservabilityOptions.for_component(
                 spec, port_monitoring=opts.port_monitoring),
+            security=SecurityConfig.from_options(opts),
         )
 
     def to_argv(self) -> list[str]:
@@ -136,4 +139,4 @@ class GatewayConfig:
             argv += ["--timeout", str(opts.timeout)]
         if not opts.retries:
             argv += ["--no-retries"]
-        return argv + self.observability.to_argv()
+        return argv + self.observability.to_argv() + self.security.to_argv()

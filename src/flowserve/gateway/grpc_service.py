@@ -24,6 +24,7 @@ from ..wire.names import (
 )
 from ..wire.request import DataRequest
 from ..wire.status import grpc_code_for
+from .auth import AUTHENTICATED_CLIENT
 from .core import GatewayCore, error_response, unexpected_error
 from .decode import Undecodable, decode_request
 from .identity import TrustedProxies, client_identity, peer_address
@@ -49,7 +50,8 @@ def _client_id(metadata: Mapping[str, str], context: Any, trusted: TrustedProxie
     connection (the address a trusted proxy forwarded, or the peer)."""
     peer = str(context.peer() or "unknown")
     return client_identity(metadata, peer=peer, peer_ip=peer_address(peer),
-                           client_id_key=CLIENT_ID_METADATA, trusted=trusted)
+                           client_id_key=CLIENT_ID_METADATA, trusted=trusted,
+                           authenticated=AUTHENTICATED_CLIENT.get())
 
 
 SHUTTING_DOWN = ("the gateway is shutting down: the request was not taken; retry it "

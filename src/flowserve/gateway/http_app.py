@@ -15,6 +15,7 @@ from ..wire.deadline import deadline_after
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.status import http_status_for
+from .auth import AUTHENTICATED_CLIENT
 from .core import GatewayCore, unexpected_error
 from .identity import TrustedProxies, client_identity
 
@@ -89,7 +90,7 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
             peer_ip = request.client.host if request.client else None
             client = client_identity(request.headers, peer=peer_ip or "unknown",
                                      peer_ip=peer_ip, client_id_key=client_id_key,
-                                     trusted=proxies)
+                                     trusted=proxies, authenticated=AUTHENTICATED_CLIENT.get())
             response = await core.process(data_request, deadline=deadline_after(timeout),
                                           client=client)
             return JSONResponse(response_to_json(response))

@@ -18,6 +18,7 @@ from ..config.spec import ExecutorSpec, FlowSpec
 from ..config.worker_flags import timeout_handler_argv
 from ..errors import ConfigError
 from ..gateway.config import GatewayConfig
+from ..gateway.limits import executor_limit_args, executor_tls_args
 from .process import ChildProcess, wait_all_ready
 from .supervisor import Supervisor
 
@@ -172,7 +173,10 @@ class LocalFlow:
                     _process_name(ex.name, shard, ex.shards, i, ex.replicas),
                     executor_argv(ex, resolved, replica_id=i, shard_id=shard,
                                   port=(ex.port + shard * ex.replicas + i) if ex.port else 0)
-                    + executor_observability_argv(spec, ex, index=shard * ex.replicas + i),
+                    + executor_observability_argv(spec, ex, index=shard * ex.replicas + i)
+                    + executor_limit_args(spec.with_.max_message_bytes)
+                    + executor_tls_args(spec.with_.executor_ssl_certfile,
+                                        spec.with_.executor_ssl_keyfile),
                     env,
                 )
                 for shard in range(ex.shards)

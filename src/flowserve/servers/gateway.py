@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from typing import cast
 
+from ..gateway.auth import GrpcTokenInterceptor, http_token_middleware
 from ..gateway.config import GatewayConfig
 from ..gateway.core import GatewayCore
 from ..gateway.deployment import Deployment
 from ..gateway.grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
+from ..gateway.guard import GuardedCore
 from ..gateway.health_monitor import monitor_replicas
 from ..gateway.http_app import create_app
 from ..gateway.identity import TrustedProxies
+from ..gateway.limits import (
+    RateLimitedLog,
+    body_limit_middleware,
+    grpc_server_options,
+    http_protocol,
+)
 from ..gateway.retry_budget import RetryBudget
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
-from ..transport.grpc_common import Health, new_server
+from ..transport.grpc_common import Health, message_options, new_server
 from ..transport.http_server import HttpServer
 from .lifecycle import install_stop_signals, notify_ready
 
@@ -32,9 +42,13 @@ def build_core(config: GatewayConfig,
     obs = observability
     observer = obs.observer if obs is not None else None
 
+    channel_options = message_options(config.security.limits.max_message_bytes)
+    credentials = config.security.executor_credentials()
+
     def client(address: str, name: str) -> GrpcReplicaClient:
         interceptors = obs.interceptors(executor=name, address=address) if obs else []
-        return GrpcReplicaClient(address, executor=name, interceptors=interceptors)
+        return GrpcReplicaClient(address, executor=name, interceptors=interceptors,
+                                 options=channel_options, credentials=credentials)
 
     deployments = {
         name: Deployment(
@@ -66,8 +80,18 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
     opts = config.options
     if len(config.protocols) != len(config.ports):
         raise ValueError("gateway: give one port per protocol")
+    security = config.security
+    tls = security.tls()  # read before anything starts: a bad file fails at once
+    tokens = security.tokens(os.environ)
+    limits = security.limits
+    quiet = RateLimitedLog(log)  # repeated accept errors (out of descriptors): a few lines
+    asyncio.get_running_loop().set_exception_handler(quiet.exception_handler)
     observability = build_observability(config)
     core = build_core(config, observability)
+    # both transports see the core through the guard (what clients may send and see)
+    guarded = cast(GatewayCore, GuardedCore(
+        core, error_detail=security.error_detail,
+        allow_target_executor=security.allow_target_executor))
     health = Health(SERVICE_NAMES)
     trusted = TrustedProxies.parse(opts.trusted_proxies)
     grpc_servers = []
@@ -77,9 +101,14 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
     try:
         for protocol, port in zip(config.protocols, config.ports, strict=True):
             if protocol == "grpc":
-                server, bound_port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{port}")
+                server, bound_port = new_server(
+                    SERVICE_NAMES, health, bind=f"{opts.host}:{port}",
+                    credentials=tls.grpc_credentials() if tls else None,
+                    interceptors=[GrpcTokenInterceptor(tokens)] if tokens is not None else (),
+                    options=grpc_server_options(limits),
+                    maximum_concurrent_rpcs=limits.max_concurrent_rpcs)
                 servicer = GatewayServicer(
-                    core, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
+                    guarded, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
                     default_timeout=opts.timeout, trusted=trusted)
                 add_gateway_services(servicer, server)
                 servicers.append(servicer)
@@ -87,14 +116,21 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                app = create_app(core, default_timeout=opts.timeout, trusted=trusted)
-                http = HttpServer.start(app,
-                                        opts.host, port, grace=opts.grace, what="gateway (http)")
+                app = body_limit_middleware(
+                    create_app(guarded, default_timeout=opts.timeout, trusted=trusted),
+                    limits.max_body_bytes)
+                if tokens is not None:
+                    app = http_token_middleware(app, tokens)
+                http = HttpServer.start(app, opts.host, port, grace=opts.grace,
+                                        what="gateway (http)", http=http_protocol(limits, quiet),
+                                        timeout_keep_alive=limits.keep_alive_timeout,
+                                        **(tls.uvicorn_options() if tls else {}))
                 http_servers.append(http)
                 bound["http"] = http.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
-        monitoring_port = observability.start(opts.host, config.observability.port_monitoring)
+        monitoring_port = observability.start(config.observability.monitoring_host,
+                                              config.observability.port_monitoring)
         monitor = asyncio.create_task(monitor_replicas(core.deployments.values(), stop))
         await health.set_serving(True)
         log.info("gateway listening: %s", bound)

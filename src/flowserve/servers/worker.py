@@ -13,9 +13,15 @@ from ..config.loader import load_executor_class
 from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS
 from ..config.worker_flags import DEFAULT_TIMEOUT_HANDLER
+from ..gateway.tls import TlsFiles
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import WorkerObservability
-from ..transport.grpc_common import Health, new_server
+from ..transport.grpc_common import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Health,
+    message_options,
+    new_server,
+)
 from ..worker.grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
 from ..worker.runtime import ExecutorRuntime, HandlerObserver
 from ..worker.watchdog import LoopWatchdog, exit_wedged
@@ -48,6 +54,10 @@ class WorkerOptions:
     timeout_handler: float | None = DEFAULT_TIMEOUT_HANDLER
     """Seconds one handler call may take before its request fails and the replica restarts."""
     ready_fd: int | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    ssl_certfile: str | None = None
+    """Serve over TLS with this certificate (and `ssl_keyfile`): deployments without a mesh."""
+    ssl_keyfile: str | None = None
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
 
@@ -94,11 +104,15 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
         watchdog = LoopWatchdog(opts.timeout_handler, lambda: runtime.running > 0,
                                 what=f"executor {opts.name!r}")
         watchdog.start()
-    server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}")
+    tls = TlsFiles(opts.ssl_certfile, opts.ssl_keyfile or "") if opts.ssl_certfile else None
+    server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}",
+                              options=message_options(opts.max_message_bytes),
+                              credentials=tls.grpc_credentials() if tls else None)
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
                         server)
     await server.start()
-    monitoring_port = observability.start(opts.host, opts.observability.port_monitoring)
+    monitoring_port = observability.start(opts.observability.monitoring_host,
+                                          opts.observability.port_monitoring)
     await health.set_serving(True)
     log.info("executor %s listening on %s:%d", opts.name, opts.host, port)
     ready: dict[str, Any] = {"name": opts.name, "port": port, "endpoints": runtime.endpoints}

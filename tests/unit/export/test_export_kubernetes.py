@@ -8,10 +8,10 @@ import json
 
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
-
-from flowserve.cli.main import _parser
 from flowserve.config.graph import graph_from_mapping
 from flowserve.config.spec import flow_from_dict
+
+from flowserve.cli.main import _parser
 from flowserve.export import ExportError
 from flowserve.export.images import plan_images
 from flowserve.export.kubernetes import kubernetes_manifests
@@ -23,31 +23,29 @@ def _container(objects, name):
     return by_kind(objects, "Deployment", name)[0]["spec"]["template"]["spec"]["containers"][0]
 
 
-@pytest.fixture
-def demo(demo_spec):
-    return kubernetes_manifests(demo_spec, plan_images(demo_spec), namespace="demo-linkerd")
-
-
-@pytest.fixture
-def kitchen(kitchen_spec):
-    return kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen")
-
-
 def test_demo_flow_objects(demo):
     kinds = [(o["kind"], o["metadata"]["name"]) for o in demo]
+    executor_kinds = ("ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy",
+                      "Server", "AuthorizationPolicy")
     assert kinds == [
         ("Namespace", "demo-linkerd"),
-        ("ConfigMap", "gateway-env"), ("Service", "gateway"), ("Deployment", "gateway"),
-        ("ConfigMap", "slow-executor-env"), ("Service", "slow-executor"),
-        ("Deployment", "slow-executor"),
+        ("ServiceAccount", "gateway"), ("ConfigMap", "gateway-env"), ("Service", "gateway"),
+        ("Deployment", "gateway"), ("NetworkPolicy", "gateway"),
+        ("MeshTLSAuthentication", "gateway"),
+        *[(kind, _name(kind, "slow-executor")) for kind in executor_kinds],
         ("ServiceProfile", "slow-executor.demo-linkerd.svc.cluster.local"),
-        ("ConfigMap", "bulky-executor-env"), ("Service", "bulky-executor"),
-        ("Deployment", "bulky-executor"),
+        *[(kind, _name(kind, "bulky-executor")) for kind in executor_kinds],
         ("ServiceProfile", "bulky-executor.demo-linkerd.svc.cluster.local"),
     ]
     assert demo[0]["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
+    assert demo[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert {o["metadata"].get("namespace") for o in demo[1:]} == {"demo-linkerd"}
     assert check_manifests(demo) == []
+
+
+def _name(kind, component):
+    suffix = {"ConfigMap": "-env", "Server": "-grpc", "AuthorizationPolicy": "-grpc"}
+    return component + suffix.get(kind, "")
 
 
 def test_namespace_defaults_to_flowserve_and_must_be_a_label(demo_spec):
@@ -93,7 +91,10 @@ def test_gateway_args_carry_graph_and_service_addresses(demo):
 def test_probes_and_graceful_stop(demo_spec, demo):
     container = _container(demo, "slow-executor")
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"] == {"port": 8080}
+        # a command inside the pod: only the gateway's mesh identity may use port 8080
+        command = container[probe]["exec"]["command"]
+        assert command[:2] == ["python", "-c"] and "'127.0.0.1:8080'" in command[2]
+        assert _container(demo, "gateway")[probe]["grpc"] == {"port": 8080}
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= demo_spec.with_.timeout_ready
     assert container["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
@@ -113,12 +114,15 @@ def test_every_gateway_port_and_protocol_and_custom_image(kitchen):
     assert container["image"] == "registry.example.com/custom-gateway:2"
     assert container["imagePullPolicy"] == "Always"
     assert [p["name"] for p in container["ports"]] == ["grpc", "http", "monitoring"]
-    assert container["readinessProbe"]["grpc"] == {"port": 50051}
+    # TLS: the kubelet probes GET / over HTTPS (its gRPC probes speak plaintext only)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/", "port": "http",
+                                                      "scheme": "HTTPS"}
     args = _parser().parse_args(container["args"])
     assert (args.protocol, args.port, args.prefetch, args.name) == (
         ["grpc", "http"], [50051, 8000], 5, "front_door")
     assert (args.timeout, args.retries, args.retry_budget, args.grace) == (30, False, 0.1, 20)
-    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"}}
+    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"},
+                                      "limits": {"cpu": "2", "memory": "1Gi"}}  # defaults
 
 
 def test_http_only_gateway_is_probed_over_http(demo_spec):
@@ -136,11 +140,19 @@ def test_docker_image_executor_with_resources_gpus_env_and_secrets(kitchen):
         "requests": {"cpu": "1", "memory": "256Mi"},
         "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"},
     }
-    assert container["env"] == [{"name": "HF_TOKEN",
-                                 "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]
+    # the Secret is a read-only file, read into the variable by --env-file (not in the spec's env)
+    assert "env" not in container
+    args = container["args"]
+    assert args[args.index("--env-file") + 1] == \
+        "HF_TOKEN=/var/run/secrets/flowserve/hf/token"
+    assert {"name": "secret-0", "mountPath": "/var/run/secrets/flowserve/hf",
+            "readOnly": True} in container["volumeMounts"]
+    pod = by_kind(kitchen, "Deployment", "encoder")[0]["spec"]["template"]["spec"]
+    assert {"name": "secret-0", "secret": {"secretName": "hf", "defaultMode": 0o440, "items": [
+        {"key": "token", "path": "token"}]}} in pod["volumes"]
     assert container["envFrom"] == [{"configMapRef": {"name": "encoder-env"}}]
     assert by_kind(kitchen, "ConfigMap", "encoder-env")[0]["data"] == {
-        "LOG_LEVEL": "debug", "MODEL": "clip"}
+        "HOME": "/tmp", "LOG_LEVEL": "debug", "MODEL": "clip"}
     pod = by_kind(kitchen, "Deployment", "encoder")[0]["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "encreg"}]
     args = _parser().parse_args(container["args"])

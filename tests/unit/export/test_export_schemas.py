@@ -1,5 +1,6 @@
 """Every exported object passes its schema: Kubernetes' (strict, 1.27 and the newest shipped by
-kubernetes-validate) or Linkerd's ServiceProfile CRD (unknown fields rejected)."""
+kubernetes-validate) or its CRD's (Linkerd's ServiceProfile, Server, AuthorizationPolicy,
+MeshTLSAuthentication; unknown fields rejected)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,21 @@ from flowserve.export.kubernetes import kubernetes_manifests
 def _exports(demo_spec, kitchen_spec):
     return {
         "demo": kubernetes_manifests(demo_spec, plan_images(demo_spec), namespace="demo-linkerd"),
-        "kitchen-sink": kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen"),
+        "kitchen-sink": kubernetes_manifests(kitchen_spec, KITCHEN_IMAGES, namespace="kitchen",
+                                             cluster_domain="corp.internal", instance="shop",
+                                             pod_security="baseline"),
     }
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_every_kubernetes_object_passes_the_strict_schema(demo_spec, kitchen_spec, k8s_errors,
-                                                          version):
+                                                          custom_schemas, version):
+    custom = {kind for _, kind in custom_schemas}
     failures = []
     checked = set()
     for flow, objects in _exports(demo_spec, kitchen_spec).items():
         for obj in objects:
-            if obj["kind"] == "ServiceProfile":
+            if obj["kind"] in custom:
                 continue
             checked.add(obj["kind"])
             name = f"{flow}: {obj['kind']} {obj['metadata']['name']}"
@@ -36,7 +40,8 @@ def test_every_kubernetes_object_passes_the_strict_schema(demo_spec, kitchen_spe
                 kubernetes_validate.validate(obj, version, strict=True)
     assert not failures, "\n".join(failures)
     assert checked == {"Namespace", "ConfigMap", "Service", "Deployment",
-                       "HorizontalPodAutoscaler"}
+                       "HorizontalPodAutoscaler", "ServiceAccount", "NetworkPolicy",
+                       "PodDisruptionBudget"}
 
 
 def test_schema_check_lists_every_error_not_only_the_first(demo_spec, k8s_errors):
@@ -62,19 +67,27 @@ def test_strict_mode_rejects_unknown_fields(demo_spec, k8s_errors):
     assert any("selectr" in e for e in k8s_errors(service, K8S_VERSIONS[-1]))
 
 
-def test_service_profiles_pass_the_linkerd_crd_schema(demo_spec, kitchen_spec, profile_errors):
-    profiles = [o for objects in _exports(demo_spec, kitchen_spec).values() for o in objects
-                if o["kind"] == "ServiceProfile"]
-    assert len(profiles) == 2 + 3  # demo: 2 executors; kitchen sink: 3 (one is external)
-    failures = [f"{p['metadata']['name']}: {e}" for p in profiles for e in profile_errors(p)]
+def test_linkerd_objects_pass_their_crd_schema(demo_spec, kitchen_spec, crd_errors,
+                                               custom_schemas):
+    custom = {kind for _, kind in custom_schemas}
+    objects = [o for exported in _exports(demo_spec, kitchen_spec).values() for o in exported
+               if o["kind"] in custom]
+    count: dict[str, int] = {}
+    for obj in objects:
+        count[obj["kind"]] = count.get(obj["kind"], 0) + 1
+    # per executor (demo: 2; kitchen sink: 3, one more is external), and one per gateway
+    assert count == {"ServiceProfile": 5, "Server": 5, "AuthorizationPolicy": 5,
+                     "MeshTLSAuthentication": 2}
+    failures = [f"{o['kind']} {o['metadata']['name']}: {e}" for o in objects
+                for e in crd_errors(o)]
     assert not failures, "\n".join(failures)
 
 
-def test_service_profile_schema_rejects_unknown_fields(demo_spec, profile_errors):
+def test_service_profile_schema_rejects_unknown_fields(demo_spec, crd_errors):
     objects = kubernetes_manifests(demo_spec, plan_images(demo_spec), namespace="demo-linkerd")
     profile = copy.deepcopy(by_kind(objects, "ServiceProfile")[0])
     profile["spec"]["routes"][0]["retries"] = 3  # not a field: Linkerd would drop it silently
     profile["spec"]["retryBudget"]["ttl"] = 10  # wrong type
     profile["metadata"]["uid"] = "x"
-    errors = profile_errors(profile)
+    errors = crd_errors(profile)
     assert len(errors) == 3, errors
