@@ -10,7 +10,14 @@ from typing import IO, TYPE_CHECKING, Any, SupportsIndex, overload
 import numpy as np
 
 from .document import Document
-from .selectors import get_attributes, is_mask, select_mask, set_attributes, traverse_flat
+from .selectors import (
+    flatten,
+    get_attributes,
+    is_mask,
+    select_mask,
+    set_attributes,
+    traverse_flat,
+)
 
 if TYPE_CHECKING:
     from ..proto import docarray_pb2
@@ -137,6 +144,8 @@ class DocumentArray(MutableSequence[Document]):
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, tuple):
             return self._attributes(key)
+        if key is Ellipsis:
+            return flatten(self)
         if isinstance(key, str):
             if key.startswith("@"):
                 return traverse_flat(self, key)
@@ -184,9 +193,13 @@ class DocumentArray(MutableSequence[Document]):
         if len(key) != 2:
             raise IndexError(f"expected da[rows, fields], got a key of length {len(key)}")
         rows, fields = key
-        whole = rows is Ellipsis or (isinstance(rows, slice) and rows == slice(None))
-        target = self if whole else self[rows]
+        if rows is Ellipsis:
+            target = flatten(self)
+        else:
+            target = self if isinstance(rows, slice) and rows == slice(None) else self[rows]
         if isinstance(target, Document):
+            if not assign and isinstance(fields, str):  # da[0, 'text']: the value itself
+                return get_attributes(DocumentArray._wrap([target]), fields)[0]
             target = DocumentArray._wrap([target])
         if assign:
             set_attributes(target, fields, value)

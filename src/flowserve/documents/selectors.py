@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from .array import DocumentArray
     from .document import Document
 
-__all__ = ["get_attributes", "is_mask", "select_mask", "set_attributes", "traverse_flat"]
+__all__ = [
+    "flatten", "get_attributes", "is_mask", "select_mask", "set_attributes", "traverse_flat",
+]
 
 _STEP = re.compile(r"([rcm])(\[(-?\d*)(?::(-?\d*))?\])?")
 _STACKED = frozenset(("embedding", "tensor"))
@@ -74,6 +76,28 @@ def traverse_flat(da: DocumentArray, selector: str) -> DocumentArray:
                     nxt.extend(docs[window] if window else docs)
             level = nxt
         out.extend(level)
+    return DocumentArray._wrap(out)
+
+
+def flatten(da: DocumentArray) -> DocumentArray:
+    """Every document at every level (``da[...]``): each document after its chunks and
+    matches, each id once, as docarray 0.21's ``flatten``."""
+    from .array import DocumentArray
+
+    out: list[Document] = []
+    seen: set[str] = set()
+    stack: list[tuple[Document, bool]] = [(d, False) for d in reversed(da._docs)]
+    while stack:
+        doc, expanded = stack.pop()
+        if expanded:
+            out.append(doc)
+            continue
+        if doc._id in seen:
+            continue
+        seen.add(doc._id)
+        stack.append((doc, True))
+        children = [*(doc._chunks or ()), *(doc._matches or ())]
+        stack.extend((child, False) for child in reversed(children))
     return DocumentArray._wrap(out)
 
 

@@ -48,8 +48,16 @@ def test_attribute_access_by_column() -> None:
     assert da[:, "tags__x"] == [5, 7]
     ids, texts = da[:, ("id", "text")]
     assert ids == da.ids and texts == ["root", "two"]
-    assert da[0, "text"] == ["root"]
-    assert da[..., "text"] == ["root", "two"]
+    assert da[0, "text"] == "root"
+    assert da[da[1].id, "tags__x"] == 7
+    assert da[[0, 1], "text"] == ["root", "two"]
+    assert da["@r", "text"] == ["root", "two"]
+
+
+def test_ellipsis_flattens_every_level() -> None:
+    da = _nested()
+    assert da[..., "text"] == ["c1", "c2", "m1", "root", "two"]
+    assert len(da[...]) == 5
 
 
 def test_embedding_column_is_stacked_and_settable() -> None:
