@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,3 +258,15 @@ def test_save_and_load_binary(tmp_path: object) -> None:
     da.save_binary(buf)
     buf.seek(0)
     assert DocumentArray.load_binary(buf) == da
+
+
+def test_loads_a_file_docarray_0_21_saved() -> None:
+    # Written by docarray 0.21.1: save_binary(path, protocol='protobuf-array', compress='gzip')
+    # of [Document(id='r', text='root', tags={'x': 5}, chunks=[c1], matches=[m1],
+    # embedding=np.arange(3, dtype='float32')), Document(id='two', blob=b'xy')].
+    path = Path(__file__).resolve().parents[2] / "data" / "docarray021_protobuf_array.gz"
+    da = DocumentArray.load_binary(path, compress="gzip")
+    assert da.ids == ["r", "two"]
+    assert da[0].text == "root" and da[0].tags == {"x": 5.0} and da[1].blob == b"xy"
+    assert da["@c,m"].texts == ["c1", "m1"]
+    np.testing.assert_array_equal(da[0].embedding, np.arange(3, dtype=np.float32))
