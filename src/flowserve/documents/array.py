@@ -31,6 +31,10 @@ class DocumentArray(MutableSequence[Document]):
     Index by position (``da[0]``), slice (``da[1:3]``, a new DocumentArray sharing the
     documents), id (``da['abc']``, O(1)) or a list of positions/ids. ``'abc' in da`` and
     ``doc in da`` test by id. Ids need not be unique; lookup by id finds the first match.
+
+    docarray v1 indexing works too: selectors (``da['@c,m']``), boolean masks, ``da[...]``
+    (every level) and attribute columns (``da[:, 'tags__x']``); see
+    :mod:`flowserve.documents.selectors`.
     """
 
     __slots__ = ("_id_map", "_id_map_version", "_items", "_source")
