@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install flowserve with its test and dev dependencies into .venv, then check the code (ruff, mypy)
-# and run the whole test suite.
+# and run the whole test suite; then run the unit tests and a few integration tests again in
+# .venv-min, on the minimum versions of grpcio/protobuf/numpy (scripts/min-constraints.txt).
+# Arguments go to the first pytest run; the second is skipped when arguments are given or
+# FLOWSERVE_SKIP_MIN=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -24,3 +27,21 @@ fi
 .venv/bin/python -m ruff check --no-cache
 .venv/bin/python -m mypy --no-incremental --cache-dir /dev/null
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if [ "$#" -eq 0 ] && [ "${FLOWSERVE_SKIP_MIN:-}" != 1 ]; then
+  if [ ! -x .venv-min/bin/python ]; then
+    python3 -m venv .venv-min
+  fi
+  .venv-min/bin/python -m pip install --quiet --upgrade pip
+  .venv-min/bin/python -m pip install --quiet -c scripts/min-constraints.txt -e '.[test,tracing]'
+  # Fail if pip resolved anything but the pinned minimums (a constraint it could not honour).
+  .venv-min/bin/python - <<'PY'
+from importlib.metadata import version
+pins = [line.split("#")[0].strip() for line in open("scripts/min-constraints.txt")]
+wrong = [f"{name}=={version(name)} (want {want})" for name, want in
+         (pin.split("==") for pin in pins if pin) if version(name) != want]
+if wrong:
+    raise SystemExit(f".venv-min does not have the minimum versions: {', '.join(wrong)}")
+PY
+  .venv-min/bin/python -m pytest -q -p no:cacheprovider tests/unit \
+    tests/integration/test_flow_python_api.py tests/integration/test_main_executors.py
+fi

@@ -41,6 +41,7 @@ from .imports import (
     import_module,
     is_path,
 )
+from .main_source import definitions_file
 from .spec import ExecutorSpec
 
 __all__ = ["ResolvedExecutor", "class_ref", "load_executor_class", "resolve_executor"]
@@ -139,7 +140,9 @@ def class_ref(cls: type) -> str:
 
     ``'module:Qualname'`` normally; ``'/abs/file.py:Qualname'`` for classes defined in the main
     script or in a file imported by path. The main script is imported again in that process, so
-    it must guard its Flow start with ``if __name__ == '__main__':``.
+    it must guard its Flow start with ``if __name__ == '__main__':``. For a ``__main__`` without
+    a file (``python -c``, a notebook), the session's definitions are written to a file first
+    (:mod:`flowserve.config.main_source`).
     """
     if not isinstance(cls, type):
         raise ExecutorLoadError(f"expected a class, got {cls!r}")
@@ -153,10 +156,8 @@ def class_ref(cls: type) -> str:
     file = getattr(sys.modules.get(module_name), "__file__", None)
     if module_name in ("__main__", "__mp_main__"):
         if not file:
-            raise ExecutorLoadError(
-                f"class {qualname!r} is defined in an interactive session (its __main__ has no "
-                "file); move it to a module so worker processes can import it"
-            )
+            # `python -c`, a notebook: workers import the session's definitions from a file.
+            return f"{definitions_file(qualname)}:{qualname}"
         return f"{Path(file).resolve()}:{qualname}"
     if module_name.startswith(FILE_MODULE_PREFIX) and file:
         return f"{Path(file).resolve()}:{qualname}"

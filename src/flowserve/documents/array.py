@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, MutableSequence, Sequence, Sized
-from typing import TYPE_CHECKING, Any, SupportsIndex, overload
+import os
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence, Sized
+from typing import IO, TYPE_CHECKING, Any, SupportsIndex, overload
 
 import numpy as np
 
 from .document import Document
+from .selectors import (
+    flatten,
+    get_attributes,
+    is_mask,
+    select_mask,
+    set_attributes,
+    traverse_flat,
+)
 
 if TYPE_CHECKING:
     from ..proto import docarray_pb2
 
-__all__ = ["DocumentArray", "merge_doc", "reduce_all"]
+__all__ = ["DocumentArray"]
 
 
 class DocumentArray(MutableSequence[Document]):
@@ -22,6 +31,10 @@ class DocumentArray(MutableSequence[Document]):
     Index by position (``da[0]``), slice (``da[1:3]``, a new DocumentArray sharing the
     documents), id (``da['abc']``, O(1)) or a list of positions/ids. ``'abc' in da`` and
     ``doc in da`` test by id. Ids need not be unique; lookup by id finds the first match.
+
+    docarray v1 indexing works too: selectors (``da['@c,m']``), boolean masks, ``da[...]``
+    (every level) and attribute columns (``da[:, 'tags__x']``); see
+    :mod:`flowserve.documents.selectors`.
     """
 
     __slots__ = ("_id_map", "_id_map_version", "_items", "_source")
@@ -130,9 +143,19 @@ class DocumentArray(MutableSequence[Document]):
     def __getitem__(self, key: SupportsIndex | str) -> Document: ...  # type: ignore[overload-overlap]
     @overload
     def __getitem__(self, key: slice | Sequence[int] | Sequence[str]) -> DocumentArray: ...
-    def __getitem__(self, key: Any) -> Document | DocumentArray:
+    @overload
+    def __getitem__(self, key: tuple[Any, str | Sequence[str]]) -> Any: ...
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple):
+            return self._attributes(key)
+        if key is Ellipsis:
+            return flatten(self)
         if isinstance(key, str):
+            if key.startswith("@"):
+                return traverse_flat(self, key)
             return self._docs[self._position(key)]
+        if is_mask(key):
+            return select_mask(self, key)
         if isinstance(key, slice):
             return DocumentArray._wrap(self._docs[key])
         if isinstance(key, Iterable):
@@ -143,7 +166,12 @@ class DocumentArray(MutableSequence[Document]):
     def __setitem__(self, key: SupportsIndex | str, value: Document) -> None: ...
     @overload
     def __setitem__(self, key: slice, value: Iterable[Document]) -> None: ...
+    @overload
+    def __setitem__(self, key: tuple[Any, str | Sequence[str]], value: Any) -> None: ...
     def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, tuple):
+            self._attributes(key, value, assign=True)
+            return
         if isinstance(key, slice):
             docs = list(value)
             for doc in docs:
@@ -162,6 +190,36 @@ class DocumentArray(MutableSequence[Document]):
         else:
             del self._docs[operator.index(key)]
         self._invalidate()
+
+    def _attributes(self, key: tuple[Any, Any], value: Any = None, *,
+                    assign: bool = False) -> Any:
+        """``da[rows, fields]``: get (or set) attributes of the documents ``rows`` selects."""
+        if len(key) != 2:
+            raise IndexError(f"expected da[rows, fields], got a key of length {len(key)}")
+        rows, fields = key
+        if rows is Ellipsis:
+            target = flatten(self)
+        else:
+            target = self if isinstance(rows, slice) and rows == slice(None) else self[rows]
+        if isinstance(target, Document):
+            if not assign and isinstance(fields, str):  # da[0, 'text']: the value itself
+                return get_attributes(DocumentArray._wrap([target]), fields)[0]
+            target = DocumentArray._wrap([target])
+        if assign:
+            set_attributes(target, fields, value)
+            return None
+        return get_attributes(target, fields)
+
+    def __add__(self, other: Iterable[Document]) -> DocumentArray:
+        """A new DocumentArray with the documents of both (the same objects)."""
+        if not isinstance(other, Iterable):
+            return NotImplemented
+        return DocumentArray(list(self._docs) + list(other))
+
+    @classmethod
+    def empty(cls, size: int = 0) -> DocumentArray:
+        """`size` empty Documents, each with a fresh id."""
+        return cls._wrap([Document() for _ in range(size)])
 
     def insert(self, index: int, value: Document) -> None:
         """Insert ``value`` before position ``index``."""
@@ -292,8 +350,59 @@ class DocumentArray(MutableSequence[Document]):
         Jina). For an id present in both, fields set in ``other`` win (see :func:`merge_doc`)
         and ``matches``/``chunks`` are reduced recursively, so no id is duplicated.
         """
-        _reduce_into(self, other, copy_new=False)
+        from .merging import reduce_into
+
+        reduce_into(self, other, copy_new=False)
         return self
+
+    # -- docarray v1 operations (see matching, iteration, summary) ----------------------------
+
+    def match(self, darray: DocumentArray, *, metric: str = "cosine", limit: int | None = 20,
+              metric_name: str | None = None, exclude_self: bool = False,
+              batch_size: int | None = None) -> None:
+        """Set each document's ``matches`` to its `limit` nearest documents of `darray` by
+        embedding, scored under ``scores[metric_name or metric]`` (see
+        :mod:`flowserve.documents.matching`; metrics cosine, euclidean, sqeuclidean, dot)."""
+        from .matching import match
+
+        match(self, darray, metric=metric, limit=limit, metric_name=metric_name,
+              exclude_self=exclude_self, batch_size=batch_size)
+
+    def find(self, query: Any, *, metric: str = "cosine", limit: int | None = 20,
+             metric_name: str | None = None,
+             exclude_self: bool = False) -> DocumentArray | list[DocumentArray]:
+        """The documents nearest to `query`: a DocumentArray for a 1-d array, a list with one
+        DocumentArray per query for a Document, a DocumentArray or a 2-d array (docarray 0.21)."""
+        from .matching import find
+
+        return find(self, query, metric=metric, limit=limit, metric_name=metric_name,
+                    exclude_self=exclude_self)
+
+    def batch(self, batch_size: int, shuffle: bool = False) -> Iterator[DocumentArray]:
+        """Consecutive DocumentArrays of at most `batch_size` documents."""
+        from .iteration import batch
+
+        return batch(self, batch_size, shuffle)
+
+    def map(self, func: Callable[[Document], Any], backend: str = "thread",
+            num_worker: int | None = None) -> Iterator[Any]:
+        """``func(doc)`` for each document, in order, run in a thread (or process) pool."""
+        from .iteration import map_docs
+
+        return map_docs(self, func, backend, num_worker)
+
+    def apply(self, func: Callable[[Document], Any], backend: str = "thread",
+              num_worker: int | None = None) -> DocumentArray:
+        """Replace each document by ``func(doc)`` (None keeps it) and return this array."""
+        from .iteration import apply
+
+        return apply(self, func, backend, num_worker)
+
+    def summary(self) -> None:
+        """Print the length and which attributes the documents set."""
+        from .summary import summary
+
+        summary(self)
 
     # -- conversions ------------------------------------------------------------------------
 
@@ -312,18 +421,40 @@ class DocumentArray(MutableSequence[Document]):
         arrays are read-only zero-copy views of the message's buffers."""
         return cls._lazy(pb)
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, protocol: str = "protobuf-array", compress: str | None = None) -> bytes:
         """Serialize as a ``docarray.DocumentArrayProto`` message (an array never used since
-        it was read from the wire is written back as it came)."""
-        data: bytes = self.to_protobuf().SerializeToString()
-        return data
+        it was read from the wire is written back as it came), compressed with `compress`
+        (zlib, gzip, bz2, lzma); see :mod:`flowserve.documents.binary`."""
+        from .binary import check_protocol, compress_bytes
+
+        check_protocol(protocol)
+        return compress_bytes(self.to_protobuf().SerializeToString(), compress)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> DocumentArray:
-        """Parse a serialized ``DocumentArrayProto``; malformed input raises BadRequestError."""
+    def from_bytes(cls, data: bytes, protocol: str = "protobuf-array",
+                   compress: str | None = None) -> DocumentArray:
+        """Parse what :meth:`to_bytes` wrote; malformed input raises BadRequestError."""
+        from .binary import check_protocol, decompress_bytes
         from .proto_codec import docarray_from_bytes
 
-        return docarray_from_bytes(data)
+        check_protocol(protocol)
+        return docarray_from_bytes(decompress_bytes(data, compress))
+
+    def save_binary(self, file: str | os.PathLike[str] | IO[bytes],
+                    protocol: str = "protobuf-array", compress: str | None = None) -> None:
+        """Write :meth:`to_bytes` to a path or a binary file object."""
+        from .binary import save_binary
+
+        save_binary(self, file, protocol=protocol, compress=compress)
+
+    @classmethod
+    def load_binary(cls, file: str | os.PathLike[str] | IO[bytes] | bytes,
+                    protocol: str = "protobuf-array",
+                    compress: str | None = None) -> DocumentArray:
+        """Read what :meth:`save_binary` wrote."""
+        from .binary import load_binary
+
+        return load_binary(file, protocol=protocol, compress=compress)
 
     def to_dict_list(self) -> list[dict[str, Any]]:
         """One JSON-able dict per document (see :meth:`Document.to_dict`)."""
@@ -350,83 +481,6 @@ class DocumentArray(MutableSequence[Document]):
         from .json_codec import docarray_from_json
 
         return docarray_from_json(text)
-
-
-def reduce_all(arrays: Sequence[DocumentArray]) -> DocumentArray:
-    """Merge fan-in results: ``arrays[1:]`` are reduced into ``arrays[0]``, which is returned.
-
-    ``arrays[0]`` is mutated in place and returned (no copy: the gateway owns the decoded
-    arrays). The other arrays are left untouched: documents taken from them are copied
-    (:meth:`Document.copy`, arrays shared) before being appended. Returns an empty
-    DocumentArray for an empty sequence.
-    """
-    if not arrays:
-        return DocumentArray()
-    base = arrays[0]
-    for other in arrays[1:]:
-        _reduce_into(base, other, copy_new=True)
-    return base
-
-
-def merge_doc(dst: Document, src: Document, *, copy_new: bool = False) -> None:
-    """Merge ``src`` into ``dst`` in place (Jina's ``Document.update`` + reduce semantics).
-
-    Non-empty content (text, blob, tensor), embedding, non-default scalars and a non-empty
-    location of ``src`` replace those of ``dst``; tags, metadata, scores and evaluations are
-    dict-updated; matches and chunks are reduced recursively by id. With ``copy_new``,
-    documents appended from ``src`` are copies, so ``src`` is never mutated later.
-    """
-    if src._text:
-        dst.text = src._text
-    elif src._blob:
-        dst.blob = src._blob
-    elif src._tensor is not None:
-        dst.tensor = src._tensor
-    if src._embedding is not None:
-        dst._embedding = src._embedding
-    if src.uri:
-        dst.uri = src.uri
-    if src.mime_type:
-        dst.mime_type = src.mime_type
-    if src.modality:
-        dst.modality = src.modality
-    if src.parent_id:
-        dst.parent_id = src.parent_id
-    if src.granularity:
-        dst.granularity = src.granularity
-    if src.adjacency:
-        dst.adjacency = src.adjacency
-    if src.weight:
-        dst.weight = src.weight
-    if src.offset:
-        dst.offset = src.offset
-    if src._location:
-        dst._location = list(src._location)
-    if src._tags:
-        dst.tags.update(src._tags)
-    if src._metadata:
-        if dst._metadata is None:
-            dst._metadata = {}
-        dst._metadata.update(src._metadata)
-    if src._scores:
-        dst.scores.update(src._scores.copy() if copy_new else src._scores)
-    if src._evaluations:
-        dst.evaluations.update(src._evaluations.copy() if copy_new else src._evaluations)
-    if src._matches:
-        _reduce_into(dst.matches, src._matches, copy_new=copy_new)
-    if src._chunks:
-        _reduce_into(dst.chunks, src._chunks, copy_new=copy_new)
-
-
-def _reduce_into(base: DocumentArray, other: DocumentArray, *, copy_new: bool) -> None:
-    id_map = base._index_map()
-    docs = base._docs
-    for doc in list(other._docs):
-        index = id_map.get(doc._id)
-        if index is None:
-            base.append(doc.copy() if copy_new else doc)  # append keeps id_map current
-        elif docs[index] is not doc:
-            merge_doc(docs[index], doc, copy_new=copy_new)
 
 
 def _check_doc(value: Any) -> Document:

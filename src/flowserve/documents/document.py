@@ -202,9 +202,10 @@ class Document:
         weight: float = 0.0,
         offset: float = 0.0,
         location: Iterable[float] | None = None,
+        content: Any = None,
     ) -> None:
-        if sum(v is not None for v in (text, blob, tensor)) > 1:
-            raise ValueError("a Document takes at most one of text, blob and tensor")
+        if sum(v is not None for v in (text, blob, tensor, content)) > 1:
+            raise ValueError("a Document takes at most one of text, blob, tensor and content")
         self._id: str = new_id() if id is None else _check_str("id", id)
         self._text: str | None = None
         self._blob: bytes | None = None
@@ -215,6 +216,8 @@ class Document:
             self.blob = blob
         elif tensor is not None:
             self.tensor = tensor
+        elif content is not None:
+            self.content = content
         self._embedding: np.ndarray | None = _as_array(embedding)
         self.uri: str = uri
         self.mime_type: str = mime_type
@@ -301,13 +304,26 @@ class Document:
             self._tensor = None
 
     @property
-    def content(self) -> str | bytes | np.ndarray | None:
-        """Whichever of ``text``, ``blob``, ``tensor`` is set (None if none is)."""
+    def content(self) -> Any:
+        """Whichever of ``text``, ``blob``, ``tensor`` is set (None if none is); setting it
+        sets ``text`` for a str, ``blob`` for bytes, ``tensor`` otherwise."""
         if self._text is not None:
             return self._text
         if self._blob is not None:
             return self._blob
         return self._tensor
+
+    @content.setter
+    def content(self, value: Any) -> None:
+        # docarray v1: a str is text, bytes are the blob, anything else becomes the tensor.
+        if value is None:
+            self._text = self._blob = self._tensor = None
+        elif isinstance(value, str):
+            self.text = value
+        elif isinstance(value, bytes | bytearray | memoryview):
+            self.blob = value
+        else:
+            self.tensor = value
 
     @property
     def embedding(self) -> np.ndarray | None:

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..documents.array import DocumentArray, merge_doc
+from ..documents.array import DocumentArray
 from ..documents.document import Document
+from ..documents.merging import merge_doc
 from ..wire.request import DataRequest
 
 __all__ = ["merge_arrays", "merge_parameters", "merge_requests"]

@@ -6,7 +6,7 @@ import warnings
 from flowserve.proto import jina_pb2 as flowserve_dot_proto_dot_jina__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.75.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -19,14 +19,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in flowserve/proto/jina_pb2_grpc.py depends on'
+        + f' but the generated code in flowserve/proto/jina_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class JinaRPCStub:
+class JinaRPCStub(object):
     """Main client path: one bidirectional stream per Client.post call.
     """
 
@@ -43,7 +43,7 @@ class JinaRPCStub:
                 _registered_method=True)
 
 
-class JinaRPCServicer:
+class JinaRPCServicer(object):
     """Main client path: one bidirectional stream per Client.post call.
     """
 
@@ -69,7 +69,7 @@ def add_JinaRPCServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class JinaRPC:
+class JinaRPC(object):
     """Main client path: one bidirectional stream per Client.post call.
     """
 
@@ -101,7 +101,7 @@ class JinaRPC:
             _registered_method=True)
 
 
-class JinaSingleDataRequestRPCStub:
+class JinaSingleDataRequestRPCStub(object):
     """Unary path; also how the gateway talks to executors.
     """
 
@@ -118,7 +118,7 @@ class JinaSingleDataRequestRPCStub:
                 _registered_method=True)
 
 
-class JinaSingleDataRequestRPCServicer:
+class JinaSingleDataRequestRPCServicer(object):
     """Unary path; also how the gateway talks to executors.
     """
 
@@ -144,7 +144,7 @@ def add_JinaSingleDataRequestRPCServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class JinaSingleDataRequestRPC:
+class JinaSingleDataRequestRPC(object):
     """Unary path; also how the gateway talks to executors.
     """
 
@@ -176,7 +176,7 @@ class JinaSingleDataRequestRPC:
             _registered_method=True)
 
 
-class JinaDiscoverEndpointsRPCStub:
+class JinaDiscoverEndpointsRPCStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -192,7 +192,7 @@ class JinaDiscoverEndpointsRPCStub:
                 _registered_method=True)
 
 
-class JinaDiscoverEndpointsRPCServicer:
+class JinaDiscoverEndpointsRPCServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def endpoint_discovery(self, request, context):
@@ -217,7 +217,7 @@ def add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class JinaDiscoverEndpointsRPC:
+class JinaDiscoverEndpointsRPC(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -248,7 +248,7 @@ class JinaDiscoverEndpointsRPC:
             _registered_method=True)
 
 
-class JinaGatewayDryRunRPCStub:
+class JinaGatewayDryRunRPCStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -264,7 +264,7 @@ class JinaGatewayDryRunRPCStub:
                 _registered_method=True)
 
 
-class JinaGatewayDryRunRPCServicer:
+class JinaGatewayDryRunRPCServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def dry_run(self, request, context):
@@ -289,7 +289,7 @@ def add_JinaGatewayDryRunRPCServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class JinaGatewayDryRunRPC:
+class JinaGatewayDryRunRPC(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -320,7 +320,7 @@ class JinaGatewayDryRunRPC:
             _registered_method=True)
 
 
-class JinaInfoRPCStub:
+class JinaInfoRPCStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -336,7 +336,7 @@ class JinaInfoRPCStub:
                 _registered_method=True)
 
 
-class JinaInfoRPCServicer:
+class JinaInfoRPCServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def _status(self, request, context):
@@ -361,7 +361,7 @@ def add_JinaInfoRPCServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class JinaInfoRPC:
+class JinaInfoRPC(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowserve.documents.array import DocumentArray, reduce_all
+from flowserve.documents.array import DocumentArray
 from flowserve.documents.document import Document, NamedScore
+from flowserve.documents.merging import reduce_all
 from flowserve.errors import BadRequestError
 
 
