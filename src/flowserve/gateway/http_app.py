@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
 from ..errors import BadRequestError, OverloadedError, RequestError
 from ..wire.deadline import deadline_after
+from ..wire.http_models import PostRequest, PostResponse, validation_message
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.status import http_status_for
 from .core import GatewayCore
+from .swagger import add_local_docs
 
 __all__ = ["create_app", "http_error"]
 
@@ -44,7 +46,12 @@ def http_error(exc: RequestError) -> JSONResponse:
 
 def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> FastAPI:
     """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`."""
-    app = FastAPI(title="flowserve gateway", version=__version__)
+    app = FastAPI(title="flowserve gateway", version=__version__, docs_url=None, redoc_url=None)
+    add_local_docs(app)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return http_error(BadRequestError(validation_message(list(exc.errors()))))
 
     @app.get("/", summary="Health check")
     async def health() -> dict[str, Any]:
@@ -60,14 +67,15 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> Fa
         code = 0 if not problems else 1
         return {"code": code, "description": "; ".join(problems)}
 
-    @app.post("/post", summary="Send documents through the Flow")
-    async def post(request: Request) -> Any:
+    @app.post("/post", summary="Send documents through the Flow",
+              responses={200: {"model": PostResponse}})
+    async def post(request: Request,
+                   body: Annotated[PostRequest | None, Body()] = None) -> Any:
         try:
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except ValueError as exc:
-                raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
-            data_request = request_from_post_body(body)
+            # `body` validated the shape; the raw JSON (parsed once, cached on `request`) is
+            # decoded without a copy through pydantic
+            raw = await request.json() if body is not None else {}
+            data_request = request_from_post_body(raw)
             timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
                                default_timeout)
             client = request.headers.get(CLIENT_ID_HEADER) or (
