@@ -117,6 +117,16 @@ class Flow:
             self._client = self.client()
         return self._client.post(on, inputs, **kwargs)
 
+    def index(self, inputs: InputType = None,
+              **kwargs: Any) -> DocumentArray | list[DataRequest] | None:
+        """`post('/index', ...)`, as Jina's ``Flow.index``."""
+        return self.post("/index", inputs, **kwargs)
+
+    def search(self, inputs: InputType = None,
+               **kwargs: Any) -> DocumentArray | list[DataRequest] | None:
+        """`post('/search', ...)`, as Jina's ``Flow.search``."""
+        return self.post("/search", inputs, **kwargs)
+
     def block(self, stop_event: threading.Event | None = None) -> None:
         """Serve until Ctrl-C / SIGTERM (or `stop_event` is set), then stop the Flow."""
         from .local.table import print_addresses

@@ -161,7 +161,8 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, *, name: s
         secret_env={var: (ref.name, ref.key) for var, ref in ex.env_from_secret.items()},
         resources=c.resources_of(spec, ex), pull_policy=c.pull_policy(spec, ex),
         pull_secrets=c.pull_secrets(spec, ex), monitoring_port=c.monitoring_port(spec, ex),
-        grace=opts.grace, grace_period=c.grace_period(spec), timeout_ready=opts.timeout_ready,
+        grace=opts.grace, grace_period=c.grace_period(spec),
+        timeout_ready=ex.timeout_ready or opts.timeout_ready,
     )
     objects = [
         _config_map(plan, namespace),

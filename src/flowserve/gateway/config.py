@@ -134,4 +134,6 @@ class GatewayConfig:
             argv += ["--timeout", str(opts.timeout)]
         if not opts.retries:
             argv += ["--no-retries"]
+        if opts.cors:
+            argv += ["--cors"]
         return argv + self.observability.to_argv()

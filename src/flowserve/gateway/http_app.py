@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
@@ -44,9 +45,14 @@ def http_error(exc: RequestError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(core: GatewayCore, *, default_timeout: float | None = None) -> FastAPI:
-    """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`."""
+def create_app(core: GatewayCore, *, default_timeout: float | None = None,
+               cors: bool = False) -> FastAPI:
+    """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`.
+    `cors` allows every origin, method and header (as Jina's gateway with ``cors: true``)."""
     app = FastAPI(title="flowserve gateway", version=__version__, docs_url=None, redoc_url=None)
+    if cors:
+        app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["*"])
     add_local_docs(app)
 
     @app.exception_handler(RequestValidationError)

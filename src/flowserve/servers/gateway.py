@@ -85,7 +85,8 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
-                http = HttpServer.start(create_app(core, default_timeout=opts.timeout),
+                http = HttpServer.start(create_app(core, default_timeout=opts.timeout,
+                                                   cors=opts.cors),
                                         opts.host, port, grace=opts.grace, what="gateway (http)")
                 http_servers.append(http)
                 bound["http"] = http.port

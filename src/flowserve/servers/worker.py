@@ -33,6 +33,7 @@ class WorkerOptions:
     host: str = "0.0.0.0"
     uses_with: dict[str, Any] = field(default_factory=dict)
     uses_metas: dict[str, Any] = field(default_factory=dict)
+    uses_requests: dict[str, str] = field(default_factory=dict)
     py_modules: list[str] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     replica_id: int = 0
@@ -61,7 +62,7 @@ def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
                     "workspace": opts.workspace}
     executor = cls(**opts.uses_with, metas=opts.uses_metas or None, runtime_args=runtime_args)
     return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
-                           sync_handlers=opts.sync_handlers)
+                           sync_handlers=opts.sync_handlers, uses_requests=opts.uses_requests)
 
 
 async def serve_worker(opts: WorkerOptions, stop: asyncio.Event) -> None:
