@@ -105,10 +105,17 @@ class Flow:
         return self._runtime.addresses
 
     def client(self, protocol: str | None = None) -> Client:
-        """A Client connected to this Flow's gateway."""
+        """A Client connected to this Flow's gateway (its first gRPC or HTTP port by default;
+        flowserve's Client does not speak WebSocket, Jina's does)."""
         from .client import Client
 
-        return Client(host=self._require_running().gateway_url(protocol))
+        addresses = self._require_running()
+        if protocol is None:
+            protocol = next((p for p in addresses.gateway_ports if p != "websocket"), None)
+            if protocol is None:
+                raise RuntimeError("this Flow serves only websocket; flowserve's Client speaks "
+                                   "grpc and http (add one to the Flow's protocols)")
+        return Client(host=addresses.gateway_url(protocol))
 
     def post(self, on: str = "/", inputs: InputType = None,
              **kwargs: Any) -> DocumentArray | list[DataRequest] | None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "data" / "jina_client_driver.py"
-PROTOCOLS = ["grpc", "http"]
+PROTOCOLS = ["grpc", "http", "websocket"]
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--deployments", type=_json_arg, default={},
                     help='JSON {"executor": ["host:port", ...]} (one address per replica), or '
                          '{"executor": {"addresses": [...], "concurrency": 1, ...}}')
-    gw.add_argument("--protocol", nargs="+", default=["grpc"], choices=["grpc", "http"])
+    gw.add_argument("--protocol", nargs="+", default=["grpc"],
+                    choices=["grpc", "http", "websocket"])
     gw.add_argument("--port", nargs="+", type=int, default=None)
     gw.add_argument("--host", default=GATEWAY_DEFAULTS.host)
     gw.add_argument("--prefetch", type=int, default=GATEWAY_DEFAULTS.prefetch)

@@ -38,7 +38,7 @@ __all__ = [
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$")
 
-Protocol = Literal["grpc", "http"]
+Protocol = Literal["grpc", "http", "websocket"]
 
 
 def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:

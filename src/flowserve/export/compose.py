@@ -107,7 +107,7 @@ def _gateway(spec: FlowSpec, args: list[str],
              depends: dict[str, dict[str, str]]) -> dict[str, Any]:
     ports = dict(c.gateway_ports(spec))
     health = (grpc_health_command(ports["grpc"]) if "grpc" in ports
-              else http_health_command(ports["http"]))
+              else http_health_command(ports.get("http") or ports["websocket"]))
     service = _common(spec, None, spec.with_.uses or c.base_image(), args, health)
     service["ports"] = [f"{port}:{port}" for port in ports.values()]
     if depends:

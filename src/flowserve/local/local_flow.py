@@ -40,7 +40,8 @@ class FlowAddresses:
 
     def gateway_url(self, protocol: str | None = None) -> str:
         protocol = protocol or next(iter(self.gateway_ports))
-        return f"{protocol}://{self._host()}:{self.gateway_ports[protocol]}"
+        scheme = "ws" if protocol == "websocket" else protocol
+        return f"{scheme}://{self._host()}:{self.gateway_ports[protocol]}"
 
     @property
     def metrics_url(self) -> str | None:

@@ -12,6 +12,7 @@ from ..gateway.grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_s
 from ..gateway.health_monitor import monitor_replicas
 from ..gateway.http_app import create_app
 from ..gateway.retry_budget import RetryBudget
+from ..gateway.websocket_app import create_websocket_app
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
@@ -90,6 +91,13 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                                         opts.host, port, grace=opts.grace, what="gateway (http)")
                 http_servers.append(http)
                 bound["http"] = http.port
+            elif protocol == "websocket":
+                app = create_websocket_app(core, prefetch=opts.prefetch,
+                                           default_timeout=opts.timeout)
+                ws = HttpServer.start(app, opts.host, port, grace=opts.grace,
+                                      what="gateway (websocket)")
+                http_servers.append(ws)
+                bound["websocket"] = ws.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
         monitoring_port = observability.start(opts.host, config.observability.port_monitoring)

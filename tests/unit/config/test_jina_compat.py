@@ -22,6 +22,11 @@ def test_cors_timeout_ready_and_uses_requests_are_flow_keys():
     assert spec.executors[0].uses_requests == {"/go": "run"}
 
 
+def test_websocket_is_a_gateway_protocol():
+    spec = flow_from_dict({"with": {"protocol": ["grpc", "WebSocket"], "port": [1, 2]}})
+    assert spec.with_.protocol == ["grpc", "websocket"]
+
+
 def test_dict_form_uses_spreads_into_the_uses_keys_and_the_entry_wins():
     spec = flow_from_dict({"executors": [{
         "name": "enc",
