@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 from procs import running
-from toy_executors import AppendText, Embed, Raises, ReturnsDict
-
-from flowserve import Flow
+from toy_executors import chain_flow
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +35,7 @@ def jina_python() -> Path:
 
 @pytest.fixture(scope="module")
 def flow():
-    flow = (
-        Flow(protocol=PROTOCOLS)
-        .add(name="first", uses=AppendText, uses_with={"suffix": "-a"})
-        .add(name="second", uses=Embed, uses_with={"n_dim": 4})
-        .add(name="stats", uses=ReturnsDict)
-        .add(name="fails", uses=Raises)
-    )
-    with running(flow):
+    with running(chain_flow(PROTOCOLS, n_dim=4)) as flow:
         yield flow
 
 
