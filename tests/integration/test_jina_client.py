@@ -15,7 +15,8 @@ import pytest
 from procs import running
 from toy_executors import chain_flow
 
-pytestmark = pytest.mark.integration
+# building the Jina venv (when scripts/test.sh has not) takes minutes
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "data" / "jina_client_driver.py"
