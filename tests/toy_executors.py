@@ -140,3 +140,17 @@ class ShardMatcher(Executor):
             m.scores["score"] = float(shard)
             d.matches.append(m)
             d.tags["shard"] = float(shard)
+
+
+def chain_flow(protocol: str | list[str], n_dim: int = 16):
+    """The Flow several integration tests serve: first (AppendText '-a') -> second (Embed
+    `n_dim`) -> stats (ReturnsDict) -> fails (Raises on text 'boom')."""
+    from flowserve import Flow
+
+    return (
+        Flow(protocol=protocol)
+        .add(name="first", uses=AppendText, uses_with={"suffix": "-a"})
+        .add(name="second", uses=Embed, uses_with={"n_dim": n_dim})
+        .add(name="stats", uses=ReturnsDict)
+        .add(name="fails", uses=Raises)
+    )

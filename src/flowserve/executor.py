@@ -7,7 +7,7 @@ endpoint -> :class:`Handler` that the worker runtime uses. Nothing here knows ab
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, TypeVar, overload
@@ -115,8 +115,12 @@ class Handler:
         return {k: v for k, v in available.items() if k in self.accepts}
 
 
-def discover_endpoints(executor: Executor) -> dict[str, Handler]:
-    """Map each endpoint to its handler, walking the class MRO so subclasses override bases."""
+def discover_endpoints(executor: Executor,
+                       uses_requests: Mapping[str, str] | None = None) -> dict[str, Handler]:
+    """Map each endpoint to its handler, walking the class MRO so subclasses override bases.
+
+    `uses_requests` (endpoint -> method name) rebinds as Jina's does: a method named there
+    leaves the endpoints ``@requests`` gave it and serves the endpoint given instead."""
     found: dict[str, Handler] = {}
     for klass in reversed(type(executor).__mro__):
         for attr, value in vars(klass).items():
@@ -126,6 +130,15 @@ def discover_endpoints(executor: Executor) -> dict[str, Handler]:
             bound = getattr(executor, attr)
             for endpoint in endpoints:
                 found[endpoint] = _make_handler(endpoint, bound)
+    for endpoint, method in (uses_requests or {}).items():
+        bound = getattr(executor, method, None) if not method.startswith("_") else None
+        if not callable(bound):
+            raise ConfigError(f"executor {executor.name!r}: uses_requests binds {endpoint!r} to "
+                              f"{method!r}, which is not a method of {type(executor).__name__}")
+        name = getattr(bound, "__name__", method)
+        found = {e: h for e, h in found.items() if getattr(h.fn, "__name__", None) != name}
+    for endpoint, method in (uses_requests or {}).items():
+        found[endpoint] = _make_handler(endpoint, getattr(executor, method))
     return found
 
 

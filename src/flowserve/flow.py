@@ -106,10 +106,17 @@ class Flow:
         return self._runtime.addresses
 
     def client(self, protocol: str | None = None) -> Client:
-        """A Client connected to this Flow's gateway."""
+        """A Client connected to this Flow's gateway (its first gRPC or HTTP port by default;
+        flowserve's Client does not speak WebSocket, Jina's does)."""
         from .client import Client
 
-        return Client(host=self._require_running().gateway_url(protocol))
+        addresses = self._require_running()
+        if protocol is None:
+            protocol = next((p for p in addresses.gateway_ports if p != "websocket"), None)
+            if protocol is None:
+                raise RuntimeError("this Flow serves only websocket; flowserve's Client speaks "
+                                   "grpc and http (add one to the Flow's protocols)")
+        return Client(host=addresses.gateway_url(protocol))
 
     def post(self, on: str = "/", inputs: InputType = None,
              **kwargs: Any) -> DocumentArray | list[DataRequest] | None:
@@ -117,6 +124,16 @@ class Flow:
         if self._client is None:
             self._client = self.client()
         return self._client.post(on, inputs, **kwargs)
+
+    def index(self, inputs: InputType = None,
+              **kwargs: Any) -> DocumentArray | list[DataRequest] | None:
+        """`post('/index', ...)`, as Jina's ``Flow.index``."""
+        return self.post("/index", inputs, **kwargs)
+
+    def search(self, inputs: InputType = None,
+               **kwargs: Any) -> DocumentArray | list[DataRequest] | None:
+        """`post('/search', ...)`, as Jina's ``Flow.search``."""
+        return self.post("/search", inputs, **kwargs)
 
     def block(self, stop_event: threading.Event | None = None) -> None:
         """Serve until Ctrl-C / SIGTERM (or `stop_event` is set), then stop the Flow; a second

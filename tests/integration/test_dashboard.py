@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html.parser
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import browse, chromium
 from procs import child_env, running, wait_until
 from toy_executors import Embed, Slow
 
@@ -29,26 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT_ENV = "FLOWSERVE_DASHBOARD_SCREENSHOT"
 SERVICE_TIME = 0.1
 MAX_FLOOD = 3000
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("headless Chromium is needed for the dashboard test and is missing: "
-                    "install Debian's package (apt-get install -y chromium); "
-                    "scripts/test.sh installs it when run as root")
-    return path
-
-
-def browse(url: str, tmp: Path, *extra: str) -> str:
-    """Load `url` in headless Chromium, let the page poll for ~3 s, return stdout."""
-    argv = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp}",
-            "--virtual-time-budget=3000", *extra, url]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 class Page(html.parser.HTMLParser):

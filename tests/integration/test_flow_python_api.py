@@ -13,11 +13,10 @@ from toy_executors import (
     AsyncSleep,
     Embed,
     NoOp,
-    Raises,
-    ReturnsDict,
     ReturnsNewDocs,
     TagByReplica,
 )
+from toy_executors import chain_flow as toy_chain_flow
 
 from flowserve import Client, Document, DocumentArray, Flow
 from flowserve.errors import ExecutorError
@@ -32,14 +31,7 @@ def docs(n: int, text: str = "t") -> DocumentArray:
 
 @pytest.fixture(scope="module")
 def chain_flow():
-    flow = (
-        Flow(protocol=["grpc", "http"])
-        .add(name="first", uses=AppendText, uses_with={"suffix": "-a"})
-        .add(name="second", uses=Embed, uses_with={"n_dim": 16})
-        .add(name="stats", uses=ReturnsDict)
-        .add(name="fails", uses=Raises)
-    )
-    with running(flow):
+    with running(toy_chain_flow(["grpc", "http"])) as flow:
         yield flow
 
 

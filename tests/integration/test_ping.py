@@ -172,7 +172,7 @@ def test_the_ping_subcommand_parses_flags_and_returns_the_exit_code(
     parser = argparse.ArgumentParser(prog="flowserve")
     ping_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["ping", "executor", f"127.0.0.1:{stack['executor']}",
-                              "--timeout", "5", "--attempts", "2"])
+                              "--timeout", "5s", "--attempts", "2"])
     assert args.func(args) == 0
     args = parser.parse_args(["ping", "flow", f"127.0.0.1:{free_port()}"])
     assert args.func(args) == 1

@@ -26,7 +26,11 @@ def test_import_has_no_side_effects():
         "import flowserve; "
         "assert dict(os.environ) == before; "
         "assert handlers == {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}; "
-        "import threading; assert threading.active_count() == 1, threading.enumerate()"
+        "import threading; assert threading.active_count() == 1, threading.enumerate(); "
+        # the client and the Flow load on first use: an executor module stays quick to import
+        "eager = {'httpx', 'grpc', 'flowserve.client', 'flowserve.flow'} & set(sys.modules); "
+        "assert not eager, eager; "
+        "from flowserve import Client, Flow; assert 'httpx' in sys.modules"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, SYNC_HANDLER_MODES
 from ..config.worker_flags import DEFAULT_TIMEOUT_HANDLER
 from ..errors import ConfigError, FlowserveError
@@ -70,6 +71,7 @@ def _observability(args: argparse.Namespace) -> Any:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowserve", description=__doc__)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--version", action="version", version=f"flowserve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     flow = sub.add_parser("flow", help="serve a Flow (gateway + executors) on this machine")
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ex.add_argument("--uses-with", type=_json_arg, default={}, help="constructor kwargs (JSON)")
     ex.add_argument("--uses-metas", type=_json_arg, default={}, help="metas (JSON)")
+    ex.add_argument("--uses-requests", type=_json_arg, default={},
+                    help='endpoint -> method name (JSON), rebinding @requests')
     ex.add_argument("--py-modules", nargs="*", default=[])
     ex.add_argument("--base-dir", type=Path, default=Path.cwd(),
                     help="where modules named in --uses/--py-modules are looked up first")
@@ -112,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--deployments", type=_json_arg, default={},
                     help='JSON {"executor": ["host:port", ...]} (one address per replica), or '
                          '{"executor": {"addresses": [...], "concurrency": 1, ...}}')
-    gw.add_argument("--protocol", nargs="+", default=["grpc"], choices=["grpc", "http"])
+    gw.add_argument("--protocol", nargs="+", default=["grpc"],
+                    choices=["grpc", "http", "websocket"])
     gw.add_argument("--port", nargs="+", type=int, default=None)
     gw.add_argument("--host", default=GATEWAY_DEFAULTS.host)
     gw.add_argument("--prefetch", type=int, default=GATEWAY_DEFAULTS.prefetch)
@@ -133,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--no-retries", dest="retries", action="store_false",
                     help="never retry a failed send on another replica (e.g. under a mesh)")
     gw.add_argument("--retry-budget", type=float, default=GATEWAY_DEFAULTS.retry_budget)
+    gw.add_argument("--cors", action="store_true",
+                    help="HTTP: allow every origin (CORS), as Jina's --cors")
     _add_process_flags(gw)
     _add_observability_flags(gw)
     from ..gateway.security import add_security_flags
@@ -168,6 +175,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
     run_worker(WorkerOptions(
         uses=args.uses, name=args.name or _default_name(args.uses),
         port=args.port, host=args.host, uses_with=args.uses_with, uses_metas=args.uses_metas,
+        uses_requests=args.uses_requests,
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
         shard_id=args.shard_id, concurrency=args.concurrency, sync_handlers=args.sync_handlers,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,
@@ -200,7 +208,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
             max_queue=args.max_queue, max_queue_per_client=args.max_queue_per_client,
             client_weights=args.client_weights,
             trusted_proxies=args.trusted_proxies, timeout=args.timeout, retries=args.retries,
-            retry_budget=args.retry_budget),
+            retry_budget=args.retry_budget, cors=args.cors),
         ready_fd=args.ready_fd, observability=_observability(args),
         security=SecurityConfig.from_args(args),
     ))

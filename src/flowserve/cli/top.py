@@ -17,7 +17,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["register", "render", "run", "snapshot_url"]
+__all__ = ["register", "render", "run", "snapshot_url", "unreachable_message"]
 
 
 def snapshot_url(address: str) -> str:
@@ -27,6 +27,24 @@ def snapshot_url(address: str) -> str:
     for suffix in ("/dashboard/api/snapshot", "/dashboard", "/metrics"):
         base = base.removesuffix(suffix)
     return f"{base}/dashboard/api/snapshot"
+
+
+_NOT_MONITORING = (
+    "{address} does not serve the dashboard: is it a gateway's gRPC or HTTP port? `flowserve "
+    "top` reads the gateway's monitoring port (the 'dashboard' row of the Flow's address table; "
+    "`port_monitoring` in the Flow YAML, with `monitoring: true`)")
+
+
+def unreachable_message(address: str, url: str, exc: Exception) -> str:
+    """What to tell the user when `url` could not be read: a gRPC port answers HTTP/1.1 with
+    garbage, an HTTP gateway with 404; both mean the wrong port was given."""
+    import httpx
+
+    wrong_port = isinstance(exc, httpx.RemoteProtocolError) or (
+        isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 404)
+    if wrong_port:
+        return _NOT_MONITORING.format(address=address)
+    return f"cannot read {url}: {exc}"
 
 
 def _ms(seconds: float | None) -> str:
@@ -116,7 +134,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 reply.raise_for_status()
                 return render(reply.json())
             except (httpx.HTTPError, ValueError) as exc:
-                return Text(f"cannot read {url}: {exc}", style="red")
+                return Text(unreachable_message(args.address, url, exc), style="red")
 
         if args.once:
             screen = poll()

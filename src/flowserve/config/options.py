@@ -72,6 +72,8 @@ class GatewayOptions(GatewaySecurityOptions):
     """Requests in flight per client stream (gRPC ``Call``; the client's ``__prefetch__``
     overrides it); 0 means unlimited."""
     name: str = GATEWAY
+    cors: bool = False
+    """Answer CORS preflights and allow every origin on the HTTP protocol (as Jina's ``cors``)."""
     # -- fairness and admission (docs/fairness.md)
     max_queue: int = Field(default=1000, ge=1)
     """Requests that may wait at one executor deployment (all clients together)."""

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from ..errors import ConfigError
+from .jina_compat import executor_keys, flow_keys
 from .options import GATEWAY, ExecutorOptions, GatewayOptions, Port
 from .yamlmap import Loc, Problem, describe, duplicate_names, parse_yaml, problem, summary
 
@@ -37,7 +38,7 @@ __all__ = [
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$")
 
-Protocol = Literal["grpc", "http"]
+Protocol = Literal["grpc", "http", "websocket"]
 
 
 def _error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
@@ -93,6 +94,8 @@ class GatewaySpec(GatewayOptions):
     """Seconds to wait for every process of the Flow to become ready."""
     uses: str | None = None
     """A custom gateway image; only used when exporting."""
+
+    _jina = model_validator(mode="before")(flow_keys)
 
     _port = field_validator("port", mode="before")(
         lambda v: [v] if isinstance(v, int | str) and not isinstance(v, bool) else v
@@ -150,9 +153,16 @@ class ExecutorSpec(ExecutorOptions):
     host: str | None = None
     port: Port | None = None
     workspace: str | None = None
+    timeout_ready: float | None = Field(default=None, gt=0)
+    """Seconds to wait for this executor's replicas to become ready; the Flow waits for the
+    longest of these and its own ``timeout_ready``."""
+    uses_requests: dict[str, str] = Field(default_factory=dict)
+    """Endpoint -> method name, rebinding the class's ``@requests`` (as Jina's)."""
 
+    _jina = model_validator(mode="before")(executor_keys)
     _py_modules = field_validator("py_modules", mode="before")(_scalar_to_list)
-    _dicts = field_validator("uses_with", "uses_metas", mode="before")(_none_to(dict))
+    _dicts = field_validator("uses_with", "uses_metas", "uses_requests",
+                             mode="before")(_none_to(dict))
     _env = field_validator("env", mode="before")(_coerce_env)
 
     @field_validator("name", mode="before")

@@ -56,6 +56,8 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
         args += ["--uses-with", _json(image.uses_with, ex.name, "uses_with")]
     if image.uses_metas:
         args += ["--uses-metas", _json(image.uses_metas, ex.name, "uses_metas")]
+    if ex.uses_requests:
+        args += ["--uses-requests", _json(ex.uses_requests, ex.name, "uses_requests")]
     if image.py_modules:
         args += ["--py-modules", *image.py_modules]
     if image.base_dir is not None:

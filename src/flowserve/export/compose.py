@@ -159,7 +159,7 @@ def _gateway(spec: FlowSpec, args: list[str],
     elif "grpc" in ports:
         health = grpc_health_command(ports["grpc"])
     else:
-        health = http_health_command(ports["http"])
+        health = http_health_command(ports.get("http") or ports["websocket"])
     service = _common(spec, None, spec.with_.uses or c.base_image(), args, health)
     service["ports"] = [f"{port}:{port}" for port in ports.values()]
     if depends:

@@ -202,7 +202,8 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, part: Comp
         resources=with_default_resources("executor", resources),
         pull_policy=c.pull_policy(spec, ex),
         pull_secrets=c.pull_secrets(spec, ex), monitoring_port=c.monitoring_port(spec, ex),
-        grace=opts.grace, grace_period=c.grace_period(spec), timeout_ready=opts.timeout_ready,
+        grace=opts.grace, grace_period=c.grace_period(spec),
+        timeout_ready=ex.timeout_ready or opts.timeout_ready,
         workspace=ex.workspace, exec_probes=True,
     )
     network = policies.network_policy(part, namespace, [port], plan.monitoring_port,

@@ -139,4 +139,6 @@ class GatewayConfig:
             argv += ["--timeout", str(opts.timeout)]
         if not opts.retries:
             argv += ["--no-retries"]
+        if opts.cors:
+            argv += ["--cors"]
         return argv + self.observability.to_argv() + self.security.to_argv()

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
 from ..errors import BadRequestError, OverloadedError, RequestError
 from ..wire.deadline import deadline_after
+from ..wire.http_models import PostRequest, PostResponse, validation_message
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.status import http_status_for
 from .auth import AUTHENTICATED_CLIENT
 from .core import GatewayCore, unexpected_error
 from .identity import TrustedProxies, client_identity
+from .swagger import add_local_docs
 
 __all__ = ["create_app", "http_error"]
 
@@ -56,11 +60,20 @@ def http_error(exc: RequestError) -> JSONResponse:
 
 
 def create_app(core: GatewayCore, *, default_timeout: float | None = None,
-               trusted: TrustedProxies | None = None) -> FastAPI:
-    """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`."""
-    app = FastAPI(title="flowserve gateway", version=__version__)
+               trusted: TrustedProxies | None = None, cors: bool = False) -> FastAPI:
+    """HTTP routes: `POST /post`, `GET /` (health), `GET /status`, `GET /dry_run`, `/docs`.
+    `cors` allows every origin, method and header (as Jina's gateway with ``cors: true``)."""
+    app = FastAPI(title="flowserve gateway", version=__version__, docs_url=None, redoc_url=None)
     proxies = trusted or TrustedProxies()
     client_id_key = CLIENT_ID_HEADER.lower()
+    if cors:
+        app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["*"])
+    add_local_docs(app)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return http_error(BadRequestError(validation_message(list(exc.errors()))))
 
     @app.get("/", summary="Health check")
     async def health() -> dict[str, Any]:
@@ -76,14 +89,18 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
         code = 0 if not problems else 1
         return {"code": code, "description": "; ".join(problems)}
 
-    @app.post("/post", summary="Send documents through the Flow")
-    async def post(request: Request) -> Any:
+    @app.post("/post", summary="Send documents through the Flow",
+              responses={200: {"model": PostResponse}})
+    async def post(request: Request,
+                   body: Annotated[PostRequest | None, Body()] = None) -> Any:
         try:
+            # `body` validated the shape (and documents it); the raw JSON is read again,
+            # strictly: NaN/Infinity are not JSON numbers
             try:
-                body = json.loads(await request.body() or b"{}", parse_constant=_no_constant)
+                raw = json.loads(await request.body() or b"{}", parse_constant=_no_constant)
             except ValueError as exc:
                 raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
-            data_request = request_from_post_body(body)
+            data_request = request_from_post_body(raw)
             data_request.proto.SerializeToString()  # lone surrogates etc. fail here, not later
             timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
                                default_timeout)

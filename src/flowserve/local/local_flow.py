@@ -43,7 +43,8 @@ class FlowAddresses:
 
     def gateway_url(self, protocol: str | None = None) -> str:
         protocol = protocol or next(iter(self.gateway_ports))
-        return f"{protocol}://{self._host()}:{self.gateway_ports[protocol]}"
+        scheme = "ws" if protocol == "websocket" else protocol
+        return f"{scheme}://{self._host()}:{self.gateway_ports[protocol]}"
 
     @property
     def metrics_url(self) -> str | None:
@@ -96,6 +97,8 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
             argv += ["--uses-with", json.dumps(resolved.uses_with)]
         if resolved.uses_metas:
             argv += ["--uses-metas", json.dumps(resolved.uses_metas)]
+        if ex.uses_requests:
+            argv += ["--uses-requests", json.dumps(ex.uses_requests)]
     except TypeError as exc:
         raise ConfigError(
             f"executor {ex.name!r}: uses_with/uses_metas must be JSON-serialisable to reach "
@@ -182,7 +185,9 @@ class LocalFlow:
                 for shard in range(ex.shards)
                 for i in range(ex.replicas)
             ]
-        wait_all_ready([c for cs in replicas.values() for c in cs], timeout)
+        # an executor's own timeout_ready (e.g. a model that loads slowly) extends the wait
+        waits = [ex.timeout_ready for ex in spec.executors if ex.timeout_ready is not None]
+        wait_all_ready([c for cs in replicas.values() for c in cs], max([timeout, *waits]))
         for name, children in replicas.items():
             found = [f"{EXECUTOR_HOST}:{c.info['port']}" for c in children if c.info]
             addresses[name] = per_shard[name] = found

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import cast
 
+from ..errors import ConfigError
 from ..gateway.auth import GrpcTokenInterceptor, http_token_middleware
 from ..gateway.config import GatewayConfig
 from ..gateway.core import GatewayCore
@@ -23,6 +24,7 @@ from ..gateway.limits import (
     http_protocol,
 )
 from ..gateway.retry_budget import RetryBudget
+from ..gateway.websocket_app import create_websocket_app
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
@@ -117,7 +119,8 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                 bound["grpc"] = bound_port
             elif protocol == "http":
                 app = body_limit_middleware(
-                    create_app(guarded, default_timeout=opts.timeout, trusted=trusted),
+                    create_app(guarded, default_timeout=opts.timeout, trusted=trusted,
+                               cors=opts.cors),
                     limits.max_body_bytes)
                 if tokens is not None:
                     app = http_token_middleware(app, tokens)
@@ -127,6 +130,17 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                                         **(tls.uvicorn_options() if tls else {}))
                 http_servers.append(http)
                 bound["http"] = http.port
+            elif protocol == "websocket":
+                if tokens is not None:  # the token middleware guards HTTP requests only
+                    raise ConfigError("protocol websocket cannot be combined with "
+                                      "tokens_file/tokens_env yet: serve grpc or http")
+                app = create_websocket_app(guarded, prefetch=opts.prefetch,
+                                           default_timeout=opts.timeout)
+                ws = HttpServer.start(app, opts.host, port, grace=opts.grace,
+                                      what="gateway (websocket)",
+                                      **(tls.uvicorn_options() if tls else {}))
+                http_servers.append(ws)
+                bound["websocket"] = ws.port
             else:
                 raise ValueError(f"gateway: unknown protocol {protocol!r}")
         monitoring_port = observability.start(config.observability.monitoring_host,

@@ -43,6 +43,7 @@ class WorkerOptions:
     host: str = "0.0.0.0"
     uses_with: dict[str, Any] = field(default_factory=dict)
     uses_metas: dict[str, Any] = field(default_factory=dict)
+    uses_requests: dict[str, str] = field(default_factory=dict)
     py_modules: list[str] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     replica_id: int = 0
@@ -80,7 +81,8 @@ def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
                        runtime_args=runtime_args)
     return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
                            sync_handlers=opts.sync_handlers,
-                           handler_timeout=opts.timeout_handler)
+                           handler_timeout=opts.timeout_handler,
+                           uses_requests=opts.uses_requests)
 
 
 async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,

@@ -7,9 +7,13 @@ Request body of ``POST /post`` (client -> gateway)::
      "execEndpoint": "/foo",        # or exec_endpoint
      "targetExecutor": "regex",     # or target_executor
      "requestId": "...",            # or request_id
-     "timeout": 1500}               # per-request deadline in ms (header.timeout); optional
+     "timeout": 1500,               # per-request deadline in ms (header.timeout); optional
+     "header": {"requestId": ..., "execEndpoint": ..., "targetExecutor": ..., "timeout": ...}}
 
-Every key is optional; any other key is rejected. Response body (gateway -> client)::
+Every key is optional; any other key is rejected. ``header`` is what Jina's HTTP client sends
+(protobuf JSON, either case); a top-level key wins over the same field in ``header``.
+
+Response body (gateway -> client)::
 
     {"header": {"requestId": "...", "status": {"code": 0|1, "description": "...",
                  "exception": {"name", "args", "stacks", "executor"}},
@@ -51,8 +55,9 @@ _BODY_KEYS: dict[str, str] = {
     "requestId": "request_id",
     "request_id": "request_id",
     "timeout": "timeout",
+    "header": "header",
 }
-_KNOWN = "data, parameters, execEndpoint, targetExecutor, requestId, timeout"
+_KNOWN = "data, parameters, execEndpoint, targetExecutor, requestId, timeout, header"
 
 
 def _kind(value: Any) -> str:
@@ -136,6 +141,9 @@ def request_from_post_body(body: Any) -> DataRequest:
     def key_of(name: str) -> str:
         return given_as.get(name, name)
 
+    if fields.get("header") is not None:
+        _fill_from_header(fields, fields["header"])
+
     parameters = fields.get("parameters")
     if parameters is not None and not isinstance(parameters, Mapping):
         raise BadRequestError(f"parameters must be a JSON object, got {_kind(parameters)}")
@@ -156,6 +164,20 @@ def request_from_post_body(body: Any) -> DataRequest:
         request_id=request_id or None,
         timeout_ms=timeout or None,
     )
+
+
+def _fill_from_header(fields: dict[str, Any], header_json: Any) -> None:
+    """Take the fields of Jina's ``header`` object that the body does not give at top level."""
+    header = DataRequest().header
+    _parse_into(header_json, header, "header")
+    if header.request_id:
+        fields.setdefault("request_id", header.request_id)
+    if header.HasField("exec_endpoint"):
+        fields.setdefault("exec_endpoint", header.exec_endpoint)
+    if header.HasField("target_executor") and header.target_executor:
+        fields.setdefault("target_executor", header.target_executor)
+    if header.HasField("timeout") and header.timeout:
+        fields.setdefault("timeout", header.timeout)
 
 
 # -- responses ------------------------------------------------------------------------------

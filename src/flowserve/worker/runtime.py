@@ -53,14 +53,15 @@ class ExecutorRuntime:
                  observer: HandlerObserver | None = None,
                  sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers,
                  handler_timeout: float | None = None,
-                 on_wedged: Callable[[], None] | None = None) -> None:
+                 on_wedged: Callable[[], None] | None = None,
+                 uses_requests: Mapping[str, str] | None = None) -> None:
         if sync_handlers not in SYNC_HANDLER_MODES:
             raise ValueError(f"executor {executor.name!r}: sync_handlers must be one of "
                              f"{', '.join(SYNC_HANDLER_MODES)}, got {sync_handlers!r}")
         self.executor = executor
         self.observer = observer
         self.name = executor.name
-        self.handlers: Mapping[str, Handler] = discover_endpoints(executor)
+        self.handlers: Mapping[str, Handler] = discover_endpoints(executor, uses_requests)
         self.inline_policies = {
             endpoint: InlinePolicy(enabled=sync_handlers == "auto")
             for endpoint, handler in self.handlers.items() if not handler.is_async

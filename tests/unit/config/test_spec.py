@@ -117,7 +117,7 @@ def test_gateway_port_count_mismatch_names_line_and_key(tmp_path: Path) -> None:
     [
         ("port: 70000", "with.port[0]", "less than or equal to 65535"),
         ("port: [0]", "with.port[0]", "greater than or equal to 1"),
-        ("protocol: websocket", "with.protocol[0]", "'grpc' or 'http'"),
+        ("protocol: ftp", "with.protocol[0]", "'grpc', 'http' or 'websocket'"),
         ("prefetch: -1", "with.prefetch", "greater than or equal to 0"),
         ("port: [1234, 1234]\n  protocol: [grpc, http]", "with.port", "distinct"),
         ("protocol: []", "with.protocol", "at least one protocol"),

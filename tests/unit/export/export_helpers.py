@@ -25,11 +25,11 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from flowserve.config.spec import FlowSpec, flow_from_dict, load_flow
 from kubernetes_validate import utils as kv
 from packaging.version import Version
 from referencing import Registry, Resource
 
+from flowserve.config.spec import FlowSpec, flow_from_dict, load_flow
 from flowserve.export.images import ExecutorImage
 
 REPO = Path(__file__).resolve().parents[3]

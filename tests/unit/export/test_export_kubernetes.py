@@ -8,10 +8,10 @@ import json
 
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
-from flowserve.config.graph import graph_from_mapping
-from flowserve.config.spec import flow_from_dict
 
 from flowserve.cli.main import _parser
+from flowserve.config.graph import graph_from_mapping
+from flowserve.config.spec import flow_from_dict
 from flowserve.export import ExportError
 from flowserve.export.images import plan_images
 from flowserve.export.kubernetes import kubernetes_manifests

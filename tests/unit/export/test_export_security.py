@@ -10,9 +10,9 @@ import os
 
 import pytest
 from export_helpers import KITCHEN_IMAGES, KITCHEN_SINK, by_kind
-from flowserve.config.spec import flow_from_dict
 
 from flowserve.cli.main import _load_env_files
+from flowserve.config.spec import flow_from_dict
 from flowserve.errors import ConfigError
 from flowserve.export import ExportError
 from flowserve.export._security import with_default_resources

@@ -7,11 +7,11 @@ import asyncio
 
 import httpx
 import pytest
-from flowserve.wire.request import DataRequest
 
 from flowserve.errors import ConfigError
 from flowserve.gateway.auth import AUTHENTICATED_CLIENT, http_token_middleware, load_tokens
 from flowserve.gateway.http_app import create_app
+from flowserve.wire.request import DataRequest
 
 ALICE = "alice-0123456789abcdef"
 BOB = "bob-0123456789abcdef"

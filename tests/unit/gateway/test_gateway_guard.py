@@ -7,15 +7,15 @@ import asyncio
 
 import pytest
 from fakes import InProcessReplica
-from flowserve.config.graph import graph_from_mapping
-from flowserve.wire.request import DataRequest
 from toy_executors import Raises, ReturnsDict
 
 from flowserve import Document, DocumentArray
+from flowserve.config.graph import graph_from_mapping
 from flowserve.errors import BadRequestError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
 from flowserve.gateway.guard import GuardedCore
+from flowserve.wire.request import DataRequest
 
 
 def _core(name: str, executor) -> GatewayCore:

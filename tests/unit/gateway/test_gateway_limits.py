@@ -6,9 +6,9 @@ import asyncio
 import logging
 
 import pytest
-from flowserve.config.spec import flow_from_dict
 
 from flowserve.cli.main import _parser
+from flowserve.config.spec import flow_from_dict
 from flowserve.errors import ConfigError
 from flowserve.gateway.limits import Limits, RateLimitedLog, body_limit_middleware
 from flowserve.gateway.security import SecurityConfig

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from flowserve.config.graph import build_graph
-from flowserve.config.spec import flow_from_dict
 
 from flowserve.cli.main import _parser
+from flowserve.config.graph import build_graph
+from flowserve.config.spec import flow_from_dict
 from flowserve.errors import ConfigError
 from flowserve.gateway.config import GatewayConfig
 from flowserve.gateway.security import SecurityConfig

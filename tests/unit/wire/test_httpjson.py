@@ -80,10 +80,22 @@ def test_snake_case_and_docs_object_accepted() -> None:
     assert [d.text for d in req.docs] == ["x"]
 
 
+def test_jina_header_fills_what_the_top_level_does_not_give() -> None:
+    body = {
+        "header": {"request_id": "r", "exec_endpoint": "/x", "targetExecutor": "e", "timeout": 9},
+        "exec_endpoint": "/top",
+        "data": [{"id": "a", "text": "t", "blob": None, "chunks": None, "scores": None}],
+    }
+    req = request_from_post_body(body)
+    assert (req.endpoint, req.target_executor, req.request_id) == ("/top", "e", "r")
+    assert req.header.timeout == 9 and req.docs[0].text == "t"
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ([], "must be a JSON object"),
+        ({"header": []}, "header must be a JSON object"),
         ({"dataa": []}, "unknown key 'dataa'"),
         ({"execEndpoint": "/a", "exec_endpoint": "/b"}, "'exec_endpoint' and 'execEndpoint'"),
         ({"data": [{"text": "ok"}, {"txt": "bad"}]}, r"data\[1\].*'txt'"),

@@ -32,6 +32,16 @@ def test_requests_tags_default_and_named_endpoints():
     assert handlers["/tag"].fn.__name__ == "tag"
 
 
+def test_uses_requests_rebinds_endpoints_as_jina_does():
+    executor = AppendText(runtime_args={"name": "a"})
+    handlers = discover_endpoints(executor, {"/label-only": "tag", "/go": "append"})
+    # `tag` leaves /tag and /label; `append` leaves /default
+    assert set(handlers) == {"/label-only", "/go"}
+    assert handlers["/go"].fn.__name__ == "append"
+    with pytest.raises(ConfigError, match="'/x' to 'nope', which is not a method of AppendText"):
+        discover_endpoints(executor, {"/x": "nope"})
+
+
 def test_subclass_overrides_base_endpoint():
     class Base(Executor):
         @requests

@@ -1,0 +1,60 @@
+"""Jina 3.34's own `Client`, unchanged, against a flowserve Flow over each protocol.
+
+Jina pins grpcio <= 1.68 and pydantic < 2, so it runs in its own virtualenv
+(scripts/jina_venv.sh; $FLOWSERVE_JINA_VENV, default /tmp/flowserve-jina-venv) as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from procs import running
+from toy_executors import chain_flow
+
+# building the Jina venv (when scripts/test.sh has not) takes minutes
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = ROOT / "tests" / "data" / "jina_client_driver.py"
+PROTOCOLS = ["grpc", "http", "websocket"]
+
+
+@pytest.fixture(scope="module")
+def jina_python() -> Path:
+    venv = Path(os.environ.get("FLOWSERVE_JINA_VENV", "/tmp/flowserve-jina-venv"))
+    build = subprocess.run(["bash", str(ROOT / "scripts" / "jina_venv.sh")],
+                           capture_output=True, text=True, timeout=900)
+    if build.returncode != 0:
+        pytest.skip(f"the Jina 3.34 virtualenv {venv} could not be built: "
+                    f"{build.stderr.strip() or build.stdout.strip()}")
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def flow():
+    with running(chain_flow(PROTOCOLS, n_dim=4)) as flow:
+        yield flow
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_jina_client_posts_and_reads_results(jina_python, flow, protocol):
+    port = flow.addresses.gateway_ports[protocol]
+    env = {**os.environ, "JINA_OPTOUT_TELEMETRY": "1", "PYTHONPATH": ""}
+    run = subprocess.run([str(jina_python), str(DRIVER), protocol, "127.0.0.1", str(port)],
+                         capture_output=True, text=True, timeout=180, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+
+    chain = seen["chain"]
+    assert chain["callbacks"] == [3, 0]  # 5 docs, request_size=2
+    assert chain["texts"] == [f"t{i}-a" for i in range(5)]
+    assert chain["tags"] == [{"i": float(i)} for i in range(5)]
+    assert chain["embedding_shapes"] == [[4]] * 5
+    assert seen["results"] == {"stats": {"count": 3.0, "echo": "y"}}
+    assert seen["target"] == {"texts": ["o-a"], "embedding": None}
+    assert seen["error"]["callbacks"] == [0, 1]
+    assert seen["error"]["executor"] == "fails"

@@ -1,0 +1,103 @@
+"""The HTTP adapter over a fake core: the /post body (flowserve's and Jina's), its OpenAPI
+schema, and /docs served from local assets."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+
+from flowserve.gateway.http_app import create_app
+from flowserve.wire.request import DataRequest
+
+
+class EchoCore:
+    """Answers every request with itself, and keeps it."""
+
+    def __init__(self) -> None:
+        self.seen: list[DataRequest] = []
+
+    def info(self) -> dict[str, Any]:
+        return {"role": "gateway"}
+
+    async def process(self, request: DataRequest, *, deadline: Any, client: str) -> DataRequest:
+        self.seen.append(request)
+        return request
+
+
+def call(core: EchoCore, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(core))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            return await http.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+# what jina 3.34's HTTP client posts (Request.to_dict() plus two top-level copies)
+JINA_BODY = {
+    "header": {"request_id": "r1", "exec_endpoint": "/x", "target_executor": "e.*"},
+    "parameters": {"p": 1.0},
+    "data": [{"id": "d1", "parent_id": None, "granularity": None, "blob": None, "tensor": None,
+              "mime_type": None, "text": "a", "weight": None, "uri": None, "tags": {"k": 1.0},
+              "embedding": [1.0, 2.0], "scores": None, "chunks": None, "matches": None}],
+    "exec_endpoint": "/x",
+    "target_executor": "e.*",
+}
+
+
+def test_jina_client_body_is_accepted_and_header_fields_are_used():
+    core = EchoCore()
+    reply = call(core, "POST", "/post", json=JINA_BODY)
+    assert reply.status_code == 200, reply.text
+    request = core.seen[0]
+    assert (request.request_id, request.endpoint, request.target_executor) == ("r1", "/x", "e.*")
+    assert request.parameters == {"p": 1.0}
+    assert request.docs[0].text == "a" and list(request.docs[0].embedding) == [1.0, 2.0]
+    body = reply.json()
+    assert body["header"]["requestId"] == "r1" and body["data"][0]["tags"] == {"k": 1.0}
+
+
+def test_camel_case_keys_and_an_empty_body():
+    core = EchoCore()
+    camel = {"execEndpoint": "/y", "targetExecutor": "f", "requestId": "r2",
+             "data": {"docs": [{"text": "b"}]}}
+    assert call(core, "POST", "/post", json=camel).status_code == 200
+    assert call(core, "POST", "/post").status_code == 200
+    assert (core.seen[0].endpoint, core.seen[0].target_executor) == ("/y", "f")
+    assert len(core.seen[1].docs) == 0
+
+
+def test_bad_bodies_are_400_naming_the_key():
+    for body, message in [
+        ({"dataa": []}, "unknown key 'dataa'"),
+        ({"execEndpoint": 3}, "execEndpoint: Input should be a valid string"),
+        ({"data": [{"txt": "x"}]}, "txt"),
+        ({"timeout": -1}, "timeout"),
+    ]:
+        reply = call(EchoCore(), "POST", "/post", json=body)
+        assert reply.status_code == 400 and message in reply.json()["detail"], reply.text
+    reply = call(EchoCore(), "POST", "/post", content=b"{",
+                 headers={"content-type": "application/json"})
+    assert reply.status_code == 400 and "not valid JSON" in reply.json()["detail"]
+
+
+def test_openapi_describes_the_post_body_and_response():
+    spec = call(EchoCore(), "GET", "/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"data", "parameters", "execEndpoint", "targetExecutor", "requestId"} <= set(
+        schemas["PostRequest"]["properties"])
+    post = spec["paths"]["/post"]["post"]
+    assert "PostRequest" in str(post["requestBody"])
+    assert "PostResponse" in str(post["responses"]["200"])
+
+
+def test_docs_page_references_only_assets_the_gateway_serves():
+    core = EchoCore()
+    html = call(core, "GET", "/docs").text
+    refs = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+    assert refs and all(ref.startswith("/") for ref in refs), refs
+    for ref in refs:
+        assert call(core, "GET", ref).status_code == 200, ref
