@@ -66,6 +66,18 @@ def machine_cpu_s() -> float:
     return busy / _TICK
 
 
+def rss_bytes(pid: int | str) -> int | None:
+    """VmRSS of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def machine_busy(seconds: float = 1.0) -> float:
     """Share of all CPUs busy over `seconds` (from /proc/stat): others' load on the machine."""
     try:

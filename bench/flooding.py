@@ -63,7 +63,7 @@ for _p in (HERE, DEMO_DIR):  # children inherit sys.path (PYTHONPATH) and import
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from _machine import CpuMeter, Watchdog, arm_watchdog, machine
+from _machine import CpuMeter, Watchdog, arm_watchdog, machine, rss_bytes
 from _noop_executor import NoopExecutor
 from executor import HeavyExecutorLinkerdDemo  # examples/linkerd-demo/executor.py
 
@@ -79,18 +79,6 @@ console = Console(width=130)
 
 
 # -- measuring ---------------------------------------------------------------------------------
-
-
-def rss_bytes(pid: int | str) -> int | None:
-    """VmRSS of a process, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 class RssSampler:

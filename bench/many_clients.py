@@ -74,7 +74,15 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:  # the Flow's child processes inherit it (they import from here)
     sys.path.insert(0, str(HERE))
 
-from _machine import CpuMeter, Watchdog, arm_watchdog, cpu_model, machine_busy, src_sha256  # noqa: E402
+from _machine import (  # noqa: E402
+    CpuMeter,
+    Watchdog,
+    arm_watchdog,
+    cpu_model,
+    machine_busy,
+    rss_bytes,
+    src_sha256,
+)
 from _noop_executor import NoopExecutor  # noqa: E402
 
 from flowserve import Executor, Flow, requests  # noqa: E402
@@ -106,18 +114,6 @@ class Sleep2msExecutor(Executor):
 
 
 FLOWSERVE_EXECUTORS = {"noop": NoopExecutor, "sleep2ms": Sleep2msExecutor}
-
-
-def rss_bytes(pid: int | str) -> int | None:
-    """VmRSS of a process, or None when it is gone (as bench/flooding.py reads it)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def jain(xs: list[int]) -> float:

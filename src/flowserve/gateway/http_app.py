@@ -7,9 +7,11 @@ import math
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._version import __version__
 from ..errors import BadRequestError, OverloadedError, RequestError
@@ -45,6 +47,17 @@ def _timeout(header_value: str | None, body_ms: int, default: float | None) -> f
     return body_ms / 1000 if body_ms else default
 
 
+def _parse_failure(body: bytes) -> BadRequestError:
+    """Why `body` is not a JSON request (FastAPI's parser gave no reason)."""
+    try:
+        json.loads(body or b"{}", parse_constant=_no_constant)
+    except RecursionError:
+        return BadRequestError("the request body is nested too deeply to parse")
+    except ValueError as exc:
+        return BadRequestError(f"request body is not valid JSON: {exc}")
+    return BadRequestError("request body cannot be parsed")
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -70,6 +83,14 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"])
     add_local_docs(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def unparsable_body(request: Request, exc: StarletteHTTPException) -> Any:
+        """FastAPI says only "There was an error parsing the body" when the JSON parser itself
+        fails (e.g. nesting deeper than it recurses): say what was wrong."""
+        if exc.status_code == 400 and request.url.path == "/post":
+            return http_error(_parse_failure(await request.body()))
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
