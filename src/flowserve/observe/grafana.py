@@ -81,7 +81,7 @@ def grafana_dashboard(flow_name: str = "gateway") -> dict[str, Any]:
                  "{{executor}}")], x=12, y=32, unit="Bps"),
         _panel("Handler time in executors (p95)",
                [((f"histogram_quantile(0.95, sum by (executor, le) "
-                  f"(rate(flowserve_handler_seconds_bucket{RATE})))"), "{{executor}}")],
+                  f"(rate(flowserve_handler_duration_seconds_bucket{RATE})))"), "{{executor}}")],
                x=0, y=40, unit="s"),
         _panel("Healthy replicas",
                [('sum by (executor) (flowserve_executor_replicas{state="healthy"})',

@@ -1,0 +1,86 @@
+"""A real Prometheus scrapes a flooded Flow: every PromQL expression flowserve ships returns
+data and every /metrics page passes ``promtool check metrics``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from procs import running, wait_until
+from prometheus import Prometheus, prometheus, promtool
+from toy_executors import AppendText, Slow
+
+from flowserve import Client, Document, DocumentArray, Flow
+from flowserve.observe.grafana import grafana_dashboard
+
+pytestmark = pytest.mark.integration
+
+SERVICE_TIME = 0.2
+FLOOD = 200  # requests of one document: 40 s of work for the slow executor
+
+
+def shipped_expressions() -> dict[str, str]:
+    """Every PromQL expression flowserve ships: label -> expression."""
+    exprs = {f"grafana {panel['title']} {target['refId']}": target["expr"]
+             for panel in grafana_dashboard()["panels"] for target in panel["targets"]}
+    return exprs
+
+
+def missing_data(prom: Prometheus, exprs: dict[str, str]) -> dict[str, str]:
+    return {label: expr for label, expr in exprs.items() if not prom.query(expr)}
+
+
+@pytest.fixture(scope="module")
+def flooded(tmp_path_factory):
+    """A Flow with a slow executor, flooded by one client, scraped by a real Prometheus."""
+    tmp = tmp_path_factory.mktemp("prometheus")
+    flow = (Flow(monitoring=True)
+            .add(name="slow_executor", uses=Slow, uses_with={"delay": SERVICE_TIME})
+            .add(name="after", uses=AppendText))
+    with running(flow):
+        addresses = flow.addresses
+        pages = [addresses.metrics_url] + [f"http://{a}/metrics" for replicas in
+                                           addresses.executor_monitoring.values()
+                                           for a in replicas]
+        targets = [urlsplit(url).netloc for url in pages]
+        with prometheus(tmp, targets) as prom:
+            answered: list[int] = []
+            errors: list[BaseException] = []
+
+            def flood() -> None:
+                docs = DocumentArray(Document(text=f"f{j}") for j in range(FLOOD))
+                try:
+                    with Client(host=addresses.gateway_url("grpc")) as client:
+                        client.post("/", docs, request_size=1, prefetch=FLOOD,
+                                    on_done=lambda r: answered.append(1))
+                except BaseException as exc:  # noqa: BLE001 - surfaced below
+                    errors.append(exc)
+
+            flooder = threading.Thread(target=flood)
+            started = time.monotonic()
+            flooder.start()
+            try:
+                yield {"prom": prom, "pages": pages, "started": started,
+                       "answered": answered}
+            finally:
+                flooder.join(300)
+            assert not errors, errors
+            assert len(answered) == FLOOD
+
+
+def test_every_shipped_expression_returns_data_during_the_flood(flooded):
+    prom, exprs = flooded["prom"], shipped_expressions()
+    assert wait_until(lambda: not missing_data(prom, exprs), 120, 1.0), \
+        missing_data(prom, exprs)
+
+
+def test_every_metrics_page_passes_promtool_check_metrics(flooded):
+    for url in flooded["pages"]:
+        page = httpx.get(url, timeout=10).text
+        assert "flowserve_build_info{" in page
+        done = promtool("check", "metrics", stdin=page)
+        assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), (
+            url, done.stdout + done.stderr)
