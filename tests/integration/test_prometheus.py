@@ -1,5 +1,6 @@
 """A real Prometheus scrapes a flooded Flow: every PromQL expression flowserve ships returns
-data and every /metrics page passes ``promtool check metrics``."""
+data, every /metrics page passes ``promtool check metrics``, and the queue alert goes pending
+naming the slow executor."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import yaml
 from procs import running, wait_until
 from prometheus import Prometheus, prometheus, promtool
 from toy_executors import AppendText, Slow
 
 from flowserve import Client, Document, DocumentArray, Flow
+from flowserve.observe.alerts import ALERTS, rule_groups
 from flowserve.observe.grafana import grafana_dashboard
 
 pytestmark = pytest.mark.integration
@@ -26,6 +29,7 @@ def shipped_expressions() -> dict[str, str]:
     """Every PromQL expression flowserve ships: label -> expression."""
     exprs = {f"grafana {panel['title']} {target['refId']}": target["expr"]
              for panel in grafana_dashboard()["panels"] for target in panel["targets"]}
+    exprs.update({f"alert {alert.name}": alert.signal for alert in ALERTS})
     return exprs
 
 
@@ -37,6 +41,8 @@ def missing_data(prom: Prometheus, exprs: dict[str, str]) -> dict[str, str]:
 def flooded(tmp_path_factory):
     """A Flow with a slow executor, flooded by one client, scraped by a real Prometheus."""
     tmp = tmp_path_factory.mktemp("prometheus")
+    rules = tmp / "rules.yml"
+    rules.write_text(yaml.safe_dump(rule_groups()), encoding="utf-8")
     flow = (Flow(monitoring=True)
             .add(name="slow_executor", uses=Slow, uses_with={"delay": SERVICE_TIME})
             .add(name="after", uses=AppendText))
@@ -46,7 +52,7 @@ def flooded(tmp_path_factory):
                                            addresses.executor_monitoring.values()
                                            for a in replicas]
         targets = [urlsplit(url).netloc for url in pages]
-        with prometheus(tmp, targets) as prom:
+        with prometheus(tmp, targets, rule_files=[rules]) as prom:
             answered: list[int] = []
             errors: list[BaseException] = []
 
@@ -75,6 +81,23 @@ def test_every_shipped_expression_returns_data_during_the_flood(flooded):
     prom, exprs = flooded["prom"], shipped_expressions()
     assert wait_until(lambda: not missing_data(prom, exprs), 120, 1.0), \
         missing_data(prom, exprs)
+
+
+def test_queue_alert_goes_pending_naming_the_slow_executor(flooded):
+    prom = flooded["prom"]
+
+    def queue_alerts() -> list[dict]:
+        return [a for a in prom.alerts()
+                if a["labels"]["alertname"] == "FlowserveExecutorQueueWaitHigh"]
+
+    assert wait_until(queue_alerts, 120, 0.5), prom.alerts()
+    seconds = time.monotonic() - flooded["started"]
+    alert = queue_alerts()[0]
+    assert alert["state"] in ("pending", "firing")
+    assert alert["labels"]["executor"] == "slow_executor"
+    assert {a["labels"]["executor"] for a in queue_alerts()} == {"slow_executor"}
+    print(f"\nFlowserveExecutorQueueWaitHigh {alert['state']} {seconds:.1f} s into the flood, "
+          f"p95 wait {float(alert['value']):.1f} s, {len(flooded['answered'])} answered")
 
 
 def test_every_metrics_page_passes_promtool_check_metrics(flooded):

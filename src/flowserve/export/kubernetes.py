@@ -6,6 +6,8 @@ Pod Security Standard); then, for the gateway and each executor, a ServiceAccoun
 Linkerd MeshTLSAuthentication of its identity; for each executor also, with ``autoscale``, a
 HorizontalPodAutoscaler, with more than one replica a PodDisruptionBudget, and the Linkerd
 Server, AuthorizationPolicy (only the gateway may call it) and ServiceProfile of its port.
+With monitoring on, the gateway also gets a Grafana dashboard and a PrometheusRule
+(:mod:`.prometheus`).
 External executors get nothing: the gateway calls their ``host:port``. Names and labels come
 from :mod:`._names` (an optional instance lets two Flows share a namespace); pods are locked
 down by :mod:`._security`.
@@ -68,11 +70,10 @@ def kubernetes_manifests(
         executor_objects += _executor(spec, ex, images[ex.name], part, gateway, namespace=ns,
                                       port=port, cluster_domain=cluster_domain)
     objects += _gateway(spec, gateway, ns, addresses, capacity)
-    if _monitored(spec):  # a Grafana dashboard for what Prometheus scrapes
-        from ..observe.grafana import grafana_config_map
+    if _monitored(spec):  # a Grafana dashboard and alerts for what Prometheus scrapes
+        from .prometheus import monitoring_objects
 
-        objects.append(grafana_config_map(spec.with_.name, name=f"{gateway.name}-grafana",
-                                          namespace=ns, labels=gateway.labels()))
+        objects += monitoring_objects(spec.with_.name, gateway, ns)
     objects += executor_objects
     return objects
 
