@@ -19,6 +19,7 @@ import pytest
 import yaml
 from procs import free_port, wait_until
 
+JOB = "flowserve"
 INSTALL = ("install Debian's package (apt-get install -y prometheus); "
            "scripts/test.sh installs it when run as root")
 
@@ -74,7 +75,7 @@ def prometheus(tmp: Path, targets: Sequence[str], *,
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
                    "evaluation_interval": "1s"},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "flowserve",
+        "scrape_configs": [{"job_name": JOB,
                             "static_configs": [{"targets": list(targets)}]}],
     }
     config_file = tmp / "prometheus.yml"

@@ -1,9 +1,13 @@
 """Prometheus-operator objects of a monitored Flow, and the plain rules file.
 
-With monitoring on, the Kubernetes export adds the Grafana dashboard's ConfigMap and a
-``PrometheusRule`` holding flowserve's alerts (:mod:`flowserve.observe.alerts`), labelled like
-the gateway. Without the operator (Docker Compose, a hand-run Prometheus), ``flowserve export
-prometheus-rules`` writes the same rules as a plain rules file. Pure data: no I/O.
+With monitoring on, the Kubernetes export adds a ``PodMonitor`` (how kube-prometheus-stack
+discovers targets; it ignores the pods' ``prometheus.io/*`` annotations) scraping the port named
+``monitoring`` of every pod of the Flow instance, the Grafana dashboard's ConfigMap and a
+``PrometheusRule`` holding flowserve's alerts (:mod:`flowserve.observe.alerts`), all labelled
+like the gateway. The PodMonitor's targets get ``job="<namespace>/<gateway>-pods"``: one job
+per Flow instance, which the dashboard's "Flow" variable and the alerts group by. Without the
+operator (Docker Compose, a hand-run Prometheus), ``flowserve export prometheus-rules`` writes
+the same rules as a plain rules file. Pure data: no I/O.
 """
 
 from __future__ import annotations
@@ -14,15 +18,37 @@ from ..observe.alerts import prometheus_rule
 from ..observe.grafana import grafana_config_map
 from ._names import Component
 
-__all__ = ["monitoring_objects"]
+__all__ = ["SCRAPE_INTERVAL", "monitoring_objects", "pod_monitor"]
+
+SCRAPE_INTERVAL = "15s"
 
 
 def monitoring_objects(flow_name: str, gateway: Component, namespace: str,
                        ) -> list[dict[str, Any]]:
     """The dashboard ConfigMap and the alert rules of a Flow whose gateway is `gateway`."""
     return [
+        pod_monitor(gateway, namespace),
         grafana_config_map(flow_name, name=f"{gateway.name}-grafana", namespace=namespace,
                            labels=gateway.labels()),
         prometheus_rule(name=f"{gateway.name}-alerts", namespace=namespace,
                         labels=gateway.labels()),
     ]
+
+
+def pod_monitor(gateway: Component, namespace: str) -> dict[str, Any]:
+    """A PodMonitor for every pod of the Flow instance `gateway` belongs to; pods without a
+    ``monitoring`` port (monitoring off for that executor) are not scraped."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": f"{gateway.name}-pods", "namespace": namespace,
+                     "labels": gateway.labels()},
+        "spec": {
+            "selector": {"matchLabels": {
+                "app.kubernetes.io/instance": gateway.instance,
+                "app.kubernetes.io/managed-by": gateway.labels()["app.kubernetes.io/managed-by"],
+            }},
+            "podMetricsEndpoints": [{"port": "monitoring", "path": "/metrics",
+                                     "interval": SCRAPE_INTERVAL}],
+        },
+    }
