@@ -1,6 +1,6 @@
 """A real Prometheus scrapes a flooded Flow: every PromQL expression flowserve ships returns
-data, every /metrics page passes ``promtool check metrics``, and the queue alert goes pending
-naming the slow executor."""
+data, every /metrics page passes ``promtool check metrics``, the queue alert goes pending
+naming the slow executor, and the KEDA query returns that executor's demand."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from prometheus import JOB, Prometheus, prometheus, promtool
 from toy_executors import AppendText, Slow
 
 from flowserve import Client, Document, DocumentArray, Flow
+from flowserve.export.prometheus import queue_demand_query
 from flowserve.observe.alerts import ALERTS, rule_groups
 from flowserve.observe.grafana import grafana_dashboard
 
@@ -110,6 +111,21 @@ def test_queue_alert_goes_pending_naming_the_slow_executor(flooded):
     assert {a["labels"]["executor"] for a in queue_alerts()} == {"slow_executor"}
     print(f"\nFlowserveExecutorQueueWaitHigh {alert['state']} {seconds:.1f} s into the flood, "
           f"p95 wait {float(alert['value']):.1f} s, {len(flooded['answered'])} answered")
+
+
+def test_keda_query_returns_the_demand_of_the_right_executor(flooded):
+    """The ScaledObject's query (the export selects namespace and the PodMonitor's job; here
+    the test's job) sees the slow executor's flood and not the fast one's."""
+    prom = flooded["prom"]
+
+    def demand(executor: str) -> float:
+        (sample,) = prom.query(queue_demand_query(executor, {"job": JOB}))
+        return float(sample["value"][1])
+
+    assert wait_until(lambda: demand("slow_executor") >= 10, 120, 0.5), demand("slow_executor")
+    depth = prom.query('flowserve_executor_queue_depth{executor="slow_executor"}')
+    assert float(depth[0]["value"][1]) >= 5
+    assert demand("after") <= 2
 
 
 def test_every_metrics_page_passes_promtool_check_metrics(flooded):

@@ -18,7 +18,7 @@ from ..observe.alerts import prometheus_rule
 from ..observe.grafana import grafana_config_map
 from ._names import Component
 
-__all__ = ["SCRAPE_INTERVAL", "monitoring_objects", "pod_monitor"]
+__all__ = ["SCRAPE_INTERVAL", "job", "monitoring_objects", "pod_monitor", "queue_demand_query"]
 
 SCRAPE_INTERVAL = "15s"
 
@@ -35,13 +35,32 @@ def monitoring_objects(flow_name: str, gateway: Component, namespace: str,
     ]
 
 
+def _pod_monitor_name(gateway: Component) -> str:
+    return f"{gateway.name}-pods"
+
+
+def job(gateway: Component, namespace: str) -> str:
+    """The ``job`` label the PodMonitor's targets get (the operator names it so)."""
+    return f"{namespace}/{_pod_monitor_name(gateway)}"
+
+
+def queue_demand_query(executor: str, matchers: dict[str, str]) -> str:
+    """PromQL: requests for `executor` queued at the gateway plus in flight at its replicas
+    (series selected by `matchers` too). In flight counts: on Kubernetes the gateway lets
+    ``max_replicas x concurrency`` requests through to the Service, so requests wait inside
+    the replicas before the gateway's queue builds."""
+    labels = ", ".join(f'{k}="{v}"' for k, v in {**matchers, "executor": executor}.items())
+    return (f"sum(flowserve_executor_queue_depth{{{labels}}}) "
+            f"+ sum(flowserve_executor_in_flight{{{labels}}})")
+
+
 def pod_monitor(gateway: Component, namespace: str) -> dict[str, Any]:
     """A PodMonitor for every pod of the Flow instance `gateway` belongs to; pods without a
     ``monitoring`` port (monitoring off for that executor) are not scraped."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
-        "metadata": {"name": f"{gateway.name}-pods", "namespace": namespace,
+        "metadata": {"name": _pod_monitor_name(gateway), "namespace": namespace,
                      "labels": gateway.labels()},
         "spec": {
             "selector": {"matchLabels": {

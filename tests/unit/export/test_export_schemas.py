@@ -1,7 +1,7 @@
 """Every exported object passes its schema: Kubernetes' (strict, 1.27 and the newest shipped by
 kubernetes-validate) or its CRD's (Linkerd's ServiceProfile, Server, AuthorizationPolicy,
-MeshTLSAuthentication; the Prometheus operator's PrometheusRule and PodMonitor; unknown fields
-rejected)."""
+MeshTLSAuthentication; the Prometheus operator's PrometheusRule and PodMonitor; KEDA's ScaledObject;
+unknown fields rejected)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def test_custom_resources_pass_their_crd_schema(demo_spec, kitchen_spec, crd_err
         count[obj["kind"]] = count.get(obj["kind"], 0) + 1
     # per executor (demo: 2; kitchen sink: 3, one more is external), and one per gateway
     assert count == {"ServiceProfile": 5, "Server": 5, "AuthorizationPolicy": 5,
-                     "MeshTLSAuthentication": 2, "PrometheusRule": 1, "PodMonitor": 1}
+                     "MeshTLSAuthentication": 2, "PrometheusRule": 1, "PodMonitor": 1,
+                     "ScaledObject": 1}
     failures = [f"{o['kind']} {o['metadata']['name']}: {e}" for o in objects
                 for e in crd_errors(o)]
     assert not failures, "\n".join(failures)
