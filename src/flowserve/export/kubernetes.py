@@ -248,22 +248,24 @@ def _scaled_object(spec: FlowSpec, ex: ExecutorSpec, part: Component, gateway: C
         raise c.ExportError(f"executor {ex.name!r}: autoscale.metric 'queue' reads the "
                             "gateway's metrics; switch on monitoring (with: monitoring: true)")
     query = queue_demand_query(ex.name, {"namespace": namespace, "job": job(gateway, namespace)})
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": _meta(part.name, namespace, part),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                               "name": part.name},
-            "minReplicaCount": auto.min_replicas,
-            "maxReplicaCount": auto.max_replicas,
-            "pollingInterval": 15,
-            "cooldownPeriod": 300,
-            "triggers": [{"type": "prometheus", "metadata": {
-                "serverAddress": auto.prometheus, "query": query,
-                "threshold": str(auto.target_queue)}}],
-        },
-    }
+    return _scaler("keda.sh/v1alpha1", "ScaledObject", part, namespace, {
+        "minReplicaCount": auto.min_replicas,
+        "maxReplicaCount": auto.max_replicas,
+        "pollingInterval": 15,
+        "cooldownPeriod": 300,
+        "triggers": [{"type": "prometheus", "metadata": {
+            "serverAddress": auto.prometheus, "query": query,
+            "threshold": str(auto.target_queue)}}],
+    })
+
+
+def _scaler(api_version: str, kind: str, part: Component, namespace: str,
+            spec: dict[str, Any]) -> dict[str, Any]:
+    """An autoscaler object of `kind` scaling `part`'s Deployment."""
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": part.name}
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": _meta(part.name, namespace, part),
+            "spec": {"scaleTargetRef": target, **spec}}
 
 
 def _autoscaler(ex: ExecutorSpec, part: Component, namespace: str,
@@ -278,23 +280,16 @@ def _autoscaler(ex: ExecutorSpec, part: Component, namespace: str,
     if "cpu" not in resources.get("requests", {}):
         raise c.ExportError(f"executor {ex.name!r}: autoscale scales on CPU utilization, "
                             "which needs resources.requests.cpu (e.g. 500m)")
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": _meta(part.name, namespace, part),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                               "name": part.name},
-            "minReplicas": auto.min_replicas,
-            "maxReplicas": auto.max_replicas,
-            "metrics": [{
-                "type": "ContainerResource",
-                "containerResource": {
-                    "name": "cpu",
-                    "container": "executor",
-                    "target": {"type": "Utilization",
-                               "averageUtilization": auto.target_cpu_utilization},
-                },
-            }],
-        },
-    }
+    return _scaler("autoscaling/v2", "HorizontalPodAutoscaler", part, namespace, {
+        "minReplicas": auto.min_replicas,
+        "maxReplicas": auto.max_replicas,
+        "metrics": [{
+            "type": "ContainerResource",
+            "containerResource": {
+                "name": "cpu",
+                "container": "executor",
+                "target": {"type": "Utilization",
+                           "averageUtilization": auto.target_cpu_utilization},
+            },
+        }],
+    })

@@ -105,6 +105,15 @@ def _test(series: list[dict[str, str]], alert: str, labels: dict[str, str] | Non
                                  "exp_alerts": expected}]}
 
 
+def _promtool_test(rules: Path, tests: list[dict[str, Any]]) -> None:
+    """Run `tests` on the `rules` file under promtool test rules; fail with its report."""
+    path = rules.parent / "tests.yml"
+    path.write_text(yaml.safe_dump({"rule_files": [str(rules)], "evaluation_interval": "1m",
+                                    "tests": tests}), encoding="utf-8")
+    done = promtool("test", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_every_shipped_alert_has_a_case():
     assert set(CASES) == {a.name for a in ALERTS}
 
@@ -117,12 +126,8 @@ def test_rules_file_passes_promtool_check(tmp_path):
 @pytest.mark.parametrize("alert", sorted(CASES))
 def test_alert_fires_on_its_incident_and_not_on_normal_traffic(tmp_path, alert):
     incident, labels, normal = CASES[alert]
-    tests = {"rule_files": [str(_rules_file(tmp_path, annotations=False))],
-             "evaluation_interval": "1m",
-             "tests": [_test(incident, alert, labels), _test(normal, alert, None)]}
-    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
-    done = promtool("test", "rules", str(tmp_path / "tests.yml"))
-    assert done.returncode == 0, done.stdout + done.stderr
+    _promtool_test(_rules_file(tmp_path, annotations=False),
+                   [_test(incident, alert, labels), _test(normal, alert, None)])
 
 
 def test_queue_alert_names_the_executor_in_its_annotations(tmp_path):
@@ -133,8 +138,5 @@ def test_queue_alert_names_the_executor_in_its_annotations(tmp_path):
                         "requests than its replicas serve. Add replicas, or limit the clients "
                         "filling it (see flowserve_executor_queued_requests)."),
     }
-    tests = {"rule_files": [str(_rules_file(tmp_path))], "evaluation_interval": "1m",
-             "tests": [_test(incident, "FlowserveExecutorQueueWaitHigh", labels, annotations)]}
-    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
-    done = promtool("test", "rules", str(tmp_path / "tests.yml"))
-    assert done.returncode == 0, done.stdout + done.stderr
+    _promtool_test(_rules_file(tmp_path),
+                   [_test(incident, "FlowserveExecutorQueueWaitHigh", labels, annotations)])
