@@ -7,9 +7,11 @@ import math
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from .._version import __version__
 from ..errors import BadRequestError, OverloadedError, RequestError
@@ -74,6 +76,14 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         return http_error(BadRequestError(validation_message(list(exc.errors()))))
+
+    @app.exception_handler(HTTPException)
+    async def unparsable_body(request: Request, exc: HTTPException) -> Any:
+        # FastAPI (>= 0.12x) parses the body itself and reports a RecursionError (JSON nested
+        # too deeply) as a bare 400 "error parsing the body"; say what it was, as the core does
+        if isinstance(exc.__cause__, RecursionError):
+            return http_error(unexpected_error(exc.__cause__))
+        return await http_exception_handler(request, exc)
 
     @app.get("/", summary="Health check")
     async def health() -> dict[str, Any]:
