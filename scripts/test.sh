@@ -18,12 +18,21 @@ if [ ! -x .venv-checkov/bin/checkov ]; then
   python3 -m venv .venv-checkov
   .venv-checkov/bin/python -m pip install --quiet "$CHECKOV_REQUIREMENT"
 fi
-# The dashboard test drives headless Chromium (Debian's package); install it when we can.
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-    >/tmp/flowserve-chromium-install.log 2>&1 \
-    || echo "warning: could not install chromium (see /tmp/flowserve-chromium-install.log)" >&2
-fi
+# Install a Debian package when its command is missing and we can (root, apt-get); the tests
+# needing it fail, not skip, when it is still missing.
+apt_install_missing() {  # COMMAND PACKAGE
+  if ! command -v "$1" >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") \
+      >"/tmp/flowserve-$2-install.log" 2>&1 \
+      || echo "warning: could not install $2 (see /tmp/flowserve-$2-install.log)" >&2
+  fi
+}
+# The dashboard test drives headless Chromium (Debian's package).
+apt_install_missing chromium chromium
+# The Prometheus tests (tests/integration/test_prometheus.py, tests/unit/observe/test_alerts.py)
+# run Debian's prometheus and promtool. The package may start its own service; the tests run
+# their own instance on a free port.
+apt_install_missing promtool prometheus
 # The Jina-client compatibility tests drive Jina 3.34 in its own venv; they skip if it cannot be built.
 bash scripts/jina_venv.sh || true
 .venv/bin/python -m ruff check --no-cache

@@ -100,5 +100,18 @@ def test_invalid_exports_are_errors_naming_object_and_field(tmp_path):
 def test_export_help_lists_the_formats(tmp_path):
     result = _flowserve("export", "--help", cwd=tmp_path)
     assert result.returncode == 0
-    for name in ("kubernetes", "docker-compose", "dockerfile"):
+    for name in ("kubernetes", "docker-compose", "dockerfile", "prometheus-rules"):
         assert name in result.stdout
+
+
+def test_export_prometheus_rules_writes_a_file_promtool_accepts(tmp_path):
+    from prometheus import promtool
+
+    result = _flowserve("export", "prometheus-rules", "rules/flowserve.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "rules" / "flowserve.yml"
+    assert result.stdout.strip() == "rules/flowserve.yml"
+    rules = yaml.safe_load(path.read_text())["groups"][0]["rules"]
+    assert "FlowserveExecutorQueueWaitHigh" in {r["alert"] for r in rules}
+    check = promtool("check", "rules", str(path))
+    assert check.returncode == 0, check.stdout + check.stderr

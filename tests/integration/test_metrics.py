@@ -137,6 +137,6 @@ def test_executor_processes_count_their_handlers(traffic):
                  for s in picky)
     assert (ok, errors) == (OK + HTTP_TAGS, BOOM)
     for samples in picky:
-        assert total(samples, "flowserve_handler_seconds_count") == total(
+        assert total(samples, "flowserve_handler_duration_seconds_count") == total(
             samples, "flowserve_handler_requests_total")
         assert total(samples, "process_cpu_seconds_total") > 0

@@ -6,6 +6,7 @@
                                             [--instance NAME] [--pod-security LEVEL]
     flowserve export docker-compose FLOW OUT.yml
     flowserve export dockerfile FLOW OUTDIR [--base-image IMAGE]
+    flowserve export prometheus-rules OUT.yml
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def register(subparsers: Any) -> None:
                              "(default flowserve/flowserve:<version>)")
     docker.set_defaults(func=_cmd_dockerfile)
 
+    rules = formats.add_parser(
+        "prometheus-rules", help="write flowserve's Prometheus alert rules (rule_files:)")
+    rules.add_argument("output", type=Path, help="the rules file to write")
+    rules.set_defaults(func=_cmd_rules)
+
 
 def _cmd_kubernetes(args: argparse.Namespace) -> int:
     from ..config.spec import load_flow
@@ -87,6 +93,13 @@ def _cmd_dockerfile(args: argparse.Namespace) -> int:
           f"docker build -t {_base_tag()} -f {base} <flowserve checkout>")
     for context, tag in contexts.items():
         print(f"docker build -t {tag} {context}")
+    return 0
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from ..export.writer import export_rules
+
+    print(export_rules(args.output))
     return 0
 
 

@@ -53,12 +53,23 @@ class SecretRef(_Strict):
     key: str
 
 
+DEFAULT_PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+"""The Service the Prometheus operator makes for its Prometheus (in kube-prometheus-stack's
+usual ``monitoring`` namespace)."""
+
+
 class Autoscale(_Strict):
-    """A HorizontalPodAutoscaler for an executor (Kubernetes export only)."""
+    """Autoscaling of an executor (Kubernetes export only): a HorizontalPodAutoscaler on CPU
+    (``metric: cpu``), or a KEDA ScaledObject on the requests queued for it at the gateway or in
+    flight at its replicas (``metric: queue``: ``target_queue`` of them per replica, read from
+    the Prometheus at ``prometheus``)."""
 
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(ge=1)
+    metric: Literal["cpu", "queue"] = "cpu"
     target_cpu_utilization: int = Field(default=80, ge=1, le=100)
+    target_queue: int = Field(default=10, ge=1)
+    prometheus: str = DEFAULT_PROMETHEUS
 
 
 class GatewayOptions(GatewaySecurityOptions):

@@ -4,8 +4,10 @@ Objects, in order: the Namespace (annotated for Linkerd injection, labelled for 
 Pod Security Standard); then, for the gateway and each executor, a ServiceAccount, a ConfigMap
 (its environment), a Service, a Deployment and a NetworkPolicy; for the gateway also the
 Linkerd MeshTLSAuthentication of its identity; for each executor also, with ``autoscale``, a
-HorizontalPodAutoscaler, with more than one replica a PodDisruptionBudget, and the Linkerd
-Server, AuthorizationPolicy (only the gateway may call it) and ServiceProfile of its port.
+HorizontalPodAutoscaler (on CPU) or a KEDA ScaledObject (``metric: queue``), with more than
+one replica a PodDisruptionBudget, and the Linkerd Server, AuthorizationPolicy (only the gateway
+may call it) and ServiceProfile of its port. With monitoring on, the Flow also gets a
+PodMonitor, a Grafana dashboard and a PrometheusRule (:mod:`.prometheus`).
 External executors get nothing: the gateway calls their ``host:port``. Names and labels come
 from :mod:`._names` (an optional instance lets two Flows share a namespace); pods are locked
 down by :mod:`._security`.
@@ -68,11 +70,10 @@ def kubernetes_manifests(
         executor_objects += _executor(spec, ex, images[ex.name], part, gateway, namespace=ns,
                                       port=port, cluster_domain=cluster_domain)
     objects += _gateway(spec, gateway, ns, addresses, capacity)
-    if _monitored(spec):  # a Grafana dashboard for what Prometheus scrapes
-        from ..observe.grafana import grafana_config_map
+    if _monitored(spec):  # a Grafana dashboard and alerts for what Prometheus scrapes
+        from .prometheus import monitoring_objects
 
-        objects.append(grafana_config_map(spec.with_.name, name=f"{gateway.name}-grafana",
-                                          namespace=ns, labels=gateway.labels()))
+        objects += monitoring_objects(spec.with_.name, gateway, ns)
     objects += executor_objects
     return objects
 
@@ -209,7 +210,9 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, part: Comp
     network = policies.network_policy(part, namespace, [port], plan.monitoring_port,
                                       gateway=gateway)
     objects = _common_objects(plan, namespace, None if ex.autoscale else ex.replicas, network)
-    if ex.autoscale is not None:
+    if ex.autoscale is not None and ex.autoscale.metric == "queue":
+        objects.append(_scaled_object(spec, ex, part, gateway, namespace))
+    elif ex.autoscale is not None:
         objects.append(_autoscaler(ex, part, namespace, resources))
     least = ex.autoscale.min_replicas if ex.autoscale else ex.replicas
     if least > 1:
@@ -223,6 +226,48 @@ def _executor(spec: FlowSpec, ex: ExecutorSpec, image: ExecutorImage, part: Comp
     return objects
 
 
+def _check_bounds(ex: ExecutorSpec) -> None:
+    auto = ex.autoscale
+    assert auto is not None
+    if auto.min_replicas > auto.max_replicas:
+        raise c.ExportError(f"executor {ex.name!r}: autoscale.min_replicas "
+                            f"({auto.min_replicas}) is above max_replicas ({auto.max_replicas})")
+
+
+def _scaled_object(spec: FlowSpec, ex: ExecutorSpec, part: Component, gateway: Component,
+                   namespace: str) -> dict[str, Any]:
+    """A KEDA ScaledObject (it makes and owns the HPA) scaling the executor's Deployment to
+    ``ceil(demand / target_queue)`` replicas, demand being its requests queued at the gateway or
+    in flight (:func:`.prometheus.queue_demand_query`). Needs the gateway's metrics."""
+    from .prometheus import job, queue_demand_query
+
+    auto = ex.autoscale
+    assert auto is not None
+    _check_bounds(ex)
+    if c.monitoring_port(spec, None) is None:
+        raise c.ExportError(f"executor {ex.name!r}: autoscale.metric 'queue' reads the "
+                            "gateway's metrics; switch on monitoring (with: monitoring: true)")
+    query = queue_demand_query(ex.name, {"namespace": namespace, "job": job(gateway, namespace)})
+    return _scaler("keda.sh/v1alpha1", "ScaledObject", part, namespace, {
+        "minReplicaCount": auto.min_replicas,
+        "maxReplicaCount": auto.max_replicas,
+        "pollingInterval": 15,
+        "cooldownPeriod": 300,
+        "triggers": [{"type": "prometheus", "metadata": {
+            "serverAddress": auto.prometheus, "query": query,
+            "threshold": str(auto.target_queue)}}],
+    })
+
+
+def _scaler(api_version: str, kind: str, part: Component, namespace: str,
+            spec: dict[str, Any]) -> dict[str, Any]:
+    """An autoscaler object of `kind` scaling `part`'s Deployment."""
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": part.name}
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": _meta(part.name, namespace, part),
+            "spec": {"scaleTargetRef": target, **spec}}
+
+
 def _autoscaler(ex: ExecutorSpec, part: Component, namespace: str,
                 resources: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     """An HPA on the ``executor`` container's CPU (not the pod's: the Linkerd proxy has no
@@ -231,29 +276,20 @@ def _autoscaler(ex: ExecutorSpec, part: Component, namespace: str,
     measured against it."""
     auto = ex.autoscale
     assert auto is not None
-    if auto.min_replicas > auto.max_replicas:
-        raise c.ExportError(f"executor {ex.name!r}: autoscale.min_replicas "
-                            f"({auto.min_replicas}) is above max_replicas ({auto.max_replicas})")
+    _check_bounds(ex)
     if "cpu" not in resources.get("requests", {}):
         raise c.ExportError(f"executor {ex.name!r}: autoscale scales on CPU utilization, "
                             "which needs resources.requests.cpu (e.g. 500m)")
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": _meta(part.name, namespace, part),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                               "name": part.name},
-            "minReplicas": auto.min_replicas,
-            "maxReplicas": auto.max_replicas,
-            "metrics": [{
-                "type": "ContainerResource",
-                "containerResource": {
-                    "name": "cpu",
-                    "container": "executor",
-                    "target": {"type": "Utilization",
-                               "averageUtilization": auto.target_cpu_utilization},
-                },
-            }],
-        },
-    }
+    return _scaler("autoscaling/v2", "HorizontalPodAutoscaler", part, namespace, {
+        "minReplicas": auto.min_replicas,
+        "maxReplicas": auto.max_replicas,
+        "metrics": [{
+            "type": "ContainerResource",
+            "containerResource": {
+                "name": "cpu",
+                "container": "executor",
+                "target": {"type": "Utilization",
+                           "averageUtilization": auto.target_cpu_utilization},
+            },
+        }],
+    })

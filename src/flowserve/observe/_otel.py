@@ -38,6 +38,32 @@ __all__ = ["CallSpanInterceptor", "GatewaySpans", "JsonLinesSpanExporter", "make
            "worker_hook"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+SEMCONV_SCHEMA = "https://opentelemetry.io/schemas/1.44.0"
+"""The semantic conventions the spans' ``rpc.*`` and ``server.*`` attributes follow."""
+
+
+def rpc_attributes(method: str) -> dict[str, str]:
+    """Semantic-convention attributes of a gRPC call of `method` (``/pkg.Service/Method``):
+    ``rpc.system.name`` and the fully qualified ``rpc.method`` (semconv 1.44), and the
+    deprecated ``rpc.system`` and ``rpc.service`` that many backends still group by."""
+    qualified = method.lstrip("/")
+    return {"rpc.system.name": "grpc", "rpc.method": qualified,
+            "rpc.system": "grpc", "rpc.service": qualified.rpartition("/")[0]}
+
+
+def rpc_status(span: trace.Span, code: grpc.StatusCode) -> None:
+    """The call's gRPC status: ``rpc.response.status_code`` (semconv 1.44, its name) and the
+    deprecated ``rpc.grpc.status_code`` (its number)."""
+    span.set_attribute("rpc.response.status_code", code.name)
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+
+
+def server_attributes(address: str) -> dict[str, str | int]:
+    """``server.address`` and ``server.port`` of a ``host:port`` address."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return {"server.address": address}
+    return {"server.address": host.strip("[]"), "server.port": int(port)}
 EXPORT_TIMEOUT_S = 2.0
 _OTLP_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
 
@@ -194,8 +220,8 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         with self.tracer.start_as_current_span(
                 f"call {self.executor}", kind=SpanKind.CLIENT,
                 attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,
-                            "flowserve.endpoint": endpoint, "rpc.system": "grpc",
-                            "rpc.method": "process_single_data"}) as span:
+                            "flowserve.endpoint": endpoint, **rpc_attributes(PROCESS_METHOD),
+                            **server_attributes(self.address)}) as span:
             carrier: dict[str, str] = {}
             _PROPAGATOR.inject(carrier)
             details = client_call_details._replace(
@@ -204,8 +230,10 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
             try:
                 await call
             except grpc.aio.AioRpcError as exc:
+                rpc_status(span, exc.code())
                 span.set_status(Status(StatusCode.ERROR, exc.code().name))
                 raise
+            rpc_status(span, grpc.StatusCode.OK)
             return call
 
 
@@ -221,8 +249,10 @@ def worker_hook(tracer: trace.Tracer, executor: str,
         name = endpoint or DEFAULT_ENDPOINT
         with tracer.start_as_current_span(
                 f"executor {executor} {name}", context=parent, kind=SpanKind.SERVER,
-                attributes={"flowserve.executor": executor, "flowserve.endpoint": name}) as span:
+                attributes={"flowserve.executor": executor, "flowserve.endpoint": name,
+                            **rpc_attributes(PROCESS_METHOD)}) as span:
             result = await call()
+            rpc_status(span, grpc.StatusCode.OK)  # an executor error travels in the reply
             if result.is_error:
                 span.set_status(Status(StatusCode.ERROR, "executor error"))
             return result

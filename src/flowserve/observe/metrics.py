@@ -10,10 +10,11 @@ clients choose them, and clients appear only as the top `TOP_CLIENTS` by queued 
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,6 +25,7 @@ __all__ = [
     "OTHER",
     "TOP_CLIENTS",
     "GatewayMetrics",
+    "new_registry",
     "HandlerMetrics",
     "LabelCap",
     "QueueCollector",
@@ -37,6 +39,19 @@ TOP_CLIENTS = 10
 """Clients named in per-client labels; the rest are summed as ``other``."""
 OTHER = "other"
 MAX_ENDPOINTS = 32
+
+
+def new_registry(component: str) -> CollectorRegistry:
+    """A process's own registry with the standard ``process_*`` metrics and
+    ``flowserve_build_info`` (constant 1; labels: version, python, component)."""
+    from .._version import __version__
+
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    Gauge("flowserve_build_info", "flowserve's version and Python's, as labels (always 1).",
+          ["version", "python", "component"], registry=registry,
+          ).labels(__version__, platform.python_version(), component).set(1)
+    return registry
 
 
 class LabelCap:
@@ -126,7 +141,8 @@ class HandlerMetrics:
             "flowserve_handler_requests", "Requests handled by this executor replica.",
             ["executor", "endpoint", "outcome"], registry=registry)
         self.seconds = Histogram(
-            "flowserve_handler_seconds", "Time in the executor's handler (decode to encode).",
+            "flowserve_handler_duration_seconds",
+            "Time in the executor's handler (decode to encode).",
             ["executor", "endpoint", "outcome"], buckets=LATENCY_BUCKETS, registry=registry)
         self.docs = Counter(
             "flowserve_handler_docs", "Documents handled by this executor replica.",

@@ -73,8 +73,10 @@ class Tracing:
     """A process's tracer and the hooks that put spans around its work."""
 
     def __init__(self, provider: Any) -> None:
+        from ._otel import SEMCONV_SCHEMA
+
         self.provider = provider
-        self.tracer = provider.get_tracer("flowserve")
+        self.tracer = provider.get_tracer("flowserve", schema_url=SEMCONV_SCHEMA)
 
     # -- gateway -------------------------------------------------------------------------
     def gateway_observer(self) -> Observer:

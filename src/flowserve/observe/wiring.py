@@ -13,8 +13,6 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, ProcessCollector
-
 from .fanout import fanout
 from .tracing import Tracing, TracingSettings, start_tracing
 
@@ -39,10 +37,10 @@ class GatewayObservability:
     def __init__(self, *, name: str, monitoring: bool,
                  tracing: TracingSettings | None = None) -> None:
         from .history import History
-        from .metrics import GatewayMetrics
+        from .metrics import GatewayMetrics, new_registry
 
         self.name = name
-        self.registry = CollectorRegistry(auto_describe=True) if monitoring else None
+        self.registry = new_registry("gateway") if monitoring else None
         self.metrics = GatewayMetrics(self.registry) if self.registry is not None else None
         self.history = History() if monitoring else None
         self.tracing: Tracing | None = start_tracing(tracing) if tracing is not None else None
@@ -50,8 +48,6 @@ class GatewayObservability:
         self.server: HttpServer | None = None
         self._sampler: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
-        if self.registry is not None:
-            ProcessCollector(registry=self.registry)
 
     @property
     def observer(self) -> Observer | None:
@@ -101,14 +97,12 @@ class WorkerObservability:
     """Metrics and tracing of one executor replica process."""
 
     def __init__(self, *, monitoring: bool, tracing: TracingSettings | None = None) -> None:
-        from .metrics import HandlerMetrics
+        from .metrics import HandlerMetrics, new_registry
 
-        self.registry = CollectorRegistry(auto_describe=True) if monitoring else None
+        self.registry = new_registry("executor") if monitoring else None
         self.metrics = HandlerMetrics(self.registry) if self.registry is not None else None
         self.tracing: Tracing | None = start_tracing(tracing) if tracing is not None else None
         self.server: HttpServer | None = None
-        if self.registry is not None:
-            ProcessCollector(registry=self.registry)
 
     @property
     def handler_observer(self) -> HandlerMetrics | None:

@@ -67,7 +67,8 @@ KITCHEN_SINK: dict[str, Any] = {
         {"name": "elsewhere", "external": True, "host": "search.example.com", "port": 50052,
          "needs": "gateway"},
         {"name": "merge", "needs": ["encoder", "slow_indexer", "elsewhere"],
-         "image_pull_policy": "Never", "port_monitoring": 9200},
+         "image_pull_policy": "Never", "port_monitoring": 9200,
+         "autoscale": {"max_replicas": 4, "metric": "queue", "target_queue": 3}},
     ],
 }
 """A Flow setting every option the export honours."""

@@ -191,6 +191,36 @@ def test_replicas_capacity_and_autoscaling(kitchen):
     assert args.deployments["elsewhere"]["addresses"] == ["search.example.com:50052"]
 
 
+def test_queue_autoscaling_is_a_keda_scaled_object_on_the_executors_demand(kitchen):
+    from flowserve.export.prometheus import queue_demand_query
+
+    assert "replicas" not in by_kind(kitchen, "Deployment", "merge")[0]["spec"]
+    (scaled,) = by_kind(kitchen, "ScaledObject")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                      "name": "merge"}
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 4)
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "prometheus"
+    assert trigger["metadata"] == {
+        "serverAddress": "http://prometheus-operated.monitoring.svc:9090",
+        "query": queue_demand_query("merge", {"namespace": "kitchen",
+                                              "job": "kitchen/front-door-pods"}),
+        "threshold": "3"}
+    assert not [h for h in by_kind(kitchen, "HorizontalPodAutoscaler")
+                if h["metadata"]["name"] == "merge"]  # KEDA makes and owns the HPA
+    # the job the query selects is the PodMonitor's
+    (monitor,) = by_kind(kitchen, "PodMonitor")
+    assert monitor["metadata"]["name"] == "front-door-pods"
+
+
+def test_queue_autoscaling_needs_the_gateways_metrics():
+    flow = copy.deepcopy(KITCHEN_SINK)
+    flow["with"]["monitoring"] = False
+    with pytest.raises(ExportError, match="autoscale.metric 'queue' reads the gateway's metrics"):
+        kubernetes_manifests(flow_from_dict(flow), KITCHEN_IMAGES, namespace="kitchen")
+
+
 def test_external_executors_get_no_objects(kitchen):
     names = {o["metadata"]["name"] for o in kitchen}
     assert not any("elsewhere" in n for n in names)

@@ -1,6 +1,7 @@
 """Every exported object passes its schema: Kubernetes' (strict, 1.27 and the newest shipped by
 kubernetes-validate) or its CRD's (Linkerd's ServiceProfile, Server, AuthorizationPolicy,
-MeshTLSAuthentication; unknown fields rejected)."""
+MeshTLSAuthentication; the Prometheus operator's PrometheusRule and PodMonitor; KEDA's ScaledObject;
+unknown fields rejected)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def test_strict_mode_rejects_unknown_fields(demo_spec, k8s_errors):
     assert any("selectr" in e for e in k8s_errors(service, K8S_VERSIONS[-1]))
 
 
-def test_linkerd_objects_pass_their_crd_schema(demo_spec, kitchen_spec, crd_errors,
+def test_custom_resources_pass_their_crd_schema(demo_spec, kitchen_spec, crd_errors,
                                                custom_schemas):
     custom = {kind for _, kind in custom_schemas}
     objects = [o for exported in _exports(demo_spec, kitchen_spec).values() for o in exported
@@ -77,7 +78,8 @@ def test_linkerd_objects_pass_their_crd_schema(demo_spec, kitchen_spec, crd_erro
         count[obj["kind"]] = count.get(obj["kind"], 0) + 1
     # per executor (demo: 2; kitchen sink: 3, one more is external), and one per gateway
     assert count == {"ServiceProfile": 5, "Server": 5, "AuthorizationPolicy": 5,
-                     "MeshTLSAuthentication": 2}
+                     "MeshTLSAuthentication": 2, "PrometheusRule": 1, "PodMonitor": 1,
+                     "ScaledObject": 1}
     failures = [f"{o['kind']} {o['metadata']['name']}: {e}" for o in objects
                 for e in crd_errors(o)]
     assert not failures, "\n".join(failures)
@@ -91,3 +93,9 @@ def test_service_profile_schema_rejects_unknown_fields(demo_spec, crd_errors):
     profile["metadata"]["uid"] = "x"
     errors = crd_errors(profile)
     assert len(errors) == 3, errors
+
+
+def test_prometheus_rule_schema_rejects_unknown_fields(kitchen, crd_errors):
+    rule = copy.deepcopy(by_kind(kitchen, "PrometheusRule")[0])
+    rule["spec"]["groups"][0]["rules"][0]["fro"] = "2m"
+    assert any("fro" in e for e in crd_errors(rule))

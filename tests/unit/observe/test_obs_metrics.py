@@ -76,7 +76,7 @@ def test_handler_metrics_of_an_executor_process():
     get = registry.get_sample_value
     assert get("flowserve_handler_requests_total",
                {"executor": "enc", "endpoint": "/index", "outcome": "success"}) == 1
-    assert get("flowserve_handler_seconds_count",
+    assert get("flowserve_handler_duration_seconds_count",
                {"executor": "enc", "endpoint": "/index", "outcome": "executor_error"}) == 1
     assert get("flowserve_handler_docs_total", {"executor": "enc", "endpoint": "/index"}) == 11
 

@@ -118,6 +118,30 @@ def test_one_trace_spans_gateway_queue_call_and_each_executor(exporter):
         assert named[f"call {ex}"].attributes["flowserve.replica"] == f"{ex}:1"
 
 
+def test_call_and_executor_spans_carry_the_rpc_semantic_conventions(exporter):
+    core, tracings = traced_core(exporter, {"a": AppendText()}, {"a": ["gateway"]})
+    serve(core, tracings, "x")
+    named = by_name(exporter.get_finished_spans())
+    rpc = {"rpc.system.name": "grpc", "rpc.system": "grpc",
+           "rpc.service": "jina.JinaSingleDataRequestRPC",
+           "rpc.method": "jina.JinaSingleDataRequestRPC/process_single_data",
+           "rpc.response.status_code": "OK", "rpc.grpc.status_code": 0}
+    call, server = named["call a"], named["executor a /"]
+    assert rpc.items() <= dict(call.attributes).items()
+    assert (call.attributes["server.address"], call.attributes["server.port"]) == ("a", 1)
+    assert rpc.items() <= dict(server.attributes).items()
+    assert call.instrumentation_scope.schema_url == "https://opentelemetry.io/schemas/1.44.0"
+
+
+def test_server_attributes_of_addresses():
+    from flowserve.observe._otel import server_attributes
+
+    assert server_attributes("10.0.0.1:50051") == {"server.address": "10.0.0.1",
+                                                    "server.port": 50051}
+    assert server_attributes("[::1]:8080") == {"server.address": "::1", "server.port": 8080}
+    assert server_attributes("slow.ns.svc") == {"server.address": "slow.ns.svc"}
+
+
 def test_each_request_gets_its_own_trace_and_the_context_travels_as_traceparent(exporter):
     core, tracings = traced_core(exporter, {"a": AppendText()}, {"a": ["gateway"]})
     replica = core.deployments["a"].replicas[0]

@@ -17,7 +17,8 @@ from flowserve.export.kubernetes import kubernetes_manifests
 from flowserve.export.validate import check_manifests
 from flowserve.gateway.config import GatewayConfig
 from flowserve.local.local_flow import executor_observability_argv
-from flowserve.observe.grafana import grafana_dashboard
+from flowserve.observe.alerts import ALERTS, rule_groups
+from flowserve.observe.grafana import FILTER, grafana_dashboard
 from flowserve.observe.metrics import GatewayMetrics, HandlerMetrics, QueueCollector
 
 FLOW = {
@@ -79,16 +80,46 @@ def test_kubernetes_export_serves_metrics_where_prometheus_scrapes():
     assert not bulky.monitoring and bulky.tracing
 
 
-def test_kubernetes_export_ships_a_grafana_dashboard_only_with_monitoring():
+def test_kubernetes_export_ships_a_dashboard_and_alerts_only_with_monitoring():
     objects = kubernetes_manifests(flow_from_dict(FLOW), IMAGES, namespace="demo")
     (cm,) = [o for o in objects if o["metadata"]["name"] == "gateway-grafana"]
     assert cm["kind"] == "ConfigMap" and cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     (text,) = cm["data"].values()
     assert json.loads(text)["title"] == "flowserve · gateway"
+    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
+    assert rule["metadata"]["name"] == "gateway-alerts"
+    assert rule["spec"] == rule_groups()
     quiet = dict(FLOW, **{"with": {}})
     quiet["executors"] = [dict(e, monitoring=False) for e in FLOW["executors"]]
     assert not [o for o in kubernetes_manifests(flow_from_dict(quiet), IMAGES)
-                if o["metadata"]["name"].endswith("-grafana")]
+                if o["metadata"]["name"].endswith(("-grafana", "-alerts"))]
+
+
+def test_pod_monitor_scrapes_the_monitoring_port_of_the_flows_monitored_pods():
+    objects = kubernetes_manifests(flow_from_dict(FLOW), IMAGES, namespace="demo",
+                                   instance="shop")
+    (monitor,) = [o for o in objects if o["kind"] == "PodMonitor"]
+    assert monitor["metadata"]["name"] == "shop-gateway-pods"
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    scraped = set()
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]
+        assert wanted.items() <= pod["metadata"]["labels"].items()
+        ports = {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+        if endpoint["port"] in ports:
+            scraped.add(deployment["metadata"]["name"])
+    assert scraped == {"shop-gateway", "shop-slow-executor"}  # bulky-executor: monitoring off
+
+
+def test_every_grafana_series_is_filtered_by_namespace_and_flow():
+    names = [v["name"] for v in grafana_dashboard("gw")["templating"]["list"]]
+    assert names == ["datasource", "namespace", "job"]
+    for panel in grafana_dashboard("gw")["panels"]:
+        for target in panel["targets"]:
+            selectors = re.findall(r"flowserve_[a-z_]+(.?)", target["expr"])
+            assert selectors and all(s == "{" for s in selectors), target["expr"]
+            assert target["expr"].count(FILTER) == len(selectors), target["expr"]
 
 
 def _known_metric_names() -> set[str]:
@@ -99,9 +130,10 @@ def _known_metric_names() -> set[str]:
     return names | {m.name for m in QueueCollector._families()}
 
 
-def test_grafana_queries_use_only_metrics_that_exist():
-    known = _known_metric_names()
+def test_grafana_and_alert_queries_use_only_metrics_that_exist():
+    known = _known_metric_names() | {"flowserve_build_info"}
     exprs = [t["expr"] for p in grafana_dashboard("gw")["panels"] for t in p["targets"]]
+    exprs += [a.expr for a in ALERTS]
     used = {re.sub(r"_(bucket|total|count|sum)$", "", n)
             for e in exprs for n in re.findall(r"flowserve_[a-z_]+", e)}
     assert used and used <= known, used - known
