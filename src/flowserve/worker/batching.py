@@ -2,15 +2,18 @@
 
 Pure asyncio, transport-free, with the clock and the timer injected (unit tests drive them by
 hand). A `Batcher` serves one endpoint: requests with equal ``parameters`` wait in the same
-open batch, which is cut when it holds `preferred_batch_size` docs, when its oldest request
-has waited `timeout`, or when a request's deadline would otherwise pass while waiting. A cut
-batch becomes one merged `DataRequest`, which `run` handles (the runtime's usual path: slots,
-handler timeout, errors in the status); its docs are then split back to each request in order.
+open batch, which is due when it holds `preferred_batch_size` docs, when its oldest request
+has waited `timeout`, or when a request's deadline would otherwise pass while waiting. A due
+batch waits for a handler slot (the runtime's `concurrency`) and keeps taking requests until
+it has the slot or is full, so a busy handler gets fuller batches instead of a queue of small
+ones. It then becomes one merged `DataRequest`, which `run` handles (the runtime's usual path:
+handler timeout, errors in the status); its docs are split back to each request in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -68,6 +71,7 @@ class _Open:
     docs: int = 0
     cut_at: float = float("inf")
     timer: Cancellable | None = None
+    due: bool = False  # waiting for a handler slot
 
 
 def _key(request: DataRequest) -> str:
@@ -79,6 +83,7 @@ class Batcher:
 
     def __init__(self, batching: Batching, run: Callable[[DataRequest], Awaitable[DataRequest]],
                  *, executor: str, endpoint: str, observer: BatchObserver | None = None,
+                 slots: asyncio.Semaphore | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  call_later: CallLater | None = None) -> None:
         self.batching = batching
@@ -87,6 +92,8 @@ class Batcher:
         self.endpoint = endpoint
         self.observer = observer
         self._clock = clock
+        self._slots = slots
+        """The runtime's handler slots; a due batch takes one before it closes."""
         self._call_later = call_later
         self._open: dict[str, _Open] = {}
         self._running: set[asyncio.Task[None]] = set()
@@ -113,9 +120,12 @@ class Batcher:
             batch.cut_at = min(batch.cut_at,
                                self._clock() + cut_before(deadline.time_remaining()))
         preferred = self.batching.preferred_batch_size
-        if (preferred is not None and batch.docs >= preferred) or batch.cut_at <= self._clock():
-            self._cut(key)
-        else:
+        if preferred is not None and batch.docs >= preferred:
+            self._close(key, batch)  # full: the next request opens a new batch
+            self._make_due(key, batch)
+        elif batch.cut_at <= self._clock():
+            self._make_due(key, batch)
+        elif not batch.due:
             self._arm(key, batch)
         await asyncio.shield(item.done)
         return request
@@ -124,19 +134,29 @@ class Batcher:
         if batch.timer is not None:
             batch.timer.cancel()
         call_later = self._call_later or asyncio.get_running_loop().call_later
-        batch.timer = call_later(max(0.0, batch.cut_at - self._clock()), lambda: self._cut(key))
+        batch.timer = call_later(max(0.0, batch.cut_at - self._clock()),
+                                 lambda: self._make_due(key, batch))
 
-    def _cut(self, key: str) -> None:
-        batch = self._open.pop(key, None)
-        if batch is None:
-            return
+    def _close(self, key: str, batch: _Open) -> None:
+        if self._open.get(key) is batch:
+            del self._open[key]
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.get_running_loop().create_task(self._handle(batch))
+
+    def _make_due(self, key: str, batch: _Open) -> None:
+        if batch.due:
+            return
+        batch.due = True
+        task = asyncio.get_running_loop().create_task(self._handle(key, batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _handle(self, batch: _Open) -> None:
+    async def _handle(self, key: str, batch: _Open) -> None:
+        async with self._slots or contextlib.nullcontext():
+            self._close(key, batch)
+            await self._run_batch(batch)
+
+    async def _run_batch(self, batch: _Open) -> None:
         live = []
         for item in batch.items:
             if item.deadline is not None and item.deadline.time_remaining() <= 0:

@@ -66,8 +66,9 @@ class ExecutorRuntime:
         self.name = executor.name
         self.handlers: Mapping[str, Handler] = discover_endpoints(
             executor, uses_requests, uses_dynamic_batching)
+        self._slots = asyncio.Semaphore(concurrency)
         self.batchers = {
-            endpoint: Batcher(handler.batching, self._batch_runner(handler),
+            endpoint: Batcher(handler.batching, self._batch_runner(handler), slots=self._slots,
                               executor=self.name, endpoint=endpoint, observer=observer)
             for endpoint, handler in self.handlers.items() if handler.batching is not None
         }
@@ -75,7 +76,6 @@ class ExecutorRuntime:
             endpoint: InlinePolicy(enabled=sync_handlers == "auto")
             for endpoint, handler in self.handlers.items() if not handler.is_async
         }
-        self._slots = asyncio.Semaphore(concurrency)
         self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name)
         self.errors = RateLimitedLog(log)  # one line per failure, not a flood per stream
         self.handler_timeout = handler_timeout
@@ -112,39 +112,43 @@ class ExecutorRuntime:
         return await self._handle_one(request, handler, deadline)
 
     def _batch_runner(self, handler: Handler) -> Callable[[DataRequest], Any]:
-        def run(merged: DataRequest) -> Any:
-            return self._handle_one(merged, handler, None)
+        def run(merged: DataRequest) -> Any:  # the batcher holds a slot already
+            return self._handle_in_slot(merged, handler, None)
         return run
 
     async def _handle_one(self, request: DataRequest, handler: Handler,
                           deadline: Deadline | None) -> DataRequest:
-        outcome = "success"
         async with self._slots:
-            started = time.monotonic()
-            if deadline is not None and deadline.time_remaining() <= 0:
-                request.set_error(
-                    f"deadline exceeded at executor {self.name!r} before its handler started",
-                    name="DeadlineExceededError", executor=self.name)
-                return request
-            try:
-                result = await self._call_bounded(handler, request)
-                self._apply(result, request, handler)
-            except _HandlerTimeout as exc:
-                log.error("%s", exc)
-                request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
-                outcome = "executor_error"
-                if self.on_wedged is not None:
-                    self.on_wedged()
-            except Exception as exc:  # executor code failed: report it, keep serving
-                self.errors.log(handler.endpoint, "executor %s endpoint %s failed: %s: %s",
-                                self.name, handler.endpoint, type(exc).__name__, exc,
-                                exc_info=exc)
-                request.set_exception(exc, executor=self.name)
-                outcome = "executor_error"
-            if self.observer is not None:
-                self.observer.handled(executor=self.name, endpoint=handler.endpoint,
-                                      outcome=outcome, seconds=time.monotonic() - started,
-                                      docs=len(request.docs))
+            return await self._handle_in_slot(request, handler, deadline)
+
+    async def _handle_in_slot(self, request: DataRequest, handler: Handler,
+                              deadline: Deadline | None) -> DataRequest:
+        outcome = "success"
+        started = time.monotonic()
+        if deadline is not None and deadline.time_remaining() <= 0:
+            request.set_error(
+                f"deadline exceeded at executor {self.name!r} before its handler started",
+                name="DeadlineExceededError", executor=self.name)
+            return request
+        try:
+            result = await self._call_bounded(handler, request)
+            self._apply(result, request, handler)
+        except _HandlerTimeout as exc:
+            log.error("%s", exc)
+            request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
+            outcome = "executor_error"
+            if self.on_wedged is not None:
+                self.on_wedged()
+        except Exception as exc:  # executor code failed: report it, keep serving
+            self.errors.log(handler.endpoint, "executor %s endpoint %s failed: %s: %s",
+                            self.name, handler.endpoint, type(exc).__name__, exc,
+                            exc_info=exc)
+            request.set_exception(exc, executor=self.name)
+            outcome = "executor_error"
+        if self.observer is not None:
+            self.observer.handled(executor=self.name, endpoint=handler.endpoint,
+                                  outcome=outcome, seconds=time.monotonic() - started,
+                                  docs=len(request.docs))
         return request
 
     async def _call_bounded(self, handler: Handler, request: DataRequest) -> Any:

@@ -293,3 +293,28 @@ def test_the_gateway_lets_a_batch_worth_of_requests_through_per_replica(tmp_path
     assert (plain.slots_per_replica, decorated.slots_per_replica,
             overridden.slots_per_replica) == (3, 2, 32)
     assert DeploymentConfig.parse("o", overridden.to_json()) == overridden
+
+
+def test_a_due_batch_keeps_filling_while_the_handler_is_busy():
+    run, timers = Recorder(), Timers()
+
+    async def main():
+        slots = asyncio.Semaphore(1)
+        b = Batcher(Batching(3, 10), run, executor="e", endpoint="/", slots=slots,
+                    clock=ManualClock(), call_later=timers)
+        await slots.acquire()  # the handler is busy with an earlier call
+        tasks = [asyncio.create_task(b.submit(req("a")))]
+        await asyncio.sleep(0)
+        timers.fire()  # due after its timeout, but there is no slot yet
+        tasks += [asyncio.create_task(b.submit(req(t))) for t in "bcd"]
+        await asyncio.sleep(0)
+        assert run.batches == []
+        assert timers.live() == [pytest.approx(0.01)]  # only "d"'s new batch has a timer
+        slots.release()
+        await asyncio.wait(tasks[:3])
+        timers.fire()
+        await settle(*tasks)
+
+    asyncio.run(main())
+    # a, b, c filled the waiting batch to its size; d went to the next one
+    assert run.batches == [(["a", "b", "c"], {}), (["d"], {})]
