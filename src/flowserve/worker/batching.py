@@ -152,9 +152,18 @@ class Batcher:
         task.add_done_callback(self._running.discard)
 
     async def _handle(self, key: str, batch: _Open) -> None:
-        async with self._slots or contextlib.nullcontext():
+        try:
+            async with self._slots or contextlib.nullcontext():
+                self._close(key, batch)
+                await self._run_batch(batch)
+        finally:  # cancelled while waiting for a slot (the process stops): nobody may hang
             self._close(key, batch)
-            await self._run_batch(batch)
+            for item in batch.items:
+                if not item.done.done():
+                    item.request.set_error(
+                        f"executor {self.executor!r} stopped before the batch ran",
+                        name="UnavailableError", executor=self.executor)
+                    _finish(item)
 
     async def _run_batch(self, batch: _Open) -> None:
         live = []

@@ -318,3 +318,23 @@ def test_a_due_batch_keeps_filling_while_the_handler_is_busy():
     asyncio.run(main())
     # a, b, c filled the waiting batch to its size; d went to the next one
     assert run.batches == [(["a", "b", "c"], {}), (["d"], {})]
+
+
+def test_a_batch_cancelled_before_it_ran_fails_its_requests_instead_of_hanging():
+    run, timers = Recorder(), Timers()
+
+    async def main():
+        slots = asyncio.Semaphore(0)  # no slot will ever come
+        b = Batcher(Batching(8, 10), run, executor="e", endpoint="/", slots=slots,
+                    clock=ManualClock(), call_later=timers)
+        task = asyncio.create_task(b.submit(req("a")))
+        await asyncio.sleep(0)
+        timers.fire()
+        await asyncio.sleep(0)
+        for pending in list(b._running):
+            pending.cancel()
+        return await task
+
+    result = asyncio.run(main())
+    assert result.is_error and "stopped before the batch ran" in result.status.description
+    assert run.batches == []
