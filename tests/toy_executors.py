@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from flowserve import DocumentArray, Executor, requests
+from flowserve import DocumentArray, Executor, dynamic_batching, requests
 
 
 class NoOp(Executor):
@@ -154,3 +154,25 @@ def chain_flow(protocol: str | list[str], n_dim: int = 16):
         .add(name="stats", uses=ReturnsDict)
         .add(name="fails", uses=Raises)
     )
+
+
+class BatchedModel(Executor):
+    """A model batched on /embed (8 docs per call, waiting at most 50 ms, unless the Flow's
+    ``uses_dynamic_batching`` says otherwise): each call costs `fixed` seconds plus `per_doc`
+    per doc; each doc's text gets the `prefix` parameter and its tags the size of the call it
+    was in. ``parameters={'fail': True}`` raises."""
+
+    def __init__(self, fixed: float = 0.02, per_doc: float = 0.0001, **kwargs):
+        super().__init__(**kwargs)
+        self.fixed = fixed
+        self.per_doc = per_doc
+
+    @dynamic_batching(preferred_batch_size=8, timeout=50)
+    @requests(on="/embed")
+    def embed(self, docs, parameters, **kwargs):
+        if parameters.get("fail"):
+            raise ValueError(f"failing a batch of {len(docs)}")
+        time.sleep(self.fixed + self.per_doc * len(docs))
+        for doc in docs:
+            doc.text = f"{parameters.get('prefix', '')}{doc.text}"
+            doc.tags["batch"] = len(docs)

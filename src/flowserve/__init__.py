@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .documents.array import DocumentArray
 from .documents.document import Document
-from .executor import Executor, requests
+from .executor import Executor, dynamic_batching, requests
 from .wire.request import DataRequest
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ __all__ = [
     "Executor",
     "Flow",
     "__version__",
+    "dynamic_batching",
     "requests",
 ]
 

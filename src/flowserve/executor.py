@@ -1,23 +1,28 @@
 """Executors: user classes whose ``@requests`` methods process a DocumentArray.
 
-``@requests`` only tags a method; :func:`discover_endpoints` builds the plain map
-endpoint -> :class:`Handler` that the worker runtime uses. Nothing here knows about transports.
+``@requests`` (and ``@dynamic_batching``) only tag a method; :func:`discover_endpoints`
+builds the plain map endpoint -> :class:`Handler` that the worker runtime uses. Nothing here
+knows about transports.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any, TypeVar, overload
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_ENDPOINT", "Executor", "Handler", "discover_endpoints", "requests"]
+__all__ = ["DEFAULT_ENDPOINT", "Batching", "Executor", "Handler", "batching_from",
+           "batch_slots", "declared_batching", "discover_endpoints", "dynamic_batching",
+           "requests"]
 
 DEFAULT_ENDPOINT = "/default"
 _TAG = "__flowserve_endpoints__"
+_BATCHING_TAG = "__flowserve_batching__"
+DEFAULT_BATCH_TIMEOUT_MS = 10_000.0  # Jina's default
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +50,86 @@ def requests(func: Any = None, /, *, on: str | Sequence[str] | None = None) -> A
 
     def tag(f: F) -> F:
         setattr(f, _TAG, endpoints)
+        return f
+
+    return tag(func) if func is not None else tag
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How a handler's requests are batched: up to `preferred_batch_size` docs per call (None:
+    no bound, the batch is cut by `timeout` alone), waiting at most `timeout` milliseconds
+    for the batch to fill."""
+
+    preferred_batch_size: int | None = None
+    timeout: float = DEFAULT_BATCH_TIMEOUT_MS
+
+    def __post_init__(self) -> None:
+        size = self.preferred_batch_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ConfigError(f"dynamic batching: preferred_batch_size must be a positive "
+                              f"integer or None, got {size!r}")
+        if (isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float)
+                or not self.timeout >= 0):
+            raise ConfigError(f"dynamic batching: timeout must be a number of milliseconds "
+                              f">= 0, got {self.timeout!r}")
+
+    @property
+    def timeout_s(self) -> float:
+        return self.timeout / 1000.0
+
+
+def declared_batching(cls: type) -> dict[str, Batching]:
+    """Endpoint -> `Batching` as the class's ``@dynamic_batching`` declares it (no instance
+    needed: the orchestrator reads it to size the gateway's admission)."""
+    found: dict[str, Batching] = {}
+    for klass in reversed(cls.__mro__):
+        for value in vars(klass).values():
+            batching = getattr(value, _BATCHING_TAG, None)
+            if isinstance(batching, Batching):
+                found.update(dict.fromkeys(getattr(value, _TAG, ()), batching))
+    return found
+
+
+def batch_slots(batchings: Iterable[Batching]) -> int:
+    """Requests per replica a gateway should let through to reach these batches: the largest
+    `preferred_batch_size` (0 when none is batching with a size)."""
+    return max((b.preferred_batch_size or 0 for b in batchings), default=0)
+
+
+def batching_from(endpoints: Mapping[str, Mapping[str, Any]], executor: str,
+                  ) -> dict[str, Batching]:
+    """``uses_dynamic_batching`` (endpoint -> ``{preferred_batch_size, timeout}``) as
+    `Batching` values; unknown keys are an error naming the executor and endpoint."""
+    out = {}
+    for endpoint, options in endpoints.items():
+        unknown = set(options) - {"preferred_batch_size", "timeout"}
+        if unknown:
+            raise ConfigError(f"executor {executor!r}: uses_dynamic_batching[{endpoint!r}] has "
+                              f"unknown key(s) {', '.join(sorted(unknown))}; expected "
+                              "preferred_batch_size, timeout")
+        out[endpoint] = Batching(**options)
+    return out
+
+
+@overload
+def dynamic_batching(func: F, /) -> F: ...
+@overload
+def dynamic_batching(*, preferred_batch_size: int | None = None,
+                     timeout: float = DEFAULT_BATCH_TIMEOUT_MS) -> Callable[[F], F]: ...
+def dynamic_batching(func: Any = None, /, *, preferred_batch_size: int | None = None,
+                     timeout: float = DEFAULT_BATCH_TIMEOUT_MS) -> Any:
+    """Batch a handler's requests dynamically, as Jina's ``@dynamic_batching``.
+
+    The worker merges the docs of concurrent requests (same endpoint, equal ``parameters``)
+    into one call of up to `preferred_batch_size` docs, waiting at most `timeout`
+    milliseconds for a batch to fill, and splits the result back per request, in order. Put
+    it above or below ``@requests``; a Flow's ``uses_dynamic_batching`` overrides it.
+    """
+    batching = Batching(preferred_batch_size, timeout)
+
+    def tag(f: F) -> F:
+        setattr(f, _BATCHING_TAG, batching)
         return f
 
     return tag(func) if func is not None else tag
@@ -102,6 +187,7 @@ class Handler:
     fn: Callable[..., Any]
     is_async: bool
     accepts: frozenset[str] | None  # keyword names it takes; None = it takes **kwargs
+    batching: Batching | None = None  # dynamic batching, if the endpoint has it
 
     @property
     def takes_parameters(self) -> bool:
@@ -116,11 +202,14 @@ class Handler:
 
 
 def discover_endpoints(executor: Executor,
-                       uses_requests: Mapping[str, str] | None = None) -> dict[str, Handler]:
+                       uses_requests: Mapping[str, str] | None = None,
+                       uses_dynamic_batching: Mapping[str, Batching] | None = None,
+                       ) -> dict[str, Handler]:
     """Map each endpoint to its handler, walking the class MRO so subclasses override bases.
 
     `uses_requests` (endpoint -> method name) rebinds as Jina's does: a method named there
-    leaves the endpoints ``@requests`` gave it and serves the endpoint given instead."""
+    leaves the endpoints ``@requests`` gave it and serves the endpoint given instead.
+    `uses_dynamic_batching` (endpoint -> `Batching`) overrides ``@dynamic_batching``."""
     found: dict[str, Handler] = {}
     for klass in reversed(type(executor).__mro__):
         for attr, value in vars(klass).items():
@@ -139,6 +228,12 @@ def discover_endpoints(executor: Executor,
         found = {e: h for e, h in found.items() if getattr(h.fn, "__name__", None) != name}
     for endpoint, method in (uses_requests or {}).items():
         found[endpoint] = _make_handler(endpoint, getattr(executor, method))
+    for endpoint, batching in (uses_dynamic_batching or {}).items():
+        if endpoint not in found:
+            raise ConfigError(f"executor {executor.name!r}: uses_dynamic_batching names "
+                              f"{endpoint!r}, which none of its handlers serves "
+                              f"(endpoints: {', '.join(sorted(found)) or 'none'})")
+        found[endpoint] = replace(found[endpoint], batching=batching)
     return found
 
 
@@ -154,4 +249,5 @@ def _make_handler(endpoint: str, bound: Callable[..., Any]) -> Handler:
         fn=bound,
         is_async=inspect.iscoroutinefunction(bound),
         accepts=accepts,
+        batching=getattr(bound, _BATCHING_TAG, None),
     )

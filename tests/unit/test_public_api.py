@@ -13,7 +13,7 @@ import flowserve
 def test_exported_members():
     assert sorted(flowserve.__all__) == sorted([
         "AsyncClient", "Client", "DataRequest", "Document", "DocumentArray", "Executor", "Flow",
-        "__version__", "requests",
+        "__version__", "dynamic_batching", "requests",
     ])
     for name in flowserve.__all__:
         assert getattr(flowserve, name) is not None

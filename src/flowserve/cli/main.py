@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--uses-metas", type=_json_arg, default={}, help="metas (JSON)")
     ex.add_argument("--uses-requests", type=_json_arg, default={},
                     help='endpoint -> method name (JSON), rebinding @requests')
+    ex.add_argument("--uses-dynamic-batching", type=_json_arg, default={},
+                    help='endpoint -> {"preferred_batch_size": N, "timeout": ms} (JSON), '
+                         'overriding @dynamic_batching')
     ex.add_argument("--py-modules", nargs="*", default=[])
     ex.add_argument("--base-dir", type=Path, default=Path.cwd(),
                     help="where modules named in --uses/--py-modules are looked up first")
@@ -175,7 +178,7 @@ def _cmd_executor(args: argparse.Namespace) -> int:
     run_worker(WorkerOptions(
         uses=args.uses, name=args.name or _default_name(args.uses),
         port=args.port, host=args.host, uses_with=args.uses_with, uses_metas=args.uses_metas,
-        uses_requests=args.uses_requests,
+        uses_requests=args.uses_requests, uses_dynamic_batching=args.uses_dynamic_batching,
         py_modules=list(args.py_modules), base_dir=args.base_dir, replica_id=args.replica_id,
         shard_id=args.shard_id, concurrency=args.concurrency, sync_handlers=args.sync_handlers,
         workspace=args.workspace, grace=args.grace, ready_fd=args.ready_fd,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from ..errors import ConfigError
+from ..executor import DEFAULT_BATCH_TIMEOUT_MS
 from .jina_compat import executor_keys, flow_keys
 from .options import GATEWAY, ExecutorOptions, GatewayOptions, Port
 from .yamlmap import Loc, Problem, describe, duplicate_names, parse_yaml, problem, summary
@@ -133,6 +134,16 @@ class GatewaySpec(GatewayOptions):
         return self
 
 
+class DynamicBatchingSpec(BaseModel):
+    """One endpoint's ``uses_dynamic_batching`` entry (as ``@dynamic_batching``'s arguments;
+    `timeout` in milliseconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preferred_batch_size: int | None = Field(default=None, ge=1)
+    timeout: float = Field(default=DEFAULT_BATCH_TIMEOUT_MS, ge=0)
+
+
 class ExecutorSpec(ExecutorOptions):
     """One entry of the Flow's ``executors:`` list."""
 
@@ -158,11 +169,13 @@ class ExecutorSpec(ExecutorOptions):
     longest of these and its own ``timeout_ready``."""
     uses_requests: dict[str, str] = Field(default_factory=dict)
     """Endpoint -> method name, rebinding the class's ``@requests`` (as Jina's)."""
+    uses_dynamic_batching: dict[str, DynamicBatchingSpec] = Field(default_factory=dict)
+    """Endpoint -> dynamic batching, overriding the handler's ``@dynamic_batching``."""
 
     _jina = model_validator(mode="before")(executor_keys)
     _py_modules = field_validator("py_modules", mode="before")(_scalar_to_list)
     _dicts = field_validator("uses_with", "uses_metas", "uses_requests",
-                             mode="before")(_none_to(dict))
+                             "uses_dynamic_batching", mode="before")(_none_to(dict))
     _env = field_validator("env", mode="before")(_coerce_env)
 
     @field_validator("name", mode="before")

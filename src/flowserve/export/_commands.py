@@ -58,6 +58,10 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
         args += ["--uses-metas", _json(image.uses_metas, ex.name, "uses_metas")]
     if ex.uses_requests:
         args += ["--uses-requests", _json(ex.uses_requests, ex.name, "uses_requests")]
+    if ex.uses_dynamic_batching:
+        args += ["--uses-dynamic-batching", _json(
+            {e: b.model_dump() for e, b in ex.uses_dynamic_batching.items()}, ex.name,
+            "uses_dynamic_batching")]
     if image.py_modules:
         args += ["--py-modules", *image.py_modules]
     if image.base_dir is not None:

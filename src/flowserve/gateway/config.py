@@ -15,6 +15,7 @@ from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS, GatewayOptions, Polling
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..errors import ConfigError
+from ..executor import Batching, batch_slots
 from .security import SecurityConfig
 
 __all__ = ["DeploymentConfig", "GatewayConfig", "deployment_config"]
@@ -34,6 +35,14 @@ class DeploymentConfig:
     polling: Polling | dict[str, Polling] = EXECUTOR_DEFAULTS.polling
     timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send
     retries: int = EXECUTOR_DEFAULTS.retries
+    batch_slots: int = 0
+    """Requests per replica let through to a dynamic-batching executor (its largest
+    ``preferred_batch_size``) when that is more than `concurrency`; 0: not batching."""
+
+    @property
+    def slots_per_replica(self) -> int:
+        """Requests in service per replica: `concurrency`, or enough to fill a batch."""
+        return max(self.concurrency, self.batch_slots)
 
     @property
     def shard_addresses(self) -> tuple[tuple[str, ...], ...]:
@@ -67,13 +76,21 @@ class DeploymentConfig:
         data["shards"] = [list(shard) for shard in self.shards]
         if not data["shards"]:
             del data["shards"]
+        if not data["batch_slots"]:
+            del data["batch_slots"]
         return data
 
 
 def deployment_config(ex: ExecutorSpec,
-                      addresses: Sequence[str] | Sequence[Sequence[str]]) -> DeploymentConfig:
+                      addresses: Sequence[str] | Sequence[Sequence[str]],
+                      declared: Mapping[str, Batching] | None = None) -> DeploymentConfig:
     """The gateway's view of an executor from its spec and where its replicas listen
-    (a list of addresses, or one list per shard)."""
+    (a list of addresses, or one list per shard). `declared`: the class's own
+    ``@dynamic_batching`` (endpoint -> Batching), which the spec's ``uses_dynamic_batching``
+    overrides."""
+    batching = {**(declared or {}),
+                **{e: Batching(b.preferred_batch_size, b.timeout)
+                   for e, b in ex.uses_dynamic_batching.items()}}
     shards: tuple[tuple[str, ...], ...] = ()
     flat: tuple[str, ...] = ()
     if addresses and not isinstance(addresses[0], str):
@@ -83,7 +100,7 @@ def deployment_config(ex: ExecutorSpec,
     return DeploymentConfig(
         addresses=flat, shards=shards, concurrency=ex.concurrency, max_queue=ex.max_queue,
         balancing=ex.balancing, polling=ex.polling, timeout_send=ex.timeout_send,
-        retries=ex.retries,
+        retries=ex.retries, batch_slots=batch_slots(batching.values()),
     )
 
 
@@ -106,11 +123,15 @@ class GatewayConfig:
     @classmethod
     def from_flow(cls, spec: FlowSpec, graph: FlowGraph,
                   addresses: Mapping[str, Sequence[str] | Sequence[Sequence[str]]],
+                  declared: Mapping[str, Mapping[str, Batching]] | None = None,
                   ) -> GatewayConfig:
+        """`declared`: executor -> its class's ``@dynamic_batching`` (when the classes are
+        loaded, as in a local Flow)."""
         opts = spec.with_
         return cls(
             graph=graph,
-            deployments={ex.name: deployment_config(ex, addresses[ex.name])
+            deployments={ex.name: deployment_config(ex, addresses[ex.name],
+                                                    (declared or {}).get(ex.name))
                          for ex in spec.executors},
             protocols=list(opts.protocol), ports=list(opts.port or [0] * len(opts.protocol)),
             options=opts,

@@ -17,6 +17,7 @@ from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..config.worker_flags import timeout_handler_argv
 from ..errors import ConfigError
+from ..executor import Batching, declared_batching
 from ..gateway.config import GatewayConfig
 from ..gateway.limits import executor_limit_args, executor_tls_args
 from .process import ChildProcess, wait_all_ready
@@ -99,6 +100,9 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
             argv += ["--uses-metas", json.dumps(resolved.uses_metas)]
         if ex.uses_requests:
             argv += ["--uses-requests", json.dumps(ex.uses_requests)]
+        if ex.uses_dynamic_batching:
+            argv += ["--uses-dynamic-batching", json.dumps(
+                {e: b.model_dump() for e, b in ex.uses_dynamic_batching.items()})]
     except TypeError as exc:
         raise ConfigError(
             f"executor {ex.name!r}: uses_with/uses_metas must be JSON-serialisable to reach "
@@ -119,10 +123,13 @@ def executor_observability_argv(spec: FlowSpec, ex: ExecutorSpec, *, index: int)
 
 
 def gateway_argv(spec: FlowSpec, graph: FlowGraph,
-                 addresses: Mapping[str, Sequence[str] | Sequence[Sequence[str]]]) -> list[str]:
+                 addresses: Mapping[str, Sequence[str] | Sequence[Sequence[str]]],
+                 declared: Mapping[str, Mapping[str, Batching]] | None = None) -> list[str]:
     """The `flowserve gateway` command line for a Flow whose executors are at `addresses`
-    (a list of replica addresses per executor, or one list per shard)."""
-    return _base_argv("gateway") + GatewayConfig.from_flow(spec, graph, addresses).to_argv()
+    (a list of replica addresses per executor, or one list per shard); `declared`: each
+    executor class's ``@dynamic_batching``."""
+    config = GatewayConfig.from_flow(spec, graph, addresses, declared)
+    return _base_argv("gateway") + config.to_argv()
 
 
 class LocalFlow:
@@ -195,7 +202,10 @@ class LocalFlow:
                 per = len(found) // shards[name]
                 per_shard[name] = [found[k * per:(k + 1) * per] for k in range(shards[name])]
         gateway = self._spawn("gateway", spec.with_.name,
-                              gateway_argv(spec, self.graph, per_shard), dict(spec.with_.env))
+                              gateway_argv(spec, self.graph, per_shard, {
+                                  name: declared_batching(r.cls)
+                                  for name, r in self._resolved.items()}),
+                              dict(spec.with_.env))
         wait_all_ready([gateway], timeout)
         assert gateway.info is not None
         self.addresses = FlowAddresses(

@@ -35,6 +35,7 @@ __all__ = [
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0, 60.0, 120.0, float("inf"))
 """Seconds: from a fast in-memory executor to minute-long queues."""
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, float("inf"))
 TOP_CLIENTS = 10
 """Clients named in per-client labels; the rest are summed as ``other``."""
 OTHER = "other"
@@ -147,6 +148,22 @@ class HandlerMetrics:
         self.docs = Counter(
             "flowserve_handler_docs", "Documents handled by this executor replica.",
             ["executor", "endpoint"], registry=registry)
+        self.batch_docs = Histogram(
+            "flowserve_batch_size_docs", "Documents per batch of a dynamic-batching endpoint.",
+            ["executor", "endpoint"], buckets=BATCH_SIZE_BUCKETS, registry=registry)
+        self.batch_requests = Histogram(
+            "flowserve_batch_size_requests", "Requests merged per batch.",
+            ["executor", "endpoint"], buckets=BATCH_SIZE_BUCKETS, registry=registry)
+        self.batch_wait = Histogram(
+            "flowserve_batch_wait_seconds",
+            "Time from a batch's first request to its hand-over to the handler.",
+            ["executor", "endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
+
+    def batched(self, *, executor: str, endpoint: str, docs: int, requests: int,
+                wait_s: float) -> None:
+        self.batch_docs.labels(executor, endpoint).observe(docs)
+        self.batch_requests.labels(executor, endpoint).observe(requests)
+        self.batch_wait.labels(executor, endpoint).observe(wait_s)
 
     def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
                 docs: int) -> None:

@@ -56,7 +56,7 @@ def build_core(config: GatewayConfig,
         name: Deployment(
             name,
             [[client(a, name) for a in shard] for shard in dep.shard_addresses],
-            concurrency=dep.concurrency, balancing=dep.balancing, polling=dep.polling,
+            concurrency=dep.slots_per_replica, balancing=dep.balancing, polling=dep.polling,
             retries=dep.retries if settings.retries else 0, budget=budget,
             timeout_send=dep.timeout_send, max_queue=dep.max_queue or settings.max_queue,
             max_queue_per_client=settings.max_queue_per_client, weights=settings.client_weights,

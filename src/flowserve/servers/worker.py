@@ -13,6 +13,7 @@ from ..config.loader import load_executor_class
 from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS
 from ..config.worker_flags import DEFAULT_TIMEOUT_HANDLER
+from ..executor import batching_from
 from ..gateway.tls import TlsFiles
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import WorkerObservability
@@ -44,6 +45,7 @@ class WorkerOptions:
     uses_with: dict[str, Any] = field(default_factory=dict)
     uses_metas: dict[str, Any] = field(default_factory=dict)
     uses_requests: dict[str, str] = field(default_factory=dict)
+    uses_dynamic_batching: dict[str, dict[str, Any]] = field(default_factory=dict)
     py_modules: list[str] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     replica_id: int = 0
@@ -82,7 +84,9 @@ def build_runtime(opts: WorkerOptions, observer: HandlerObserver | None = None,
     return ExecutorRuntime(executor, concurrency=opts.concurrency, observer=observer,
                            sync_handlers=opts.sync_handlers,
                            handler_timeout=opts.timeout_handler,
-                           uses_requests=opts.uses_requests)
+                           uses_requests=opts.uses_requests,
+                           uses_dynamic_batching=batching_from(opts.uses_dynamic_batching,
+                                                               opts.name))
 
 
 async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,

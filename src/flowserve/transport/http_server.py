@@ -14,9 +14,17 @@ __all__ = ["HttpServer"]
 
 
 def _listen(host: str, port: int, what: str) -> socket.socket:
+    """A listening TCP socket whose accepted connections get TCP_NODELAY.
+
+    asyncio sets TCP_NODELAY on an accepted connection only when the socket's protocol is
+    `IPPROTO_TCP`; with the default 0 it never does, and a response written in two parts
+    (headers, body) then waits for the client's delayed ACK, ~40 ms per keep-alive request.
+    Setting it on the listener as well covers transports that do not (Linux copies it to the
+    accepted socket)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -13,9 +13,10 @@ from typing import Any, Protocol
 from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
 from ..config.ratelog import RateLimitedLog
 from ..documents.array import DocumentArray
-from ..executor import DEFAULT_ENDPOINT, Executor, Handler, discover_endpoints
+from ..executor import DEFAULT_ENDPOINT, Batching, Executor, Handler, discover_endpoints
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
+from .batching import Batcher, BatchObserver
 from .inline import InlinePolicy
 
 __all__ = ["ExecutorRuntime", "HandlerObserver"]
@@ -27,8 +28,9 @@ _LOOP_IN_USE = ("running event loop", "event loop is already running", "another 
 log = logging.getLogger(__name__)
 
 
-class HandlerObserver(Protocol):
-    """Receives one event per handled request (for the executor's own metrics/tracing)."""
+class HandlerObserver(BatchObserver, Protocol):
+    """Receives one event per handled request, and per batch of a batching endpoint (for the
+    executor's own metrics/tracing)."""
 
     def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
                 docs: int) -> None: ...
@@ -54,19 +56,26 @@ class ExecutorRuntime:
                  sync_handlers: str = EXECUTOR_DEFAULTS.sync_handlers,
                  handler_timeout: float | None = None,
                  on_wedged: Callable[[], None] | None = None,
-                 uses_requests: Mapping[str, str] | None = None) -> None:
+                 uses_requests: Mapping[str, str] | None = None,
+                 uses_dynamic_batching: Mapping[str, Batching] | None = None) -> None:
         if sync_handlers not in SYNC_HANDLER_MODES:
             raise ValueError(f"executor {executor.name!r}: sync_handlers must be one of "
                              f"{', '.join(SYNC_HANDLER_MODES)}, got {sync_handlers!r}")
         self.executor = executor
         self.observer = observer
         self.name = executor.name
-        self.handlers: Mapping[str, Handler] = discover_endpoints(executor, uses_requests)
+        self.handlers: Mapping[str, Handler] = discover_endpoints(
+            executor, uses_requests, uses_dynamic_batching)
+        self._slots = asyncio.Semaphore(concurrency)
+        self.batchers = {
+            endpoint: Batcher(handler.batching, self._batch_runner(handler), slots=self._slots,
+                              executor=self.name, endpoint=endpoint, observer=observer)
+            for endpoint, handler in self.handlers.items() if handler.batching is not None
+        }
         self.inline_policies = {
             endpoint: InlinePolicy(enabled=sync_handlers == "auto")
             for endpoint, handler in self.handlers.items() if not handler.is_async
         }
-        self._slots = asyncio.Semaphore(concurrency)
         self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=self.name)
         self.errors = RateLimitedLog(log)  # one line per failure, not a flood per stream
         self.handler_timeout = handler_timeout
@@ -91,39 +100,55 @@ class ExecutorRuntime:
         """Run the handler for the request's endpoint; executor errors go into the status.
 
         `deadline` drops the request, unstarted, if it passes while the request waits for the
-        handler.
+        handler. A batching endpoint's request waits for its batch (`worker/batching.py`).
         """
         endpoint = endpoint if endpoint is not None else request.endpoint
         handler = self.handler_for(endpoint)
         if handler is None:
             return request
-        outcome = "success"
+        batcher = self.batchers.get(handler.endpoint)
+        if batcher is not None:
+            return await batcher.submit(request, deadline)
+        return await self._handle_one(request, handler, deadline)
+
+    def _batch_runner(self, handler: Handler) -> Callable[[DataRequest], Any]:
+        def run(merged: DataRequest) -> Any:  # the batcher holds a slot already
+            return self._handle_in_slot(merged, handler, None)
+        return run
+
+    async def _handle_one(self, request: DataRequest, handler: Handler,
+                          deadline: Deadline | None) -> DataRequest:
         async with self._slots:
-            started = time.monotonic()
-            if deadline is not None and deadline.time_remaining() <= 0:
-                request.set_error(
-                    f"deadline exceeded at executor {self.name!r} before its handler started",
-                    name="DeadlineExceededError", executor=self.name)
-                return request
-            try:
-                result = await self._call_bounded(handler, request)
-                self._apply(result, request, handler)
-            except _HandlerTimeout as exc:
-                log.error("%s", exc)
-                request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
-                outcome = "executor_error"
-                if self.on_wedged is not None:
-                    self.on_wedged()
-            except Exception as exc:  # executor code failed: report it, keep serving
-                self.errors.log(handler.endpoint, "executor %s endpoint %s failed: %s: %s",
-                                self.name, handler.endpoint, type(exc).__name__, exc,
-                                exc_info=exc)
-                request.set_exception(exc, executor=self.name)
-                outcome = "executor_error"
-            if self.observer is not None:
-                self.observer.handled(executor=self.name, endpoint=handler.endpoint,
-                                      outcome=outcome, seconds=time.monotonic() - started,
-                                      docs=len(request.docs))
+            return await self._handle_in_slot(request, handler, deadline)
+
+    async def _handle_in_slot(self, request: DataRequest, handler: Handler,
+                              deadline: Deadline | None) -> DataRequest:
+        outcome = "success"
+        started = time.monotonic()
+        if deadline is not None and deadline.time_remaining() <= 0:
+            request.set_error(
+                f"deadline exceeded at executor {self.name!r} before its handler started",
+                name="DeadlineExceededError", executor=self.name)
+            return request
+        try:
+            result = await self._call_bounded(handler, request)
+            self._apply(result, request, handler)
+        except _HandlerTimeout as exc:
+            log.error("%s", exc)
+            request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
+            outcome = "executor_error"
+            if self.on_wedged is not None:
+                self.on_wedged()
+        except Exception as exc:  # executor code failed: report it, keep serving
+            self.errors.log(handler.endpoint, "executor %s endpoint %s failed: %s: %s",
+                            self.name, handler.endpoint, type(exc).__name__, exc,
+                            exc_info=exc)
+            request.set_exception(exc, executor=self.name)
+            outcome = "executor_error"
+        if self.observer is not None:
+            self.observer.handled(executor=self.name, endpoint=handler.endpoint,
+                                  outcome=outcome, seconds=time.monotonic() - started,
+                                  docs=len(request.docs))
         return request
 
     async def _call_bounded(self, handler: Handler, request: DataRequest) -> Any:
