@@ -51,8 +51,12 @@ def test_sigterm_during_a_stream_answers_every_accepted_request(tmp_path):
                         timeout=120)
         assert proc.p.wait(60) == 0, proc.output
         assert len(answered) + len(failed) == 40
-        # requests already inside the gateway when SIGTERM came were answered
-        assert len(answered) >= 15, (len(answered), len(failed))
+        # Requests already inside the gateway when SIGTERM came were answered: the 10 and the
+        # ones in the client's window (prefetch 5; the next may not have been written yet when
+        # the 10th answer's callback ran). Later ones were refused, in-band and retryable.
+        assert len(answered) >= 14, (len(answered), len(failed))
+        reasons = {f.header.status.exception.name for f in failed}
+        assert reasons <= {"UnavailableError"}, [f.header.status.description for f in failed]
 
 
 def test_an_idle_session_stream_does_not_hold_the_stop(tmp_path):
