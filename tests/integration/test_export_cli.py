@@ -53,7 +53,7 @@ def test_export_kubernetes_writes_the_demo_manifests(tmp_path):
 def test_two_flows_share_a_namespace_with_instances(tmp_path):
     for instance in ("blue", "green"):
         result = _flowserve("export", "kubernetes", DEMO_FLOW, instance, "--k8s-namespace",
-                            "shared", "--instance", instance, "--pod-security", "privileged",
+                            "team", "--instance", instance, "--pod-security", "privileged",
                             cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     names = {}

@@ -103,8 +103,8 @@ def test_metrics_ports_stay_reachable_for_scraping(kitchen):
 
 def test_two_flows_share_a_namespace(demo_spec):
     images = plan_images(demo_spec)
-    blue = kubernetes_manifests(demo_spec, images, namespace="shared", instance="blue")
-    green = kubernetes_manifests(demo_spec, images, namespace="shared", instance="green")
+    blue = kubernetes_manifests(demo_spec, images, namespace="team", instance="blue")
+    green = kubernetes_manifests(demo_spec, images, namespace="team", instance="green")
     assert blue[0] == green[0]  # the same Namespace
     assert check_manifests(blue + green[1:]) == []  # nothing defined twice
     service = by_kind(blue, "Service", "blue-slow-executor")[0]
@@ -115,7 +115,7 @@ def test_two_flows_share_a_namespace(demo_spec):
     assert labels["app.kubernetes.io/version"] == "0.1.0"
     gateway = by_kind(blue, "Deployment", "blue-gateway")[0]["spec"]["template"]["spec"]
     args = gateway["containers"][0]["args"]
-    assert "blue-slow-executor.shared.svc:8080" in args[args.index("--deployments") + 1]
+    assert "blue-slow-executor.team.svc:8080" in args[args.index("--deployments") + 1]
     (mesh_tls,) = by_kind(blue, "MeshTLSAuthentication")
     assert mesh_tls["spec"]["identityRefs"][0]["name"] == "blue-gateway"
 
