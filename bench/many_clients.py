@@ -64,7 +64,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,7 @@ from _machine import (  # noqa: E402
     src_sha256,
 )
 from _noop_executor import NoopExecutor  # noqa: E402
+from overhead import raw_text_request  # noqa: E402  (the same bytes as the overhead benchmark)
 
 from flowserve import Executor, Flow, requests  # noqa: E402
 
@@ -129,19 +129,6 @@ def p99(values: list[float]) -> float:
 
 
 # -- the load generator (runs in a subprocess of its own: ``--_load``) ---------------------------
-
-
-def raw_text_request() -> Any:
-    """What flowserve's Client sends for ``post('/', Document(text='x'))`` (as overhead.py)."""
-    from flowserve.proto import jina_pb2
-
-    req = jina_pb2.DataRequestProto()
-    req.header.request_id = uuid.uuid4().hex
-    req.header.exec_endpoint = "/"
-    doc = req.data.docs.docs.add()
-    doc.id = uuid.uuid4().hex
-    doc.text = "x"
-    return req
 
 
 async def load(target: str, n: int, seconds: float, max_replies: int, warmup: int,
