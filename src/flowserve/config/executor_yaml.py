@@ -19,7 +19,7 @@ import yaml
 
 from ..errors import ExecutorLoadError
 from .imports import absolute, resolve_path
-from .yamlbound import alias_problem
+from .yamlbound import AliasExpansionError, load_bounded
 
 __all__ = ["ExecutorYaml", "is_yaml", "read_executor_yaml"]
 
@@ -53,11 +53,9 @@ def read_executor_yaml(uses: str, base_dir: Path, executor_name: str) -> Executo
         raise ExecutorLoadError(f"{who}: cannot read executor YAML {uses!r} ({str(path)!r}): "
                                 f"{exc.strerror or exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        refused = alias_problem(node)
-        if refused is not None:
-            raise ExecutorLoadError(f"{who}: {path}:{refused[0]}: invalid YAML: {refused[1]}")
-        data = yaml.safe_load(text)
+        node, data = load_bounded(text)
+    except AliasExpansionError as exc:
+        raise ExecutorLoadError(f"{who}: {path}:{exc.line}: invalid YAML: {exc.reason}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -11,10 +11,36 @@ from __future__ import annotations
 
 import yaml
 
-__all__ = ["MAX_ALIAS_EXPANSION", "alias_problem"]
+__all__ = ["MAX_ALIAS_EXPANSION", "AliasExpansionError", "alias_problem", "load_bounded"]
 
 MAX_ALIAS_EXPANSION = 10_000
 """How many nodes aliases may add to a document once expanded (a real config adds a few)."""
+
+
+class AliasExpansionError(Exception):
+    """Aliases that expand too far (or refer to themselves), at `line` of the document."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def load_bounded(text: str) -> tuple[yaml.Node | None, object]:
+    """(composed node, data) of one YAML document, parsed once with the safe loader.
+
+    Raises `AliasExpansionError` before constructing anything when aliases expand too far,
+    and `yaml.YAMLError` for invalid YAML."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        refused = alias_problem(node)
+        if refused is not None:
+            raise AliasExpansionError(*refused)
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return node, data
 
 
 def alias_problem(root: yaml.Node | None) -> tuple[int, str] | None:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from .yamlbound import alias_problem
+from .yamlbound import AliasExpansionError, load_bounded
 
 __all__ = [
     "Loc",
@@ -36,11 +36,9 @@ Problem = tuple[int | None, str]
 def parse_yaml(text: str, display: str) -> tuple[Any, dict[Loc, int], list[Problem]]:
     """Parse YAML, returning (data, line of each key path, duplicate-key problems)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        refused = alias_problem(node)
-        if refused is not None:
-            raise ConfigError(f"{display}:{refused[0]}: invalid YAML: {refused[1]}")
-        data = yaml.safe_load(text)
+        node, data = load_bounded(text)
+    except AliasExpansionError as exc:
+        raise ConfigError(f"{display}:{exc.line}: invalid YAML: {exc.reason}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{display}:{mark.line + 1}" if mark is not None else display
