@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..config.ratelog import RateLimitedLog
 from ..transport.grpc_common import DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "LIMIT_NAMES", "Limits", "RateLimitedLog",
-           "body_limit_middleware", "executor_limit_args", "executor_tls_args",
-           "grpc_server_options",
-           "http_protocol"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "LIMIT_NAMES", "Limits", "body_limit_middleware",
+           "executor_limit_args", "executor_tls_args", "grpc_server_options", "http_protocol",
+           "quiet_accept_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -76,38 +75,18 @@ def grpc_server_options(limits: Limits) -> list[tuple[str, int]]:
     ]
 
 
-class RateLimitedLog:
-    """Logs a kind of message at most once per `interval` seconds, counting the rest."""
+def quiet_accept_errors(limiter: RateLimitedLog) -> Callable[
+        [asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """An event loop exception handler: errors accepting connections (out of descriptors) go
+    through `limiter`, one line per window; others are handled as usual."""
 
-    def __init__(self, logger: logging.Logger, interval: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.logger = logger
-        self.interval = interval
-        self.clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warning(self, kind: str, message: str) -> bool:
-        """Log `message` unless `kind` was logged within the interval; True if logged."""
-        now = self.clock()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return False
-        left_out = self._suppressed.pop(kind, 0)
-        suffix = f" ({left_out} more like it in the last {self.interval:g} s)" if left_out else ""
-        self.logger.warning("%s%s", message, suffix)
-        self._last[kind] = now
-        return True
-
-    def exception_handler(self, loop: asyncio.AbstractEventLoop,
-                          context: dict[str, Any]) -> None:
-        """An event loop exception handler: accept errors rate-limited, others as usual."""
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if "accept" in str(context.get("message", "")):
-            error = context.get("exception")
-            self.warning("accept", f"{context['message']}: {error}")
+            limiter.log("accept", "%s: %s", context["message"], context.get("exception"))
             return
         loop.default_exception_handler(context)
+
+    return handler
 
 
 class _LimitedH11(H11Protocol):
@@ -121,8 +100,8 @@ class _LimitedH11(H11Protocol):
         self._first_request: asyncio.TimerHandle | None = None
         if len(self.connections) > self.limits.max_connections:
             if self.refused is not None:
-                self.refused.warning("connections", "gateway (http): closing a connection over "
-                                     f"max_connections ({self.limits.max_connections})")
+                self.refused.log("connections", "gateway (http): closing a connection over "
+                                 "max_connections (%d)", self.limits.max_connections)
             transport.close()
             return
         self._first_request = self.loop.call_later(self.limits.header_timeout,

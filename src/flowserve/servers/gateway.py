@@ -7,6 +7,7 @@ import logging
 import os
 from typing import cast
 
+from ..config.ratelog import RateLimitedLog
 from ..errors import ConfigError
 from ..gateway.auth import GrpcTokenInterceptor, http_token_middleware
 from ..gateway.config import GatewayConfig
@@ -18,10 +19,10 @@ from ..gateway.health_monitor import monitor_replicas
 from ..gateway.http_app import create_app
 from ..gateway.identity import TrustedProxies
 from ..gateway.limits import (
-    RateLimitedLog,
     body_limit_middleware,
     grpc_server_options,
     http_protocol,
+    quiet_accept_errors,
 )
 from ..gateway.retry_budget import RetryBudget
 from ..gateway.websocket_app import create_websocket_app
@@ -86,8 +87,8 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
     tls = security.tls()  # read before anything starts: a bad file fails at once
     tokens = security.tokens(os.environ)
     limits = security.limits
-    quiet = RateLimitedLog(log)  # repeated accept errors (out of descriptors): a few lines
-    asyncio.get_running_loop().set_exception_handler(quiet.exception_handler)
+    quiet = RateLimitedLog(log, burst=1)  # repeated accept errors (out of descriptors): a few lines
+    asyncio.get_running_loop().set_exception_handler(quiet_accept_errors(quiet))
     observability = build_observability(config)
     core = build_core(config, observability)
     # both transports see the core through the guard (what clients may send and see)

@@ -8,9 +8,10 @@ import logging
 import pytest
 
 from flowserve.cli.main import _parser
+from flowserve.config.ratelog import RateLimitedLog
 from flowserve.config.spec import flow_from_dict
 from flowserve.errors import ConfigError
-from flowserve.gateway.limits import Limits, RateLimitedLog, body_limit_middleware
+from flowserve.gateway.limits import Limits, body_limit_middleware, quiet_accept_errors
 from flowserve.gateway.security import SecurityConfig
 
 
@@ -64,15 +65,30 @@ def test_bodies_over_the_limit_get_413_declared_or_streamed():
     assert _run(limited, [b"1"], [(b"content-length", b"11")]) == (413, [])  # declared
 
 
-def test_repeated_messages_are_logged_once_per_interval(caplog):
+def test_repeated_accept_errors_are_logged_once_per_interval(caplog):
     now = [0.0]
-    quiet = RateLimitedLog(logging.getLogger("test.limits"), interval=10, clock=lambda: now[0])
+    quiet = RateLimitedLog(logging.getLogger("test.limits"), burst=1, window=10,
+                           clock=lambda: now[0])
+    handler = quiet_accept_errors(quiet)
+    error = {"message": "socket.accept() out of system resource", "exception": OSError(24, "x")}
+
+    class Loop:
+        others: list[dict] = []
+
+        def default_exception_handler(self, context):
+            self.others.append(context)
+
+    loop = Loop()
     with caplog.at_level(logging.WARNING, logger="test.limits"):
-        assert quiet.warning("accept", "out of descriptors")
+        handler(loop, error)
         for _ in range(1000):
             now[0] += 0.001
-            assert not quiet.warning("accept", "out of descriptors")
+            handler(loop, error)
         now[0] = 11.0
-        assert quiet.warning("accept", "out of descriptors")
+        handler(loop, error)
+        handler(loop, {"message": "something else"})
     assert [r.getMessage() for r in caplog.records] == [
-        "out of descriptors", "out of descriptors (1000 more like it in the last 10 s)"]
+        "socket.accept() out of system resource: [Errno 24] x",
+        "(1000 similar lines left out in 11 s: accept)",
+        "socket.accept() out of system resource: [Errno 24] x"]
+    assert loop.others == [{"message": "something else"}]  # not an accept error: as usual
