@@ -9,8 +9,9 @@ HTTP library involved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["GrpcOrigin", "HttpOrigin", "Origin", "grpc_origin", "http_origin", "listen_address",
@@ -87,16 +88,15 @@ def grpc_origin(method: str, peer: str | None,
                 server: tuple[str | None, int | None] = (None, None)) -> GrpcOrigin:
     """The origin of a call of `method` (``/pkg.Service/Method``) from `peer` (the gRPC peer
     string) to the server listening at `server` (see `listen_address`)."""
+    return _grpc_origin(method, peer, server)
+
+
+@lru_cache(maxsize=1024)  # built per request: the same connection gives the same origin
+def _grpc_origin(method: str, peer: str | None,
+                 server: tuple[str | None, int | None]) -> GrpcOrigin:
     peer_address, peer_port = _grpc_peer(peer) if peer else (None, None)
     return GrpcOrigin(method=method.lstrip("/"), peer_address=peer_address, peer_port=peer_port,
                       server_address=server[0], server_port=server[1])
-
-
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def http_origin(scope: Mapping[str, Any], route: str) -> HttpOrigin:
@@ -105,18 +105,30 @@ def http_origin(scope: Mapping[str, Any], route: str) -> HttpOrigin:
     ``server.*`` comes from the ``Host`` header the client sent (else the socket's own
     address), ``client.*`` from the connection's peer (forwarding headers are not read: a
     proxy's claims are the identity module's business, with its trusted-proxy list)."""
-    headers = scope.get("headers") or ()
-    host_header = _header(headers, b"host")
-    server = scope.get("server") or (None, None)
-    if host_header:
-        server_address, server_port = split_host_port(host_header)
+    host = agent = None
+    for key, value in scope.get("headers") or ():
+        if key == b"host":
+            host = value
+        elif key == b"user-agent":
+            agent = value
+    server, client = scope.get("server"), scope.get("client")
+    scheme = scope.get("scheme") or ("ws" if scope.get("type") == "websocket" else "http")
+    return _http_origin(scope.get("method", "GET"), route, scope.get("path", route), scheme, host,
+                        tuple(server) if server else (None, None),
+                        tuple(client) if client else (None, None), agent)
+
+
+@lru_cache(maxsize=1024)
+def _http_origin(method: str, route: str, path: str, scheme: str, host: bytes | None,
+                 server: tuple[str | None, int | None], client: tuple[str | None, int | None],
+                 agent: bytes | None) -> HttpOrigin:
+    if host:
+        server_address, server_port = split_host_port(host.decode("latin-1"))
         if server_port is None:  # the scheme's default port
             server_port = server[1]
     else:
-        server_address, server_port = server[0], server[1]
-    client = scope.get("client") or (None, None)
-    scheme = scope.get("scheme") or ("ws" if scope.get("type") == "websocket" else "http")
-    return HttpOrigin(method=scope.get("method", "GET"), route=route, path=scope.get("path", route),
-                      scheme=scheme, server_address=server_address, server_port=server_port,
+        server_address, server_port = server
+    return HttpOrigin(method=method, route=route, path=path, scheme=scheme,
+                      server_address=server_address, server_port=server_port,
                       client_address=client[0], client_port=client[1],
-                      user_agent=_header(headers, b"user-agent"))
+                      user_agent=agent.decode("latin-1") if agent is not None else None)
