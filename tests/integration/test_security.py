@@ -140,7 +140,7 @@ class RecordingCore:
     def __init__(self) -> None:
         self.clients: list[tuple[str, str | None]] = []
 
-    async def process(self, request, *, deadline=None, client=""):
+    async def process(self, request, *, deadline=None, client="", origin=None):
         self.clients.append((client, AUTHENTICATED_CLIENT.get()))
         return request
 

@@ -202,12 +202,13 @@ class GatewayCore:
         self.observer: Observer = observer or NullObserver()
 
     async def process(self, request: DataRequest, *, deadline: Deadline | None = None,
-                      client: str = "") -> DataRequest:
-        """Serve one request for `client`; `deadline` bounds the whole walk."""
+                      client: str = "", origin: object = None) -> DataRequest:
+        """Serve one request for `client`; `deadline` bounds the whole walk. `origin` (the
+        adapter's `flowserve.wire.origin`) goes to the observer unread."""
         started = self.clock()
         walk = _Walk(self, request, deadline, client)
         self.observer.request_started(endpoint=walk.endpoint, client=client,
-                                      request_id=request.request_id or "")
+                                      request_id=request.request_id or "", origin=origin)
         outcome = "success"
         error: BaseException | None = None
         try:

@@ -15,13 +15,16 @@ from ..errors import OverloadedError, RequestError, UnavailableError
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.deadline import Deadline, deadline_after
 from ..wire.names import (
+    CALL_METHOD,
     CLIENT_ID_METADATA,
     ERROR_TRAILER,
     PREFETCH_METADATA,
+    PROCESS_METHOD,
     RESULTS_IN_ORDER_METADATA,
     RETRY_AFTER,
     SESSION_METADATA,
 )
+from ..wire.origin import GrpcOrigin, grpc_origin
 from ..wire.request import DataRequest
 from ..wire.status import grpc_code_for
 from .auth import AUTHENTICATED_CLIENT
@@ -110,8 +113,11 @@ class GatewayServicer(
     def __init__(self, core: GatewayCore, *, prefetch: int = GATEWAY_DEFAULTS.prefetch,
                  stream_window: int = GATEWAY_DEFAULTS.max_queue_per_client,
                  default_timeout: float | None = None,
-                 trusted: TrustedProxies | None = None) -> None:
+                 trusted: TrustedProxies | None = None,
+                 listen: tuple[str | None, int | None] = (None, None)) -> None:
         self.core = core
+        self.listen = listen
+        """(address, port) this server listens on (`wire.origin.listen_address`), for traces."""
         self.trusted = trusted or TrustedProxies()
         self.prefetch = prefetch
         self.default_timeout = default_timeout
@@ -132,8 +138,8 @@ class GatewayServicer(
             end_if_idle()
 
     async def _serve_one(self, request_pb: jina_pb2.DataRequestProto | Undecodable,
-                         client: str, context: Any,
-                         refuse: bool = False) -> jina_pb2.DataRequestProto:
+                         client: str, context: Any, refuse: bool = False,
+                         origin: GrpcOrigin | None = None) -> jina_pb2.DataRequestProto:
         if isinstance(request_pb, Undecodable):
             return request_pb.error_reply()
         request = DataRequest(request_pb)
@@ -141,7 +147,8 @@ class GatewayServicer(
             return error_response(request, UnavailableError(SHUTTING_DOWN)).proto
         try:
             response = await self.core.process(
-                request, deadline=_deadline(request, self.default_timeout, context), client=client)
+                request, deadline=_deadline(request, self.default_timeout, context), client=client,
+                origin=origin)
         except Exception as exc:  # noqa: BLE001 - one request must never end the whole stream
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
             response = error_response(request, unexpected_error(exc))
@@ -152,6 +159,7 @@ class GatewayServicer(
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         metadata = _metadata_of(context)
         client = _client_id(metadata, context, self.trusted)
+        origin = grpc_origin(CALL_METHOD, context.peer(), self.listen)  # one per stream
         try:
             prefetch = int(metadata.get(PREFETCH_METADATA, self.prefetch))
         except ValueError:
@@ -192,7 +200,8 @@ class GatewayServicer(
                         await slots.acquire()
                     await client_window.acquire()
                     task = asyncio.create_task(
-                        self._serve_one(request_pb, client, context, refuse=self._draining))
+                        self._serve_one(request_pb, client, context, refuse=self._draining,
+                                        origin=origin))
                     tasks.add(task)
                     if in_order:
                         results.put_nowait(task)
@@ -246,7 +255,8 @@ class GatewayServicer(
         client = _client_id(_metadata_of(context), context, self.trusted)
         try:
             response = await self.core.process(
-                req, deadline=_deadline(req, self.default_timeout, context), client=client)
+                req, deadline=_deadline(req, self.default_timeout, context), client=client,
+                origin=grpc_origin(PROCESS_METHOD, context.peer(), self.listen))
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
             exc = unexpected_error(exc)
             # Says "this request failed in the gateway" (not "no gateway here") to clients.

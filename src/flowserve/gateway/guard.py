@@ -41,13 +41,13 @@ class GuardedCore:
         return getattr(self._core, name)
 
     async def process(self, request: DataRequest, *, deadline: Deadline | None = None,
-                      client: str = "") -> DataRequest:
+                      client: str = "", origin: object = None) -> DataRequest:
         if request.target_executor is not None and not self.allow_target_executor:
             raise BadRequestError("target_executor is not allowed by this Flow "
                                   "(allow_target_executor: false)")
         _drop_client_results(request)
         response: DataRequest = await self._core.process(request, deadline=deadline,
-                                                         client=client)
+                                                         client=client, origin=origin)
         if self.error_detail == "message":
             _drop_stacks(response)
         return response

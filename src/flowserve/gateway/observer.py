@@ -23,10 +23,12 @@ class Observer(Protocol):
     wants_sizes: bool
     """Whether `executor_call` needs the request and response sizes (measured only then)."""
 
-    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str,
+                        origin: object = None) -> None:
         """A client request enters the core, in the task that walks it: the queue waits and
         executor calls of the walk happen in tasks started after this call (they inherit the
-        context it sets)."""
+        context it sets). `origin` is what the transport adapter knows of the request
+        (`flowserve.wire.origin`), passed through the core unread; None when not given."""
 
     def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
                          error: BaseException | None = None) -> None:
@@ -47,7 +49,8 @@ class NullObserver:
 
     wants_sizes = False
 
-    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str,
+                        origin: object = None) -> None:
         pass
 
     def request_finished(self, *, endpoint: str, outcome: str, seconds: float,

@@ -33,6 +33,7 @@ from ..proto import jina_pb2
 from ..wire.deadline import Deadline, deadline_after
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER
+from ..wire.origin import http_origin
 from ..wire.request import DataRequest
 from .core import GatewayCore, error_response
 
@@ -117,12 +118,14 @@ def create_websocket_app(core: GatewayCore, *, prefetch: int = 0,
             socket.client.host if socket.client else "unknown")
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
         tasks: set[asyncio.Task[None]] = set()
+        origin = http_origin(socket.scope, "/")  # one per socket
 
         async def answer(request: DataRequest) -> None:
             try:
                 try:
                     response = await core.process(
-                        request, deadline=_deadline(request, default_timeout), client=client)
+                        request, deadline=_deadline(request, default_timeout), client=client,
+                        origin=origin)
                 except RequestError as exc:
                     response = error_response(request, exc)
                 # a failed send means the client left; the reading loop sees the disconnect

@@ -6,6 +6,7 @@ installed), so tracing one Flow never changes process-wide OpenTelemetry state.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -26,12 +27,38 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+
+# The RPC attributes are still "development" in semconv, hence only in `_incubating` (where the
+# package's docs point for them); the others are stable. All these constants exist since
+# opentelemetry-semantic-conventions 0.46b0 (semconv 1.25), the floor the [tracing] extra allows.
+from opentelemetry.semconv._incubating.attributes.rpc_attributes import (
+    RPC_GRPC_STATUS_CODE,
+    RPC_METHOD,
+    RPC_SERVICE,
+    RPC_SYSTEM,
+)
+from opentelemetry.semconv.attributes.client_attributes import CLIENT_ADDRESS, CLIENT_PORT
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
+)
+from opentelemetry.semconv.attributes.network_attributes import (
+    NETWORK_PEER_ADDRESS,
+    NETWORK_PEER_PORT,
+)
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
+from opentelemetry.semconv.attributes.user_agent_attributes import USER_AGENT_ORIGINAL
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ..executor import DEFAULT_ENDPOINT
 from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
+from ..wire.origin import GrpcOrigin, HttpOrigin, split_host_port
 from ..wire.request import DataRequest
+from ..wire.status import status_of
 from .tracing import TracingSettings
 
 __all__ = ["CallSpanInterceptor", "GatewaySpans", "JsonLinesSpanExporter", "make_provider",
@@ -42,28 +69,101 @@ SEMCONV_SCHEMA = "https://opentelemetry.io/schemas/1.44.0"
 """The semantic conventions the spans' ``rpc.*`` and ``server.*`` attributes follow."""
 
 
-def rpc_attributes(method: str) -> dict[str, str]:
+RPC_SYSTEM_NAME = "rpc.system.name"
+RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
+"""Names semconv 1.44 gives that the floor's package (semconv 1.25) has no constants for."""
+
+Attributes = dict[str, str | int]
+
+
+def rpc_attributes(method: str) -> Attributes:
     """Semantic-convention attributes of a gRPC call of `method` (``/pkg.Service/Method``):
     ``rpc.system.name`` and the fully qualified ``rpc.method`` (semconv 1.44), and the
     deprecated ``rpc.system`` and ``rpc.service`` that many backends still group by."""
     qualified = method.lstrip("/")
-    return {"rpc.system.name": "grpc", "rpc.method": qualified,
-            "rpc.system": "grpc", "rpc.service": qualified.rpartition("/")[0]}
+    return {RPC_SYSTEM_NAME: "grpc", RPC_METHOD: qualified,
+            RPC_SYSTEM: "grpc", RPC_SERVICE: qualified.rpartition("/")[0]}
+
+
+def rpc_status_attributes(code: grpc.StatusCode) -> Attributes:
+    """A call's gRPC status: ``rpc.response.status_code`` (semconv 1.44, its name) and the
+    deprecated ``rpc.grpc.status_code`` (its number)."""
+    return {RPC_RESPONSE_STATUS_CODE: code.name, RPC_GRPC_STATUS_CODE: code.value[0]}
 
 
 def rpc_status(span: trace.Span, code: grpc.StatusCode) -> None:
-    """The call's gRPC status: ``rpc.response.status_code`` (semconv 1.44, its name) and the
-    deprecated ``rpc.grpc.status_code`` (its number)."""
-    span.set_attribute("rpc.response.status_code", code.name)
-    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    span.set_attributes(rpc_status_attributes(code))
 
 
-def server_attributes(address: str) -> dict[str, str | int]:
+def server_attributes(address: str) -> Attributes:
     """``server.address`` and ``server.port`` of a ``host:port`` address."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        return {"server.address": address}
-    return {"server.address": host.strip("[]"), "server.port": int(port)}
+    host, port = split_host_port(address)
+    return _present({SERVER_ADDRESS: host, SERVER_PORT: port}) or {SERVER_ADDRESS: address}
+
+
+def _present(attributes: dict[str, str | int | None]) -> Attributes:
+    return {k: v for k, v in attributes.items() if v is not None}
+
+
+def origin_attributes(origin: GrpcOrigin | HttpOrigin) -> Attributes:
+    """The semantic-convention attributes of a server span for a request from `origin`."""
+    if isinstance(origin, GrpcOrigin):
+        return {**rpc_attributes(origin.method), **_present({
+            SERVER_ADDRESS: origin.server_address, SERVER_PORT: origin.server_port,
+            NETWORK_PEER_ADDRESS: origin.peer_address, NETWORK_PEER_PORT: origin.peer_port})}
+    return _present({
+        HTTP_REQUEST_METHOD: origin.method, HTTP_ROUTE: origin.route, URL_PATH: origin.path,
+        URL_SCHEME: origin.scheme, SERVER_ADDRESS: origin.server_address,
+        SERVER_PORT: origin.server_port, CLIENT_ADDRESS: origin.client_address,
+        CLIENT_PORT: origin.client_port, NETWORK_PEER_ADDRESS: origin.client_address,
+        NETWORK_PEER_PORT: origin.client_port, USER_AGENT_ORIGINAL: origin.user_agent})
+
+
+def origin_span_name(origin: GrpcOrigin | HttpOrigin) -> str:
+    """The conventional span name: ``jina.JinaRPC/Call`` (gRPC), ``POST /post`` (HTTP)."""
+    if isinstance(origin, GrpcOrigin):
+        return origin.method
+    return f"{origin.method} {origin.route}"
+
+
+def grpc_code_of(error: BaseException | None) -> grpc.StatusCode:
+    """The gRPC status the gateway answers a request that failed with `error` with (inside a
+    `Call` stream, in-band: the stream itself goes on)."""
+    if error is None:
+        return grpc.StatusCode.OK
+    status = status_of(error)
+    if status is not None:
+        return status.grpc_code
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.INTERNAL
+
+
+def http_status_of(error: BaseException | None) -> int | None:
+    """The HTTP status the gateway answers a request that failed with `error` with (an
+    executor error is a 200 whose body says so, as in Jina); None when the client left."""
+    if error is None:
+        return 200
+    status = status_of(error)
+    if status is not None:
+        return status.http_status
+    return None if isinstance(error, asyncio.CancelledError) else 500
+
+
+def outcome_attributes(origin: GrpcOrigin | HttpOrigin | None,
+                       error: BaseException | None) -> Attributes:
+    """The attributes a server span gets when its request is answered: the status code in the
+    origin's protocol (none for a WebSocket message) and ``error.type`` on a failure."""
+    attributes: Attributes = {ERROR_TYPE: type(error).__name__} if error is not None else {}
+    if isinstance(origin, GrpcOrigin):
+        attributes.update(rpc_status_attributes(grpc_code_of(error)))
+    elif isinstance(origin, HttpOrigin) and not origin.websocket:
+        status = http_status_of(error)
+        if status is not None:
+            attributes[HTTP_RESPONSE_STATUS_CODE] = status
+    return attributes
+
+
 EXPORT_TIMEOUT_S = 2.0
 _OTLP_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
 
@@ -162,20 +262,26 @@ class GatewaySpans:
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self.tracer = tracer
-        self._current: contextvars.ContextVar[tuple[trace.Span, Any]] = \
+        self._current: contextvars.ContextVar[tuple[trace.Span, Any, Any]] = \
             contextvars.ContextVar("flowserve_request_span")
 
-    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
-        span = self.tracer.start_span(
-            f"gateway {endpoint}", kind=SpanKind.SERVER,
-            attributes={"flowserve.endpoint": endpoint, "flowserve.client": client,
-                        "flowserve.request_id": request_id})
+    def request_started(self, *, endpoint: str, client: str, request_id: str,
+                        origin: object = None) -> None:
+        attributes: Attributes = {"flowserve.endpoint": endpoint, "flowserve.client": client,
+                                  "flowserve.request_id": request_id}
+        if isinstance(origin, GrpcOrigin | HttpOrigin):
+            name = origin_span_name(origin)
+            attributes.update(origin_attributes(origin))
+        else:  # a caller that did not say where the request came from
+            name, origin = f"gateway {endpoint}", None
+        span = self.tracer.start_span(name, kind=SpanKind.SERVER, attributes=attributes)
         token = otel_context.attach(trace.set_span_in_context(span))
-        self._current.set((span, token))
+        self._current.set((span, token, origin))
 
     def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
                          error: BaseException | None = None) -> None:
-        span, token = self._current.get()
+        span, token, origin = self._current.get()
+        span.set_attributes(outcome_attributes(origin, error))
         if error is not None:  # as a span used with `start_as_current_span` records it
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
@@ -218,7 +324,7 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
         endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
         with self.tracer.start_as_current_span(
-                f"call {self.executor}", kind=SpanKind.CLIENT,
+                PROCESS_METHOD.lstrip("/"), kind=SpanKind.CLIENT,
                 attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,
                             "flowserve.endpoint": endpoint, **rpc_attributes(PROCESS_METHOD),
                             **server_attributes(self.address)}) as span:
@@ -231,26 +337,29 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 await call
             except grpc.aio.AioRpcError as exc:
                 rpc_status(span, exc.code())
+                span.set_attribute(ERROR_TYPE, exc.code().name)
                 span.set_status(Status(StatusCode.ERROR, exc.code().name))
                 raise
             rpc_status(span, grpc.StatusCode.OK)
             return call
 
 
-def worker_hook(tracer: trace.Tracer, executor: str,
-                ) -> Callable[[Sequence[tuple[str, Any]], str | None,
-                               Callable[[], Awaitable[DataRequest]]], Awaitable[DataRequest]]:
-    """The executor's span around one request, continuing the trace named in `metadata`."""
+def worker_hook(tracer: trace.Tracer, executor: str) -> Callable[..., Awaitable[DataRequest]]:
+    """The executor's span around one request, continuing the trace named in `metadata`;
+    `origin` (the call's peer and the worker's listening address) adds ``network.peer.*`` and
+    ``server.*``."""
 
     async def hook(metadata: Sequence[tuple[str, Any]], endpoint: str | None,
-                   call: Callable[[], Awaitable[DataRequest]]) -> DataRequest:
+                   call: Callable[[], Awaitable[DataRequest]],
+                   origin: GrpcOrigin | None = None) -> DataRequest:
         carrier = {str(k): v for k, v in metadata if isinstance(v, str)}
         parent = _PROPAGATOR.extract(carrier)
         name = endpoint or DEFAULT_ENDPOINT
+        rpc = origin_attributes(origin) if origin is not None else rpc_attributes(PROCESS_METHOD)
         with tracer.start_as_current_span(
-                f"executor {executor} {name}", context=parent, kind=SpanKind.SERVER,
+                PROCESS_METHOD.lstrip("/"), context=parent, kind=SpanKind.SERVER,
                 attributes={"flowserve.executor": executor, "flowserve.endpoint": name,
-                            **rpc_attributes(PROCESS_METHOD)}) as span:
+                            **rpc}) as span:
             result = await call()
             rpc_status(span, grpc.StatusCode.OK)  # an executor error travels in the reply
             if result.is_error:

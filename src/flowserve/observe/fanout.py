@@ -16,9 +16,11 @@ class _Fanout:
         self.observers = list(observers)
         self.wants_sizes = any(o.wants_sizes for o in self.observers)
 
-    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str,
+                        origin: object = None) -> None:
         for o in self.observers:
-            o.request_started(endpoint=endpoint, client=client, request_id=request_id)
+            o.request_started(endpoint=endpoint, client=client, request_id=request_id,
+                              origin=origin)
 
     def request_finished(self, *, endpoint: str, outcome: str, seconds: float,
                          error: BaseException | None = None) -> None:

@@ -102,7 +102,8 @@ class History:
         return node
 
     # -- Observer ------------------------------------------------------------------------
-    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str,
+                        origin: object = None) -> None:
         pass
 
     def request_finished(self, *, endpoint: str, outcome: str, seconds: float,

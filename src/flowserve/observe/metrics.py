@@ -111,7 +111,8 @@ class GatewayMetrics:
             "flowserve_executor_docs", "Documents in the responses of executor replicas.",
             ["executor", "replica"], registry=r)
 
-    def request_started(self, *, endpoint: str, client: str, request_id: str) -> None:
+    def request_started(self, *, endpoint: str, client: str, request_id: str,
+                        origin: object = None) -> None:
         pass
 
     def request_finished(self, *, endpoint: str, outcome: str, seconds: float,

@@ -2,12 +2,17 @@
 
 Spans, all in the request's trace:
 
-- ``gateway <endpoint>`` (server): one per client request, in the gateway process;
+- the request (server): one per client request, in the gateway process, named and described
+  by the semantic conventions of the transport it came by (``jina.JinaRPC/Call``,
+  ``POST /post``; from the adapter's `flowserve.wire.origin`), ``gateway <endpoint>`` when the
+  caller gave no origin;
 - ``queue <executor>``: the time the request waited in that executor's fair queue;
-- ``call <executor>`` (client): one per call to a replica, with its W3C ``traceparent`` sent
-  in the gRPC metadata of ``process_single_data``;
-- ``executor <executor> <endpoint>`` (server): the handler, in the executor process, a child of
-  the gateway's call span.
+- ``jina.JinaSingleDataRequestRPC/process_single_data`` (client): one per call to a replica,
+  with its W3C ``traceparent`` sent in the call's gRPC metadata;
+- ``jina.JinaSingleDataRequestRPC/process_single_data`` (server): the handler, in the executor
+  process, a child of the gateway's call span.
+
+Attributes follow OpenTelemetry's semantic conventions 1.44.0 (docs/observability.md lists them).
 
 Spans are exported with OTLP/gRPC to ``traces_exporter_host:traces_exporter_port`` (default
 ``localhost:4317``) in batches from a background thread: with no collector running the batches

@@ -31,6 +31,7 @@ from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
 from ..transport.grpc_common import Health, message_options, new_server
 from ..transport.http_server import HttpServer
+from ..wire.origin import listen_address
 from .lifecycle import install_stop_signals, notify_ready
 
 __all__ = ["build_core", "build_observability", "run_gateway", "serve_gateway"]
@@ -112,7 +113,8 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                     maximum_concurrent_rpcs=limits.max_concurrent_rpcs)
                 servicer = GatewayServicer(
                     guarded, prefetch=opts.prefetch, stream_window=opts.max_queue_per_client,
-                    default_timeout=opts.timeout, trusted=trusted)
+                    default_timeout=opts.timeout, trusted=trusted,
+                    listen=listen_address(opts.host, bound_port))
                 add_gateway_services(servicer, server)
                 servicers.append(servicer)
                 await server.start()

@@ -23,6 +23,7 @@ from ..transport.grpc_common import (
     message_options,
     new_server,
 )
+from ..wire.origin import listen_address
 from ..worker.grpc_service import SERVICE_NAMES, WorkerServicer, add_worker_services
 from ..worker.runtime import ExecutorRuntime, HandlerObserver
 from ..worker.watchdog import LoopWatchdog, exit_wedged
@@ -114,8 +115,8 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
     server, port = new_server(SERVICE_NAMES, health, bind=f"{opts.host}:{opts.port}",
                               options=message_options(opts.max_message_bytes),
                               credentials=tls.grpc_credentials() if tls else None)
-    add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name)),
-                        server)
+    add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name),
+                                       listen=listen_address(opts.host, port)), server)
     await server.start()
     monitoring_port = observability.start(opts.observability.monitoring_host,
                                           opts.observability.port_monitoring)

@@ -4,6 +4,7 @@ gRPC method paths. Clients, the gateway, the worker, tracing and export read the
 from __future__ import annotations
 
 __all__ = [
+    "CALL_METHOD",
     "CLIENT_ID_HEADER",
     "CLIENT_ID_METADATA",
     "DISCOVERY_METHOD",
@@ -58,6 +59,8 @@ TIMEOUT_HEADER = "X-Flowserve-Timeout"
 """The request's deadline in seconds (the body's `timeout` is in ms)."""
 
 # -- gRPC methods -----------------------------------------------------------------------------
+CALL_METHOD = "/jina.JinaRPC/Call"
+"""The streaming call clients make to the gateway."""
 PROCESS_METHOD = "/jina.JinaSingleDataRequestRPC/process_single_data"
 """The unary call the gateway makes to executors (and clients may make to the gateway)."""
 DISCOVERY_METHOD = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery"

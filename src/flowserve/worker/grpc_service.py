@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import empty_pb2
@@ -14,15 +14,22 @@ from .._version import __version__
 from ..config.ratelog import RateLimitedLog
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.deadline import deadline_after
-from ..wire.names import ENDPOINT_METADATA
+from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
+from ..wire.origin import GrpcOrigin, grpc_origin
 from ..wire.request import DataRequest
 from .runtime import ExecutorRuntime
 
 __all__ = ["SERVICE_NAMES", "TraceHook", "WorkerServicer", "add_worker_services"]
 
-TraceHook = Callable[[Sequence[tuple[str, Any]], "str | None",
-                      Callable[[], Awaitable[DataRequest]]], Awaitable[DataRequest]]
-"""Wraps handling one request: (gRPC metadata, endpoint, the call) -> its result (tracing)."""
+
+class TraceHook(Protocol):
+    """Wraps handling one request: (gRPC metadata, endpoint, the call, where the call came
+    from) -> its result (tracing)."""
+
+    def __call__(self, metadata: Sequence[tuple[str, Any]], endpoint: str | None,
+                 call: Callable[[], Awaitable[DataRequest]],
+                 origin: GrpcOrigin | None = None) -> Awaitable[DataRequest]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +56,12 @@ class WorkerServicer(
 ):
     """Serves `process_single_data`, `Call`, `endpoint_discovery` and `_status`."""
 
-    def __init__(self, runtime: ExecutorRuntime, *, trace: TraceHook | None = None) -> None:
+    def __init__(self, runtime: ExecutorRuntime, *, trace: TraceHook | None = None,
+                 listen: tuple[str | None, int | None] = (None, None)) -> None:
         self.runtime = runtime
         self.trace = trace
+        self.listen = listen
+        """(address, port) this server listens on (`wire.origin.listen_address`), for traces."""
         self._bad_input = RateLimitedLog(log)
 
     async def process_single_data(
@@ -68,7 +78,8 @@ class WorkerServicer(
             if self.trace is None:
                 result = await handle()
             else:  # continues the gateway's trace from the call's metadata
-                result = await self.trace(tuple(metadata), endpoint, handle)
+                origin = grpc_origin(PROCESS_METHOD, context.peer(), self.listen)
+                result = await self.trace(tuple(metadata), endpoint, handle, origin)
             return result.proto
         except (DecodeError, RecursionError) as exc:
             await self._reject(exc, context)

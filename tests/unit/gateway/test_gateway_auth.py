@@ -23,7 +23,8 @@ class RecordingCore:
     def __init__(self) -> None:
         self.clients: list[tuple[str, str | None]] = []
 
-    async def process(self, request: DataRequest, *, deadline=None, client="") -> DataRequest:
+    async def process(self, request: DataRequest, *, deadline=None, client="",
+                      origin: object = None) -> DataRequest:
         self.clients.append((client, AUTHENTICATED_CLIENT.get()))
         return request
 

@@ -18,12 +18,15 @@ class EchoCore:
 
     def __init__(self) -> None:
         self.seen: list[DataRequest] = []
+        self.origins: list[object] = []
 
     def info(self) -> dict[str, Any]:
         return {"role": "gateway"}
 
-    async def process(self, request: DataRequest, *, deadline: Any, client: str) -> DataRequest:
+    async def process(self, request: DataRequest, *, deadline: Any, client: str,
+                      origin: object = None) -> DataRequest:
         self.seen.append(request)
+        self.origins.append(origin)
         return request
 
 
@@ -101,3 +104,15 @@ def test_docs_page_references_only_assets_the_gateway_serves():
     assert refs and all(ref.startswith("/") for ref in refs), refs
     for ref in refs:
         assert call(core, "GET", ref).status_code == 200, ref
+
+
+def test_each_post_tells_the_core_where_it_came_from():
+    from flowserve.wire.origin import HttpOrigin
+
+    core = EchoCore()
+    assert call(core, "POST", "/post", json={"data": [{"text": "a"}]},
+                headers={"User-Agent": "ua/1"}).status_code == 200
+    (origin,) = core.origins
+    assert origin == HttpOrigin(method="POST", route="/post", path="/post", scheme="http",
+                                server_address="gw", server_port=None,
+                                client_address="127.0.0.1", client_port=123, user_agent="ua/1")

@@ -88,7 +88,7 @@ def test_the_http_adapter_reads_the_identity_and_trusted_forwarded_for():
     seen: list[str] = []
 
     class Core:
-        async def process(self, request, *, deadline, client):
+        async def process(self, request, *, deadline, client, origin=None):
             seen.append(client)
             return request
 

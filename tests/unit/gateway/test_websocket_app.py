@@ -21,9 +21,12 @@ class Core:
     def __init__(self, problems: list[str] | None = None) -> None:
         self.problems = problems or []
         self.clients: list[str] = []
+        self.origins: list[object] = []
 
-    async def process(self, request: DataRequest, *, deadline: Any, client: str) -> DataRequest:
+    async def process(self, request: DataRequest, *, deadline: Any, client: str,
+                      origin: object = None) -> DataRequest:
         self.clients.append(client)
+        self.origins.append(origin)
         if request.endpoint == "/overload":
             raise OverloadedError("queue full")
         docs = request.docs
@@ -122,3 +125,16 @@ def test_dry_run_answers_one_status():
     bad = converse(Core(["e: unreachable"]), "/dry_run", [], [])
     status = json.loads(bad[1]["text"])
     assert status["code"] == 1 and status["description"] == "e: unreachable"
+
+
+def test_each_request_tells_the_core_which_socket_it_came_by():
+    from flowserve.wire.origin import HttpOrigin
+
+    core = Core()
+    converse(core, "/", ["bytes"], [
+        {"type": "websocket.receive", "bytes": request_bytes("a", request_id="r1")},
+        {"type": "websocket.receive", "bytes": END_OF_INPUTS},
+    ])
+    assert core.origins == [HttpOrigin(method="GET", route="/", path="/", scheme="ws",
+                                       server_address="gw", server_port=80,
+                                       client_address="10.0.0.7", client_port=5000)]
