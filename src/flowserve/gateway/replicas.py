@@ -6,6 +6,12 @@ is ejected for a while (doubling on consecutive failures) and the send is retrie
 replica, at most `retries` times and only while the shared `RetryBudget` allows, so retries
 cannot amplify an outage. Errors raised by executor code come back as replies and are never
 retried; neither are deadline expiries.
+
+A call still running on a replica when it is ejected (it failed its health check: frozen,
+partitioned) gets `timeout_ejected` more seconds; if the replica has not passed a health check
+again by then, the call is abandoned as a `ReplicaLostError` naming executor and replica, and
+retried like any replica lost while running the request (once, within the budget). So no
+request waits on a frozen replica for good, deadline or not.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from ..config.options import EXECUTOR_DEFAULTS
 from ..errors import DeadlineExceededError, ReplicaLostError, UnavailableError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
+from .attempts import Attempts
 from .balancer import NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer, outcome_of
@@ -41,6 +48,7 @@ class ReplicaSet:
         retries: int = EXECUTOR_DEFAULTS.retries,
         budget: RetryBudget | None = None,
         timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send,
+        timeout_ejected: float | None = EXECUTOR_DEFAULTS.timeout_ejected,
         eject_base: float = 1.0,
         eject_max: float = 30.0,
         on_capacity_change: Callable[[], None] = lambda: None,
@@ -56,6 +64,7 @@ class ReplicaSet:
         self.retries = retries
         self.budget = budget
         self.timeout_send = timeout_send
+        self.timeout_ejected = timeout_ejected
         self.eject_base = eject_base
         self.eject_max = eject_max
         self.clock = clock
@@ -65,6 +74,9 @@ class ReplicaSet:
         self.observer: Observer = observer or NullObserver()
         self._observing = not isinstance(self.observer, NullObserver)
         self._sizes = self.observer.wants_sizes
+        # per replica: a cancel scope around each call running on it, so that an ejection
+        # can give those calls notice (`timeout_ejected`) and a passed health check lift it
+        self._calls: list[set[asyncio.Timeout]] = [set() for _ in self.replicas]
 
     @property
     def healthy(self) -> int:
@@ -88,10 +100,11 @@ class ReplicaSet:
                    for i in range(len(self.replicas)) if not self.balancer.is_ejected(i))
 
     async def send(
-        self, request: jina_pb2.DataRequestProto, *, endpoint: str, deadline: Deadline | None
+        self, request: jina_pb2.DataRequestProto, *, endpoint: str, deadline: Deadline | None,
+        attempts: Attempts | None = None,
     ) -> jina_pb2.DataRequestProto:
         """Call one replica, retrying transport failures on others within the budget and
-        `deadline`."""
+        `deadline`; each retry is counted in `attempts`."""
         if self.budget is not None:
             self.budget.record_request()
         tried: set[int] = set()
@@ -127,8 +140,7 @@ class ReplicaSet:
             started = self.clock()
             try:
                 try:
-                    reply = await self.replicas[i].process(request, endpoint=endpoint,
-                                                           timeout=remaining)
+                    reply = await self._call(i, request, endpoint, remaining)
                 except BaseException as exc:
                     self._observe(i, endpoint, outcome_of(exc), started, request, None)
                     if isinstance(exc, asyncio.CancelledError):
@@ -153,6 +165,8 @@ class ReplicaSet:
                     if len(tried) > self.retries or (
                             self.budget is not None and not self.budget.try_retry()):
                         raise
+                    if attempts is not None:
+                        attempts.retrying(exc)
                     continue
                 error = reply.header.status.code == jina_pb2.StatusProto.ERROR
                 self._observe(i, endpoint, outcome_of(None, executor_error=error), started,
@@ -163,6 +177,45 @@ class ReplicaSet:
             finally:
                 if self.balancer.is_ejected(i):  # a stranded call ended: capacity shrinks
                     self._on_capacity_change()
+
+    async def _call(self, i: int, request: jina_pb2.DataRequestProto, endpoint: str,
+                    timeout: float | None) -> jina_pb2.DataRequestProto:
+        """`process` on replica `i`, abandoned `timeout_ejected` s after the replica is ejected
+        unless it passes a health check again meanwhile (`_give_notice`, `readmit`)."""
+        replica = self.replicas[i]
+        if self.timeout_ejected is None:
+            return await replica.process(request, endpoint=endpoint, timeout=timeout)
+        calls = self._calls[i]
+        scope = asyncio.timeout(None)
+        try:
+            async with scope:
+                calls.add(scope)
+                try:
+                    return await replica.process(request, endpoint=endpoint, timeout=timeout)
+                finally:
+                    calls.discard(scope)
+        except TimeoutError as exc:
+            if isinstance(exc, DeadlineExceededError) or not scope.expired():
+                raise
+            raise ReplicaLostError(
+                f"executor {self.name!r} replica at {replica.address} was ejected (it failed "
+                f"its health check) while running the request and did not answer within "
+                f"{self.timeout_ejected:g} s after (timeout_ejected): abandoned") from None
+
+    def _give_notice(self, i: int) -> None:
+        """Calls running on replica `i` (just ejected) get `timeout_ejected` s to end."""
+        if not self._calls[i]:
+            return
+        assert self.timeout_ejected is not None
+        until = asyncio.get_running_loop().time() + self.timeout_ejected
+        for scope in self._calls[i]:
+            if scope.when() is None and not scope.expired():
+                scope.reschedule(until)
+
+    def _lift_notice(self, i: int) -> None:
+        for scope in self._calls[i]:
+            if scope.when() is not None and not scope.expired():
+                scope.reschedule(None)
 
     def _observe(self, i: int, endpoint: str, outcome: str, started: float,
                  request: jina_pb2.DataRequestProto,
@@ -183,10 +236,13 @@ class ReplicaSet:
         self._failures[i] += 1
         pause = min(self.eject_max, self.eject_base * 2 ** (self._failures[i] - 1))
         self.balancer.eject(i, self.clock() + pause)
+        self._give_notice(i)
         self._on_capacity_change()
 
     def readmit(self, i: int) -> None:
-        """Send to replica `i` again (its health check passed)."""
+        """Send to replica `i` again (its health check passed); the calls running on it need
+        not end within `timeout_ejected` any more."""
+        self._lift_notice(i)
         if self.balancer.is_ejected(i):
             self.balancer.readmit(i)
             self._on_capacity_change()
