@@ -11,8 +11,10 @@ from fakes import InProcessReplica
 from toy_executors import NoOp
 
 from flowserve import Document, DocumentArray
+from flowserve.config.spec import flow_from_dict
 from flowserve.errors import ReplicaLostError
 from flowserve.gateway.attempts import Attempts
+from flowserve.gateway.config import DeploymentConfig, deployment_config
 from flowserve.gateway.deployment import Deployment
 from flowserve.gateway.replicas import ReplicaSet
 from flowserve.proto import jina_pb2
@@ -182,3 +184,15 @@ def test_cancelling_the_caller_still_cancels_a_call_under_notice() -> None:
         assert healthy.calls == 0 and shard.balancer.in_flight(0) == 0
 
     asyncio.run(run())
+
+
+def test_timeout_ejected_travels_from_the_flow_to_the_gateway_flags() -> None:
+    spec = flow_from_dict({"executors": [{"name": "a", "timeout_ejected": 2},
+                                         {"name": "b"}, {"name": "c", "timeout_ejected": None}]})
+    a, b, c = (deployment_config(ex, ["127.0.0.1:1"]) for ex in spec.executors)
+    assert (a.timeout_ejected, b.timeout_ejected, c.timeout_ejected) == (2, 5.0, None)
+    assert "timeout_ejected" not in b.to_json()  # the default: the exported flags stay as they were
+    for config in (a, b, c):
+        assert DeploymentConfig.parse("x", config.to_json()) == config
+    with pytest.raises(ValueError, match="timeout_ejected"):
+        flow_from_dict({"executors": [{"name": "a", "timeout_ejected": -1}]})
