@@ -90,8 +90,9 @@ class ReplicaSet:
     @property
     def capacity(self) -> int:
         """Requests this shard can serve at once: healthy replicas x concurrency, plus the
-        requests still stuck on ejected replicas (a frozen replica's call may never end): they
-        count as in flight at the fair queue, and must not take the healthy replicas' slots."""
+        requests still stuck on ejected replicas (a frozen replica's call lasts until
+        `timeout_ejected` after the ejection): they count as in flight at the fair queue, and
+        must not take the healthy replicas' slots."""
         healthy = self.healthy
         if not healthy:
             return 0
