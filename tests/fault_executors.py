@@ -103,3 +103,36 @@ class SlowCounted(Slow):
         super().slow(docs, **kwargs)
         for d in docs:
             print(f"processed {d.id}", file=sys.stderr, flush=True)
+
+
+class HoldsFirstAttempt(Executor):
+    """On /hold: the first attempt at each doc writes this process's pid to
+    ``marker_dir/<doc id>``, then takes `hold` seconds (time for a test to freeze or kill this
+    replica while it runs the request); a later attempt at the same doc (a retry, on another
+    replica) answers at once. Elsewhere: at once. Every answer tags the doc with the pid that
+    answered."""
+
+    def __init__(self, marker_dir: str, hold: float = 60.0, **kwargs):
+        super().__init__(**kwargs)
+        self.marker_dir = marker_dir
+        self.hold = hold
+
+    @requests(on="/hold")
+    def hold_first(self, docs, **kwargs):
+        import time
+
+        for d in docs:
+            try:
+                fd = os.open(os.path.join(self.marker_dir, d.id),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            except FileExistsError:
+                continue  # a retry: the first attempt is frozen or gone
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(self.hold)
+        self.work(docs)
+
+    @requests
+    def work(self, docs, **kwargs):
+        for d in docs:
+            d.tags["pid"] = float(os.getpid())

@@ -98,5 +98,6 @@ class UnavailableError(RequestError, ConnectionError):
 
 
 class ReplicaLostError(UnavailableError):
-    """An executor replica failed (died, reset the connection) after the request was sent:
-    the request may have run, or may be what killed it, so it is retried at most once."""
+    """An executor replica failed (died, reset the connection, or froze: its call was abandoned
+    `timeout_ejected` s after its ejection) after the request was sent: the request may have
+    run, or may be what killed it, so it is retried at most once."""

@@ -58,3 +58,38 @@ def test_jina_client_posts_and_reads_results(jina_python, flow, protocol):
     assert seen["target"] == {"texts": ["o-a"], "embedding": None}
     assert seen["error"]["callbacks"] == [0, 1]
     assert seen["error"]["executor"] == "fails"
+
+
+JINA_PARSES = """
+import base64, json, sys
+from jina.types.request.data import DataRequest
+given = json.loads(sys.stdin.read())
+body = given["json"]
+del body["data"]  # as Jina's HTTP client does, before it parses the rest
+for request in (DataRequest(base64.b64decode(given["bytes"])), DataRequest(body)):
+    route = request.routes[1]
+    print(json.dumps([request.status.code, route.executor, route.status.code,
+                      route.status.description]))
+"""
+
+
+def test_jina_parses_a_response_that_says_it_was_retried(jina_python):
+    """Faults #6: the retried marker uses only fields Jina's protocol has (gRPC and JSON)."""
+    import base64
+
+    from flowserve import Document, DocumentArray
+    from flowserve.wire.httpjson import response_to_json
+    from flowserve.wire.request import DataRequest
+    from flowserve.wire.retried import retried_status
+
+    response = DataRequest.new(DocumentArray([Document(text="x")]))
+    response.routes.add(executor="gateway")
+    response.routes.add(executor="enc").status.CopyFrom(retried_status(2, ["replica lost"]))
+    given = {"bytes": base64.b64encode(response.to_bytes()).decode(),
+             "json": response_to_json(response)}
+    env = {**os.environ, "JINA_OPTOUT_TELEMETRY": "1", "PYTHONPATH": ""}
+    run = subprocess.run([str(jina_python), "-c", JINA_PARSES], input=json.dumps(given),
+                         capture_output=True, text=True, timeout=180, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = [0, "enc", 0, "retried: 2 attempts; replica lost"]
+    assert [json.loads(line) for line in run.stdout.strip().splitlines()[-2:]] == [expected] * 2

@@ -148,6 +148,11 @@ class ExecutorOptions(_Strict):
     endpoint -> ANY/ALL."""
     timeout_send: float | None = Field(default=None, gt=0)
     """Deadline of one call to this executor."""
+    timeout_ejected: float | None = Field(default=5.0, ge=0)
+    """Seconds a call may still run on a replica after the replica was ejected (it failed its
+    health check: frozen, cut off) before it is abandoned and retried on another replica (or
+    failed as UNAVAILABLE); a health check passed meanwhile lifts it. None: wait for the
+    replica, as long as the request's deadline allows."""
     timeout_handler: float | None = Field(default=DEFAULT_TIMEOUT_HANDLER, gt=0)
     """Seconds one handler call may take; then its request fails with HandlerTimeoutError and
     the replica restarts (its thread cannot be stopped). None: no limit."""

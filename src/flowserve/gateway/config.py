@@ -34,6 +34,7 @@ class DeploymentConfig:
     balancing: str = EXECUTOR_DEFAULTS.balancing
     polling: Polling | dict[str, Polling] = EXECUTOR_DEFAULTS.polling
     timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send
+    timeout_ejected: float | None = EXECUTOR_DEFAULTS.timeout_ejected
     retries: int = EXECUTOR_DEFAULTS.retries
     batch_slots: int = 0
     """Requests per replica let through to a dynamic-batching executor (its largest
@@ -78,6 +79,8 @@ class DeploymentConfig:
             del data["shards"]
         if not data["batch_slots"]:
             del data["batch_slots"]
+        if data["timeout_ejected"] == EXECUTOR_DEFAULTS.timeout_ejected:
+            del data["timeout_ejected"]
         return data
 
 
@@ -100,7 +103,8 @@ def deployment_config(ex: ExecutorSpec,
     return DeploymentConfig(
         addresses=flat, shards=shards, concurrency=ex.concurrency, max_queue=ex.max_queue,
         balancing=ex.balancing, polling=ex.polling, timeout_send=ex.timeout_send,
-        retries=ex.retries, batch_slots=batch_slots(batching.values()),
+        timeout_ejected=ex.timeout_ejected, retries=ex.retries,
+        batch_slots=batch_slots(batching.values()),
     )
 
 

@@ -27,6 +27,7 @@ from ..executor import DEFAULT_ENDPOINT
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
+from .attempts import Attempts
 from .deployment import Deployment
 from .merge import merge_requests
 from .observer import NullObserver, Observer, outcome_of
@@ -109,12 +110,14 @@ class _Walk:
             raise DeadlineExceededError(
                 f"deadline exceeded at the gateway before sending to executor {name!r}"
             )
+        attempts = Attempts()
         reply_pb = await self.core.deployments[name].process(
-            request.proto, endpoint=self.endpoint, deadline=self.deadline, client=self.client
+            request.proto, endpoint=self.endpoint, deadline=self.deadline, client=self.client,
+            attempts=attempts,
         )
         reply = DataRequest(reply_pb)
-        if not reply.is_error:
-            self.routes.append((name, now, self.core.clock(), None))
+        if not reply.is_error:  # a retried reply's route says so (wire.retried)
+            self.routes.append((name, now, self.core.clock(), attempts.status()))
             return reply
         status = jina_pb2.StatusProto()  # a copy: the reply's header is rewritten later
         status.CopyFrom(reply.status)

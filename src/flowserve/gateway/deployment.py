@@ -17,6 +17,7 @@ from ..config.options import EXECUTOR_DEFAULTS, GATEWAY_DEFAULTS, Polling, polli
 from ..errors import UnavailableError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
+from .attempts import Attempts
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer
 from .replicas import ReplicaSet
@@ -41,6 +42,7 @@ class Deployment:
         retries: int = EXECUTOR_DEFAULTS.retries,
         budget: RetryBudget | None = None,
         timeout_send: float | None = EXECUTOR_DEFAULTS.timeout_send,
+        timeout_ejected: float | None = EXECUTOR_DEFAULTS.timeout_ejected,
         max_queue: int = GATEWAY_DEFAULTS.max_queue,
         max_queue_per_client: int = GATEWAY_DEFAULTS.max_queue_per_client,
         weights: Mapping[str, float] | None = None,
@@ -58,6 +60,7 @@ class Deployment:
         self.shards = [
             ReplicaSet(name, group, concurrency=concurrency, balancing=balancing,
                        retries=retries, budget=budget, timeout_send=timeout_send,
+                       timeout_ejected=timeout_ejected,
                        on_capacity_change=self._capacity_changed, observer=self.observer,
                        clock=clock, rng=rng)
             for group in groups
@@ -105,8 +108,10 @@ class Deployment:
         endpoint: str,
         deadline: Deadline | None,
         client: str = "",
+        attempts: Attempts | None = None,
     ) -> jina_pb2.DataRequestProto:
-        """Wait for a fair turn, then send to one shard or all; `deadline` bounds both."""
+        """Wait for a fair turn, then send to one shard or all; `deadline` bounds both.
+        Retries on other replicas are counted in `attempts`."""
         if self.queue.capacity == 0:  # the queue's capacity is kept up to date on changes
             self._capacity_changed()  # ejections may have run out since the last refresh
             if self.queue.capacity == 0:
@@ -123,16 +128,20 @@ class Deployment:
         started = self.clock()
         try:
             if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
-                return merge_shard_replies(await self._send_to_all(request, endpoint, deadline))
-            return await self._any_shard().send(request, endpoint=endpoint, deadline=deadline)
+                return merge_shard_replies(
+                    await self._send_to_all(request, endpoint, deadline, attempts))
+            return await self._any_shard().send(request, endpoint=endpoint, deadline=deadline,
+                                                attempts=attempts)
         finally:
             self.queue.release(slot, service_time=self.clock() - started)
 
     async def _send_to_all(self, request: jina_pb2.DataRequestProto, endpoint: str,
-                           deadline: Deadline | None) -> list[jina_pb2.DataRequestProto]:
+                           deadline: Deadline | None, attempts: Attempts | None,
+                           ) -> list[jina_pb2.DataRequestProto]:
         """Every shard's reply; if one shard fails, the others are cancelled before the error
         is raised, so no send outlives the slot it holds."""
-        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, deadline=deadline))
+        sends = [asyncio.ensure_future(s.send(request, endpoint=endpoint, deadline=deadline,
+                                              attempts=attempts))
                  for s in self.shards]
         try:
             return await asyncio.gather(*sends)

@@ -19,10 +19,11 @@ async def _check(deployment: Deployment, timeout: float) -> None:
         results = await asyncio.gather(*(r.is_ready(timeout) for r in shard.replicas))
         for i, ready in enumerate(results):
             ejected = shard.balancer.is_ejected(i)
-            if ready and ejected:
-                log.info("executor %s replica %s is healthy again: re-admitted",
-                         deployment.name, shard.replicas[i].address)
-                shard.readmit(i)
+            if ready:
+                if ejected:
+                    log.info("executor %s replica %s is healthy again: re-admitted",
+                             deployment.name, shard.replicas[i].address)
+                shard.readmit(i)  # also lifts the notice of calls still running on it
             elif not ready and not ejected:
                 log.warning("executor %s replica %s failed its health check: ejected",
                             deployment.name, shard.replicas[i].address)

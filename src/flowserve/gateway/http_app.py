@@ -20,6 +20,7 @@ from ..wire.http_models import PostRequest, PostResponse, validation_message
 from ..wire.httpjson import request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.origin import http_origin
+from ..wire.retried import retried_header
 from ..wire.status import http_status_for
 from .auth import AUTHENTICATED_CLIENT
 from .core import GatewayCore, unexpected_error
@@ -132,7 +133,8 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
                                      trusted=proxies, authenticated=AUTHENTICATED_CLIENT.get())
             response = await core.process(data_request, deadline=deadline_after(timeout),
                                           client=client, origin=http_origin(request.scope, "/post"))
-            return JSONResponse(response_to_json(response))
+            return JSONResponse(response_to_json(response),
+                                headers=retried_header(response.routes))
         except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
             return http_error(unexpected_error(exc))
 

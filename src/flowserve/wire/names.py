@@ -16,6 +16,7 @@ __all__ = [
     "PREFETCH_METADATA",
     "PROCESS_METHOD",
     "RESULTS_IN_ORDER_METADATA",
+    "RETRIED_HEADER",
     "RETRY_AFTER",
     "SESSION_METADATA",
     "TIMEOUT_HEADER",
@@ -47,6 +48,11 @@ ERROR_TRAILER = "flowserve-error"
 """Trailing metadata naming the flowserve error when the gateway fails a unary request."""
 RETRY_AFTER = "retry-after"
 """Seconds after which an overloaded server may be asked again: a gRPC trailer, an HTTP header."""
+
+# -- HTTP headers, gateway -> client ----------------------------------------------------------
+RETRIED_HEADER = "X-Flowserve-Retried"
+"""On a response some executor answered only after a retry: ``executor=attempts``, comma
+separated (the routes say the same, `wire.retried`)."""
 
 # -- gRPC metadata, gateway -> executor -------------------------------------------------------
 ENDPOINT_METADATA = "endpoint"

@@ -16,6 +16,7 @@ from ..documents.array import DocumentArray
 from ..documents.ids import new_id
 from ..documents.proto_codec import docarray_into_proto
 from ..proto import docarray_pb2, jina_pb2
+from .retried import Retried, retried_in
 
 __all__ = ["DataRequest", "SUCCESS", "ERROR"]
 
@@ -115,6 +116,13 @@ class DataRequest:
     def routes(self) -> Any:
         """The repeated RouteProto: the gateway first, then each executor visited."""
         return self._pb.routes
+
+    @property
+    def retried(self) -> tuple[Retried, ...]:
+        """The executors that answered this response only after the gateway retried the
+        request on another replica (``executor``, ``attempts``, ``reasons``); empty when
+        nothing was retried. A retried request may have run twice (docs/resilience.md)."""
+        return retried_in(self._pb.routes)
 
     def set_exception(self, exc: BaseException, *, executor: str) -> None:
         """Mark this request failed by `exc` raised in `executor` (name, args, traceback)."""

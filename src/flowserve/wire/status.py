@@ -12,6 +12,7 @@ from ..errors import (
     BadRequestError,
     DeadlineExceededError,
     OverloadedError,
+    ReplicaLostError,
     RequestError,
     UnavailableError,
 )
@@ -39,7 +40,10 @@ STATUSES: tuple[ErrorStatus, ...] = (
 )
 """Any other request error is gRPC INTERNAL and HTTP 500."""
 
-ERRORS_BY_NAME: dict[str, type[RequestError]] = {s.error.__name__: s.error for s in STATUSES}
+ERRORS_BY_NAME: dict[str, type[RequestError]] = {
+    **{s.error.__name__: s.error for s in STATUSES},
+    ReplicaLostError.__name__: ReplicaLostError,  # an UnavailableError, told apart by its name
+}
 """An error's class name on the wire (a response's ``exception.name``, an HTTP error body) ->
 the class; any other name is an executor's own exception."""
 

@@ -47,3 +47,19 @@ def test_every_row_reads_back_to_its_error():
     assert error_for_grpc_code(None) is None
     assert error_for_http_status(500) is None
     assert status_of(ValueError("x")) is None
+
+
+def test_an_in_band_replica_lost_error_is_unavailable_for_the_client():
+    """A request abandoned on a frozen replica, or lost twice, fails in-band on a `Call`
+    stream as ReplicaLostError: the Client raises it as such (an UnavailableError), not as an
+    executor's own exception."""
+    from flowserve.client._callbacks import error_from_status
+    from flowserve.errors import ReplicaLostError
+    from flowserve.wire.request import DataRequest
+
+    response = DataRequest.new()
+    response.set_error("executor 'e' replica at h:1 was ejected …: abandoned",
+                       name="ReplicaLostError")
+    error = error_from_status(response)
+    assert isinstance(error, ReplicaLostError) and isinstance(error, UnavailableError)
+    assert "replica at h:1" in str(error)
