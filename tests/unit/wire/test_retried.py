@@ -107,7 +107,8 @@ class RetriedCore:
     def info(self) -> dict[str, Any]:
         return {}
 
-    async def process(self, request: DataRequest, *, deadline: Any, client: str) -> DataRequest:
+    async def process(self, request: DataRequest, *, deadline: Any, client: str,
+                      origin: object = None) -> DataRequest:
         request.routes.add(executor="a").status.CopyFrom(retried_status(2, ["lost"]))
         request.routes.add(executor="b").status.CopyFrom(retried_status(3, ["lost", "lost"]))
         return request
