@@ -181,9 +181,10 @@ class BatchedModel(Executor):
 class Tokens(Executor):
     """A streaming endpoint: `/generate` yields one Document per word of the input's text
     (``parameters['pause']`` seconds apart, default none; ``parameters['hold']`` seconds
-    after the first word). A word ``boom`` raises instead; a stream that ends, however it
-    ends, appends a line to ``<marker_dir>/<request text>`` (what the tests read to see
-    that a cancelled stream closed the generator here)."""
+    after the first word; ``parameters['before']`` seconds before it). A word ``boom``
+    raises instead; a stream that ends, however it ends, appends a line (how it ended) to
+    ``<marker_dir>/<tags['marker']>`` (what the tests read to see that a cancelled stream
+    closed the generator here)."""
 
     def __init__(self, marker_dir: str = "", **kwargs):
         super().__init__(**kwargs)
@@ -195,6 +196,7 @@ class Tokens(Executor):
         hold = float(parameters.get("hold", 0))
         outcome = "finished"
         try:
+            await asyncio.sleep(float(parameters.get("before", 0)))
             for i, word in enumerate(doc.text.split()):
                 if word == "boom":
                     raise ValueError(f"boom after {i} words")

@@ -79,6 +79,19 @@ def test_a_client_that_leaves_cancels_the_executors_generator(flow, markers, pro
         ends(markers, marker)
 
 
+def test_an_http_client_that_leaves_before_the_first_doc_cancels_the_generator(flow, markers):
+    marker = "leave-early-http"
+    body = {"data": [{"text": "a b", "tags": {"marker": marker}}],
+            "parameters": {"before": 600.0}}
+    url = flow.addresses.gateway_url("http") + "/generate"
+    # gives up waiting, closing the connection
+    with pytest.raises(httpx.ReadTimeout), httpx.stream(
+            "GET", url, json=body, timeout=httpx.Timeout(2.0, connect=30)) as r:
+        r.read()
+    assert wait_until(lambda: ends(markers, marker) == ["cancelled"], timeout=60), \
+        ends(markers, marker)
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_an_error_mid_stream_arrives_after_the_docs_sent(flow, protocol):
     got: list[str] = []

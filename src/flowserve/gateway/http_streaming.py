@@ -12,6 +12,7 @@ response with its status code; after it, an ``error`` event ends the stream
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,65 @@ def _error_data(reply: StreamMessage) -> str:
                        "status": json_format.MessageToDict(status)})
 
 
-async def _events(first: StreamMessage | None, replies: AsyncGenerator[StreamMessage, None],
-                  ) -> AsyncIterator[bytes]:
+class _Pump:
+    """Runs the core's stream in a task of its own, handing its replies over one at a time
+    (no buffering beyond the one being written): the stream starts and ends in one task, as
+    the core's observers (tracing) expect, and the route can wait for the first reply while
+    watching for the client leaving."""
+
+    def __init__(self, replies: AsyncGenerator[StreamMessage, None]) -> None:
+        self._queue: asyncio.Queue[StreamMessage | Exception | None] = asyncio.Queue(1)
+        self._task = asyncio.ensure_future(self._run(replies))
+
+    async def _run(self, replies: AsyncGenerator[StreamMessage, None]) -> None:
+        try:
+            async for reply in replies:
+                await self._queue.put(reply)
+            await self._queue.put(None)
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, who maps it
+            await self._queue.put(exc)
+        finally:
+            await replies.aclose()
+
+    async def next(self) -> StreamMessage | None:
+        """The next reply; None at the end; raises the stream's failure."""
+        item = await self._queue.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns once the client disconnects (the body has been read: nothing else comes)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _first(pump: _Pump, request: Request) -> StreamMessage | None:
+    """The first reply, or ClientGone when the client leaves before it (the stream is
+    cancelled then, not when the handler yields at last)."""
+    reply = asyncio.ensure_future(pump.next())
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({reply, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not reply.done():
+            reply.cancel()
+    if reply.cancelled():
+        raise _ClientGone
+    return reply.result()
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _events(first: StreamMessage | None, pump: _Pump) -> AsyncIterator[bytes]:
     try:
         reply = first
         while reply is not None:
@@ -78,14 +136,14 @@ async def _events(first: StreamMessage | None, replies: AsyncGenerator[StreamMes
                 return
             doc = document_to_dict(Document.from_protobuf(reply.document))
             yield encode_event(UPDATE, json.dumps(doc))
-            reply = await anext(replies, None)
+            reply = await pump.next()
         yield encode_event(END)
     except Exception as exc:  # noqa: BLE001 - the headers are sent: an error event, not a 500
         error = unexpected_error(exc)
         yield encode_event(ERROR, json.dumps({"error": type(error).__name__,
                                               "detail": str(error)}))
     finally:
-        await replies.aclose()
+        await pump.close()
 
 
 class EventStreamResponse(StreamingResponse):
@@ -128,14 +186,18 @@ def add_streaming_route(app: FastAPI, core: GatewayCore, *, default_timeout: flo
             replies = core.stream(message, deadline=deadline_after(timeout), client=client)
         except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
             return http_error(unexpected_error(exc))
+        pump = _Pump(replies)
         try:
-            first = await anext(replies, None)  # what fails before it gets a status code
+            first = await _first(pump, request)  # what fails before it gets a status code
+        except _ClientGone:
+            await pump.close()
+            return Response(status_code=499)  # nobody reads it (nginx's "client closed")
         except Exception as exc:  # noqa: BLE001
-            await replies.aclose()
+            await pump.close()
             return http_error(unexpected_error(exc))
         except BaseException:
-            await replies.aclose()
+            await pump.close()
             raise
-        return EventStreamResponse(_events(first, replies),
+        return EventStreamResponse(_events(first, pump),
                                    headers={"Cache-Control": "no-cache",
                                             "X-Accel-Buffering": "no"})
