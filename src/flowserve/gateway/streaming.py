@@ -18,6 +18,7 @@ which closes the handler's generator there.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -81,7 +82,8 @@ class StreamRouter:
         BadRequestError naming what is wrong otherwise."""
         pattern = self.target(target) if target else None
         candidates = [n for n in self.graph.order if pattern is None or pattern.match(n)]
-        kinds = {n: await self.endpoint_kinds(n) for n in candidates}
+        asked = await asyncio.gather(*(self.endpoint_kinds(n) for n in candidates))
+        kinds = dict(zip(candidates, asked, strict=True))
         serving = [n for n in candidates if endpoint in kinds[n] or DEFAULT_ENDPOINT in kinds[n]]
         if not serving:
             known = sorted({e for k in kinds.values() for e in k})
