@@ -60,6 +60,13 @@ class DownReplica:
     async def process(self, request, *, endpoint, timeout):
         raise UnavailableError(f"executor at {self.address} failed: UNAVAILABLE")
 
+    async def stream(self, request, *, endpoint, timeout):
+        raise UnavailableError(f"executor at {self.address} failed: UNAVAILABLE")
+        yield  # an async generator, as a replica's stream is
+
+    async def endpoint_kinds(self, timeout):
+        raise UnavailableError(self.address)
+
     async def is_ready(self, timeout):
         return False
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes import InProcessReplica
+from fakes import DownReplica, InProcessReplica
 from toy_executors import AppendText, Tokens
 
 from flowserve import Document, DocumentArray, Executor, requests
 from flowserve.config.graph import graph_from_mapping
-from flowserve.errors import BadRequestError
+from flowserve.errors import BadRequestError, UnavailableError
 from flowserve.gateway.core import GatewayCore
 from flowserve.gateway.deployment import Deployment
 from flowserve.gateway.guard import GuardedCore
@@ -156,3 +156,22 @@ def test_the_guard_refuses_target_executor_when_the_flow_forbids_it():
     core = GuardedCore(make_core(["tok"], {"tok": Tokens()}), allow_target_executor=False)
     with pytest.raises(BadRequestError, match="target_executor is not allowed"):
         asyncio.run(collect(core, request(target="tok")))
+
+
+def test_a_replica_that_cannot_be_reached_is_ejected_and_the_stream_retried():
+    executor = Tokens()
+    executor.runtime_args.name = "tok"
+    down, up = DownReplica("down:1"), InProcessReplica(executor, "up:1")
+    deployment = Deployment("tok", [down, up], retries=1, balancing="round_robin")
+    core = GatewayCore(graph_from_mapping({"tok": ["gateway"]}), {"tok": deployment})
+    for _ in range(2):  # round robin: one of the two goes to the replica that is down first
+        replies = asyncio.run(collect(core, request("a b")))
+        assert [r.document.text for r in replies] == ["a", "b"]
+    assert deployment.shards[0].ejected() == [0]
+
+
+def test_no_replica_reachable_is_unavailable_before_any_doc():
+    core = GatewayCore(graph_from_mapping({"tok": ["gateway"]}),
+                       {"tok": Deployment("tok", [DownReplica("down:1")])})
+    with pytest.raises(UnavailableError, match="its endpoints could not be asked"):
+        asyncio.run(collect(core, request()))
