@@ -1,9 +1,12 @@
 """Streaming endpoints through a real Flow, over gRPC and HTTP: order, the first document
 before the stream ends, a client that leaves cancelling the executor's generator, an error
-after the documents sent, the deadline, the fair-queue slot held, and the executor's metrics."""
+after the documents sent (the executor's, or its process lost), the deadline, the fair-queue
+slot held, and the executor's metrics."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -15,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from toy_executors import Tokens
 
 from flowserve import Client, Document, Flow
-from flowserve.errors import DeadlineExceededError, ExecutorError
+from flowserve.errors import DeadlineExceededError, ExecutorError, UnavailableError
 
 pytestmark = pytest.mark.integration
 
@@ -155,3 +158,17 @@ def test_the_executor_reports_stream_metrics(flow):
     assert samples[("flowserve_streams_open", labels)] == 0
     assert samples[("flowserve_stream_docs_total", labels)] >= 2
     assert samples[("flowserve_stream_first_doc_seconds_count", labels)] >= 1
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_executor_lost_mid_stream_is_an_error_after_the_docs_sent(protocol):
+    f = Flow(protocol=PROTOCOLS).add(name="lost", uses=Tokens)
+    with running(f):
+        (executor,) = [c for c in f._runtime.children if c.role != "gateway"]
+        got: list[str] = []
+        with client(f, protocol) as c, pytest.raises(UnavailableError):
+            for doc in c.stream_doc(on="/generate", inputs=Document(text="a b"),
+                                    parameters={"hold": 600.0}):
+                got.append(doc.text)
+                os.kill(executor.pid, signal.SIGKILL)  # dies while the handler holds
+        assert got == ["a"]

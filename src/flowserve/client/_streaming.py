@@ -19,7 +19,7 @@ from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import TIMEOUT_HEADER
 from ..wire.request import DataRequest
 from ..wire.sse import END, ERROR, EVENT_STREAM, UPDATE, read_events
-from ..wire.status import ERRORS_BY_NAME
+from ..wire.status import ERRORS_BY_NAME, error_for_http_status
 from ..wire.stream import StreamMessage, is_error, parameters_of
 from ._address import Address
 from ._callbacks import error_from_status
@@ -73,9 +73,14 @@ def _error_event(data: str, address: Address) -> RequestError:
     if isinstance(status, dict):
         return _error_of(json_format.ParseDict(status, jina_pb2.StatusProto(),
                                                ignore_unknown_fields=True))
-    name = fields.get("error", "") if isinstance(fields, dict) else ""
-    detail = fields.get("detail", data) if isinstance(fields, dict) else data
-    return ERRORS_BY_NAME.get(name, RequestError)(str(detail))
+    if not isinstance(fields, dict):
+        return RequestError(f"{address} ended the stream with an error: {data}")
+    detail = str(fields.get("detail", data))
+    cls = ERRORS_BY_NAME.get(str(fields.get("error", "")))
+    code = fields.get("code")
+    if cls is None and isinstance(code, int):  # a subclass (ReplicaLostError): by its status
+        cls = error_for_http_status(code)
+    return (cls or RequestError)(detail)
 
 
 async def http_stream_doc(client: httpx.AsyncClient, request: StreamMessage,

@@ -29,6 +29,7 @@ from ..wire.deadline import deadline_after
 from ..wire.httpjson import request_from_post_body
 from ..wire.names import CLIENT_ID_HEADER, TIMEOUT_HEADER
 from ..wire.sse import END, ERROR, EVENT_STREAM, UPDATE, encode_event
+from ..wire.status import http_status_for
 from ..wire.stream import StreamMessage, is_error, new_stream_request
 from .auth import AUTHENTICATED_CLIENT
 from .core import unexpected_error
@@ -141,7 +142,8 @@ async def _events(first: StreamMessage | None, pump: _Pump) -> AsyncIterator[byt
     except Exception as exc:  # noqa: BLE001 - the headers are sent: an error event, not a 500
         error = unexpected_error(exc)
         yield encode_event(ERROR, json.dumps({"error": type(error).__name__,
-                                              "detail": str(error)}))
+                                              "detail": str(error),
+                                              "code": http_status_for(error)}))
     finally:
         await pump.close()
 
