@@ -148,7 +148,10 @@ class StreamRouter:
 
 async def _from_shard(shard: ReplicaSet, request: StreamMessage, endpoint: str,
                       deadline: Deadline | None) -> AsyncGenerator[StreamMessage, None]:
-    """One replica's replies, retrying on another replica while nothing was streamed."""
+    """One replica's replies, retrying on another replica while nothing was streamed (within
+    `retries` and the Flow's retry budget, as a post)."""
+    if shard.budget is not None:
+        shard.budget.record_request()
     tried: set[int] = set()
     while True:
         full = {i for i in range(len(shard.replicas))
@@ -178,7 +181,8 @@ async def _from_shard(shard: ReplicaSet, request: StreamMessage, endpoint: str,
             call.done(ok=False)
             shard.eject(i)
             tried.add(i)
-            if streamed or isinstance(exc, ReplicaLostError) or len(tried) > shard.retries:
+            if streamed or isinstance(exc, ReplicaLostError) or len(tried) > shard.retries or (
+                    shard.budget is not None and not shard.budget.try_retry()):
                 raise
             continue
         except RequestError:  # deadline, bad request: nothing said about the replica
