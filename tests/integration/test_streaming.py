@@ -55,6 +55,10 @@ def test_docs_arrive_in_the_order_the_handler_yields_them(flow, protocol):
     assert [d.tags["i"] for d in docs] == [0, 1, 2, 3]
 
 
+def test_the_flow_streams_through_its_own_client(flow):
+    assert [d.text for d in flow.stream_doc("/generate", Document(text="x y"))] == ["x", "y"]
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_the_first_doc_arrives_as_soon_as_it_is_yielded(flow, protocol):
     # the handler yields "first", then holds 3 s before "second": no buffering means the
