@@ -27,6 +27,20 @@ class InProcessReplica:
         reply = await self.runtime.handle(wire, endpoint)
         return jina_pb2.DataRequestProto.FromString(reply.to_bytes())
 
+    async def stream(self, request, *, endpoint, timeout):
+        self.calls += 1
+        wire = jina_pb2.SingleDocumentRequestProto.FromString(request.SerializeToString())
+        replies = self.runtime.stream(wire, endpoint)
+        try:
+            async for reply in replies:
+                yield jina_pb2.SingleDocumentRequestProto.FromString(reply.SerializeToString())
+        finally:
+            await replies.aclose()
+
+    async def endpoint_kinds(self, timeout):
+        streaming = set(self.runtime.streaming_endpoints())
+        return {e: e in streaming for e in self.runtime.endpoints}
+
     async def is_ready(self, timeout):
         return True
 
@@ -45,6 +59,13 @@ class DownReplica:
 
     async def process(self, request, *, endpoint, timeout):
         raise UnavailableError(f"executor at {self.address} failed: UNAVAILABLE")
+
+    async def stream(self, request, *, endpoint, timeout):
+        raise UnavailableError(f"executor at {self.address} failed: UNAVAILABLE")
+        yield  # an async generator, as a replica's stream is
+
+    async def endpoint_kinds(self, timeout):
+        raise UnavailableError(self.address)
 
     async def is_ready(self, timeout):
         return False

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from flowserve import DocumentArray, Executor, dynamic_batching, requests
+from flowserve import Document, DocumentArray, Executor, dynamic_batching, requests
 
 
 class NoOp(Executor):
@@ -176,3 +176,45 @@ class BatchedModel(Executor):
         for doc in docs:
             doc.text = f"{parameters.get('prefix', '')}{doc.text}"
             doc.tags["batch"] = len(docs)
+
+
+class Tokens(Executor):
+    """A streaming endpoint: `/generate` yields one Document per word of the input's text
+    (``parameters['pause']`` seconds apart, default none; ``parameters['hold']`` seconds
+    after the first word; ``parameters['before']`` seconds before it). A word ``boom``
+    raises instead; a stream that ends, however it ends, appends a line (how it ended) to
+    ``<marker_dir>/<tags['marker']>`` (what the tests read to see that a cancelled stream
+    closed the generator here)."""
+
+    def __init__(self, marker_dir: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.marker_dir = marker_dir
+
+    @requests(on="/generate")
+    async def generate(self, doc, parameters, **kwargs):
+        pause = float(parameters.get("pause", 0))
+        hold = float(parameters.get("hold", 0))
+        outcome = "finished"
+        try:
+            await asyncio.sleep(float(parameters.get("before", 0)))
+            for i, word in enumerate(doc.text.split()):
+                if word == "boom":
+                    raise ValueError(f"boom after {i} words")
+                yield Document(text=word, tags={"i": i})
+                await asyncio.sleep(hold if i == 0 and hold else pause)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except GeneratorExit:
+            outcome = "closed"
+            raise
+        finally:
+            if self.marker_dir:
+                with open(os.path.join(self.marker_dir, doc.tags.get("marker", "stream")),
+                          "a") as f:
+                    f.write(outcome + "\n")
+
+    @requests(on="/plain")
+    async def plain(self, docs, **kwargs):
+        for d in docs:
+            d.text = d.text + "!"

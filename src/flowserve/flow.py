@@ -11,9 +11,12 @@ from .config.spec import ExecutorSpec, FlowSpec, flow_from_dict, load_flow, spec
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .client import Client
     from .client._batching import InputType
     from .documents.array import DocumentArray
+    from .documents.document import Document
     from .local.local_flow import FlowAddresses, LocalFlow
     from .wire.request import DataRequest
 
@@ -124,6 +127,13 @@ class Flow:
         if self._client is None:
             self._client = self.client()
         return self._client.post(on, inputs, **kwargs)
+
+    def stream_doc(self, on: str, inputs: Document, parameters: dict[str, Any] | None = None,
+                   **kwargs: Any) -> Iterator[Document]:
+        """`Client.stream_doc` against this Flow's gateway (docs/streaming.md)."""
+        if self._client is None:
+            self._client = self.client()
+        return self._client.stream_doc(on, inputs, parameters, **kwargs)
 
     def index(self, inputs: InputType = None,
               **kwargs: Any) -> DocumentArray | list[DataRequest] | None:

@@ -1,4 +1,5 @@
-"""Jina 3.34's own `Client`, unchanged, against a flowserve Flow over each protocol.
+"""Jina 3.34's own `Client`, unchanged, against a flowserve Flow over each protocol (posts),
+and its ``stream_doc`` against a streaming endpoint over gRPC and HTTP.
 
 Jina pins grpcio <= 1.68 and pydantic < 2, so it runs in its own virtualenv
 (scripts/jina_venv.sh; $FLOWSERVE_JINA_VENV, default /tmp/flowserve-jina-venv) as a subprocess.
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from procs import running
-from toy_executors import chain_flow
+from toy_executors import Tokens, chain_flow
+
+from flowserve import Flow
 
 # building the Jina venv (when scripts/test.sh has not) takes minutes
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -93,3 +96,20 @@ def test_jina_parses_a_response_that_says_it_was_retried(jina_python):
     assert run.returncode == 0, run.stderr[-3000:]
     expected = [0, "enc", 0, "retried: 2 attempts; replica lost"]
     assert [json.loads(line) for line in run.stdout.strip().splitlines()[-2:]] == [expected] * 2
+@pytest.fixture(scope="module")
+def streaming_flow():
+    with running(Flow(protocol=["grpc", "http"]).add(name="tok", uses=Tokens)) as flow:
+        yield flow
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_jina_client_streams_from_a_streaming_endpoint(jina_python, streaming_flow, protocol):
+    port = streaming_flow.addresses.gateway_ports[protocol]
+    env = {**os.environ, "JINA_OPTOUT_TELEMETRY": "1", "PYTHONPATH": ""}
+    run = subprocess.run([str(jina_python), str(ROOT / "tests" / "data" /
+                                                "jina_stream_driver.py"),
+                          protocol, "127.0.0.1", str(port)],
+                         capture_output=True, text=True, timeout=180, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen == {"texts": ["a", "b", "c"], "tags": [{"i": 0.0}, {"i": 1.0}, {"i": 2.0}]}

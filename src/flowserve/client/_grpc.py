@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import cast
 
 import grpc
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ..documents.document import Document
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import CLIENT_ID_METADATA, PREFETCH_METADATA, RESULTS_IN_ORDER_METADATA
 from ..wire.request import DataRequest
+from ..wire.stream import StreamMessage
 from ._address import Address
 from ._engine import StreamBroken
 from ._grpc_errors import RequestFailed, error_from_rpc, unary_failure
 from ._session import SESSION_METADATA, Session
+from ._streaming import grpc_stream_doc
 from ._tls import grpc_credentials
 from ._transport import SingleReply
 
@@ -186,6 +189,12 @@ class GrpcTransport:
                 return None
             raise failure from exc
         return DataRequest(reply)
+
+    def stream_doc(self, request: StreamMessage, metadata: Sequence[tuple[str, str]],
+                   timeout: float | None) -> AsyncGenerator[Document, None]:
+        """A streaming endpoint's documents (`_streaming.grpc_stream_doc`)."""
+        return grpc_stream_doc(self._ensure_channel(), request,
+                               (*self._identity, *metadata, *self._auth), timeout, self.address)
 
     async def dry_run(self, timeout: float | None = None) -> bool:
         """``JinaGatewayDryRunRPC/dry_run``: True when the gateway reports SUCCESS."""

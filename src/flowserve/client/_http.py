@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import httpx
 
+from ..documents.document import Document
 from ..errors import (
     BadRequestError,
     DeadlineExceededError,
@@ -24,8 +25,10 @@ from ..wire.httpjson import post_body_from_request, response_from_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER
 from ..wire.request import DataRequest
 from ..wire.status import ERRORS_BY_NAME, error_for_http_status
+from ..wire.stream import StreamMessage
 from ._address import Address
 from ._engine import Failed, StreamBroken
+from ._streaming import http_stream_doc
 from ._tls import http_verify, plaintext_hint
 from ._transport import SingleReply
 
@@ -234,6 +237,12 @@ class HttpTransport:
             return response_from_json(reply.json())
         except (ValueError, UnicodeDecodeError) as exc:  # includes BadRequestError
             raise RequestError(f"{self.address} sent an unreadable response: {exc}") from exc
+
+    def stream_doc(self, request: StreamMessage, metadata: Sequence[tuple[str, str]],
+                   timeout: float | None) -> AsyncGenerator[Document, None]:
+        """A streaming endpoint's documents over SSE (`_streaming.http_stream_doc`)."""
+        return http_stream_doc(self._ensure_client(), request, dict(metadata), timeout,
+                               self.address)
 
     async def _get(self, path: str, timeout: float | None) -> httpx.Response | None:
         client = self._ensure_client()

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
+from ..documents.document import Document
 from ..errors import RequestError
 from ..wire.request import DataRequest
+from ..wire.stream import StreamMessage
 from ._address import Address
 from ._engine import Stream
 
@@ -40,6 +42,12 @@ class Transport(Protocol):
     async def post_single(self, request: DataRequest, metadata: Pairs,
                           timeout: float | None) -> SingleReply:
         """Send one request without a stream of its own, when the transport can."""
+        ...
+
+    def stream_doc(self, request: StreamMessage, metadata: Pairs,
+                   timeout: float | None) -> AsyncGenerator[Document, None]:
+        """A streaming endpoint's documents as they come; raises the stream's error after
+        the documents sent before it. Closing the generator ends the call."""
         ...
 
     async def dry_run(self, timeout: float | None = None) -> bool:

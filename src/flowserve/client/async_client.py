@@ -6,15 +6,25 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Self
 
 import httpx
 
 from ..documents.array import DocumentArray
+from ..documents.document import Document
 from ..documents.ids import new_id
 from ..errors import OverloadedError
 from ..wire.request import DataRequest
+from ..wire.stream import new_stream_request
 from ._address import Address, parse_address
 from ._batching import InputType, count_requests, iter_requests
 from ._callbacks import Callback, ResultSink
@@ -237,6 +247,46 @@ class AsyncClient:
                         len(held), delay, retrying.round, retries)
             await asyncio.sleep(delay)
             batch = retrying.track(iter(held))
+
+    async def stream_doc(
+        self,
+        on: str,
+        inputs: Document,
+        parameters: dict[str, Any] | None = None,
+        *,
+        target_executor: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncGenerator[Document, None]:
+        """Send one Document to the streaming endpoint `on` and yield each Document its
+        handler yields, as it comes (docs/streaming.md): ``async for doc in
+        client.stream_doc(on='/generate', inputs=Document(text='hi')): ...``.
+
+        An error (the executor's, or the gateway's: unknown or non-streaming endpoint,
+        overload, `timeout` for the whole stream) raises the matching flowserve error after
+        the documents sent before it. Leaving the loop early cancels the stream, down to the
+        executor's generator. Over HTTP the documents come as server-sent events.
+        """
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        if not isinstance(on, str):
+            raise TypeError(f"on must be an endpoint string such as '/generate', got {on!r}")
+        if not isinstance(inputs, Document):
+            raise TypeError(f"stream_doc takes one Document as inputs, got "
+                            f"{type(inputs).__name__}")
+        if timeout is not None and not timeout > 0:  # also nan
+            raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
+        if timeout is not None and timeout >= _MAX_TIMEOUT:
+            timeout = None
+        request = new_stream_request(
+            inputs, endpoint=on, parameters=parameters, target_executor=target_executor,
+            timeout_ms=None if timeout is None else max(1, round(timeout * 1000)))
+        docs = self._transport.stream_doc(request, _pairs(metadata), timeout)
+        try:
+            async for doc in docs:
+                yield doc
+        finally:
+            await docs.aclose()
 
     async def dry_run(self, timeout: float | None = None) -> bool:
         """True when the gateway reports every executor reachable (False if unreachable)."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self, TypeVar
 
 import httpx
 
 from ..documents.array import DocumentArray
+from ..documents.document import Document
 from ..wire.request import DataRequest
 from ._address import Address
 from ._batching import InputType
@@ -157,6 +158,36 @@ class Client:
                 retry_max_backoff=retry_max_backoff,
             )
         )
+
+    def stream_doc(
+        self,
+        on: str,
+        inputs: Document,
+        parameters: dict[str, Any] | None = None,
+        *,
+        target_executor: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Iterator[Document]:
+        """Send one Document to the streaming endpoint `on` and iterate over the Documents
+        its handler yields, each as it comes; see `AsyncClient.stream_doc`. Leaving the loop
+        early (``break``, an exception) cancels the stream."""
+        docs = self._client.stream_doc(on, inputs, parameters, target_executor=target_executor,
+                                       timeout=timeout, metadata=metadata)
+        end = object()
+
+        async def step() -> Any:
+            return await anext(docs, end)
+
+        try:
+            while True:
+                doc = self._run(step)
+                if doc is end:
+                    return
+                yield doc
+        finally:
+            if not self._closed:
+                self._run(docs.aclose)
 
     def dry_run(self, timeout: float | None = None) -> bool:
         """True when the gateway reports every executor reachable (False if unreachable)."""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -27,10 +27,12 @@ from ..executor import DEFAULT_ENDPOINT
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
+from ..wire.stream import StreamMessage
 from .attempts import Attempts
 from .deployment import Deployment
 from .merge import merge_requests
 from .observer import NullObserver, Observer, outcome_of
+from .streaming import StreamRouter
 
 __all__ = ["GatewayCore", "error_response", "unexpected_error"]
 
@@ -203,6 +205,13 @@ class GatewayCore:
         self.name = name
         self.clock = clock
         self.observer: Observer = observer or NullObserver()
+        self.streams = StreamRouter(graph, self.deployments, observer=self.observer,
+                                    target=_target_regex)
+
+    def stream(self, request: StreamMessage, *, deadline: Deadline | None = None,
+               client: str = "") -> AsyncGenerator[StreamMessage, None]:
+        """Serve one stream of a streaming endpoint for `client` (`gateway/streaming.py`)."""
+        return self.streams.stream(request, deadline=deadline, client=client)
 
     async def process(self, request: DataRequest, *, deadline: Deadline | None = None,
                       client: str = "", origin: object = None) -> DataRequest:

@@ -22,7 +22,7 @@ from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer
 from .replicas import ReplicaSet
 from .retry_budget import RetryBudget
-from .scheduler import FairQueue, QueueSnapshot
+from .scheduler import FairQueue, QueueSnapshot, Slot
 from .shard_merge import merge_shard_replies
 
 __all__ = ["Deployment", "ReplicaClient"]
@@ -112,6 +112,20 @@ class Deployment:
     ) -> jina_pb2.DataRequestProto:
         """Wait for a fair turn, then send to one shard or all; `deadline` bounds both.
         Retries on other replicas are counted in `attempts`."""
+        slot = await self.admit(client, deadline)
+        started = self.clock()
+        try:
+            if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
+                return merge_shard_replies(
+                    await self._send_to_all(request, endpoint, deadline, attempts))
+            return await self._any_shard().send(request, endpoint=endpoint, deadline=deadline,
+                                                attempts=attempts)
+        finally:
+            self.queue.release(slot, service_time=self.clock() - started)
+
+    async def admit(self, client: str, deadline: Deadline | None) -> Slot:
+        """Wait for `client`'s fair turn in the queue (raises when no replica is healthy or
+        the deadline passes); give the slot back with ``queue.release``."""
         if self.queue.capacity == 0:  # the queue's capacity is kept up to date on changes
             self._capacity_changed()  # ejections may have run out since the last refresh
             if self.queue.capacity == 0:
@@ -125,15 +139,7 @@ class Deployment:
             slot = await self.queue.acquire(client, deadline=deadline.at,
                                             timeout=deadline.time_remaining())
         self.observer.queue_wait(executor=self.name, seconds=slot.queue_wait)
-        started = self.clock()
-        try:
-            if self.polling_for(endpoint) == "ALL" and len(self.shards) > 1:
-                return merge_shard_replies(
-                    await self._send_to_all(request, endpoint, deadline, attempts))
-            return await self._any_shard().send(request, endpoint=endpoint, deadline=deadline,
-                                                attempts=attempts)
-        finally:
-            self.queue.release(slot, service_time=self.clock() - started)
+        return slot
 
     async def _send_to_all(self, request: jina_pb2.DataRequestProto, endpoint: str,
                            deadline: Deadline | None, attempts: Attempts | None,
@@ -166,6 +172,10 @@ class Deployment:
             for i, ok in zip(ejected, ready, strict=True):
                 if ok:
                     shard.readmit(i)
+
+    def pick_shard(self) -> ReplicaSet:
+        """The shard a request for one shard (polling ANY, or a stream) goes to."""
+        return self._any_shard()
 
     def _any_shard(self) -> ReplicaSet:
         """The shard with the most free slots (round robin among equals)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from ..proto import jina_pb2
@@ -21,6 +22,18 @@ class ReplicaClient(Protocol):
     async def process(
         self, request: jina_pb2.DataRequestProto, *, endpoint: str, timeout: float | None
     ) -> jina_pb2.DataRequestProto: ...
+
+    def stream(
+        self, request: jina_pb2.SingleDocumentRequestProto, *, endpoint: str,
+        timeout: float | None
+    ) -> AsyncGenerator[jina_pb2.SingleDocumentRequestProto, None]:
+        """A streaming endpoint's replies as they come (docs/streaming.md); raises as
+        `process` does. Closing the generator cancels the call."""
+        ...
+
+    async def endpoint_kinds(self, timeout: float) -> dict[str, bool]:
+        """The executor's endpoints, each with whether it streams (an async generator)."""
+        ...
 
     async def is_ready(self, timeout: float) -> bool: ...
 

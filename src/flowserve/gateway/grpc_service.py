@@ -30,6 +30,7 @@ from ..wire.status import grpc_code_for
 from .auth import AUTHENTICATED_CLIENT
 from .core import GatewayCore, error_response, unexpected_error
 from .decode import Undecodable, decode_request
+from .grpc_streaming import add_stream_service
 from .identity import TrustedProxies, client_identity, peer_address
 
 __all__ = ["SERVICE_NAMES", "GatewayServicer", "add_gateway_services"]
@@ -37,6 +38,7 @@ __all__ = ["SERVICE_NAMES", "GatewayServicer", "add_gateway_services"]
 SERVICE_NAMES = [
     "jina.JinaRPC",
     "jina.JinaSingleDataRequestRPC",
+    "jina.JinaSingleDocumentRequestRPC",
     "jina.JinaDiscoverEndpointsRPC",
     "jina.JinaGatewayDryRunRPC",
     "jina.JinaInfoRPC",
@@ -327,6 +329,7 @@ def add_gateway_services(servicer: GatewayServicer, server: grpc.aio.Server) -> 
                 functools.partial(_process_wire, servicer),
                 response_serializer=serialize)}),
     ))
+    add_stream_service(servicer, server)  # streaming endpoints: grpc_streaming.py
     jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(servicer, server)

@@ -13,11 +13,13 @@ gateway core, used by both transports.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..errors import BadRequestError
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
+from ..wire.stream import StreamMessage, is_error
 
 __all__ = ["ERROR_DETAILS", "GuardedCore", "RESULTS_KEY"]
 
@@ -51,6 +53,24 @@ class GuardedCore:
         if self.error_detail == "message":
             _drop_stacks(response)
         return response
+
+
+    async def stream(self, request: StreamMessage, *, deadline: Deadline | None = None,
+                     client: str = "") -> AsyncGenerator[StreamMessage, None]:
+        """`process`'s policy for a stream: target_executor, no forged results, no stacks."""
+        if request.header.HasField("target_executor") and not self.allow_target_executor:
+            raise BadRequestError("target_executor is not allowed by this Flow "
+                                  "(allow_target_executor: false)")
+        if request.HasField("parameters") and RESULTS_KEY in request.parameters.fields:
+            del request.parameters.fields[RESULTS_KEY]
+        replies = self._core.stream(request, deadline=deadline, client=client)
+        try:
+            async for reply in replies:
+                if self.error_detail == "message" and is_error(reply):
+                    del reply.header.status.exception.stacks[:]
+                yield reply
+        finally:
+            await replies.aclose()
 
 
 def _drop_client_results(request: DataRequest) -> None:

@@ -24,6 +24,7 @@ from ..wire.retried import retried_header
 from ..wire.status import http_status_for
 from .auth import AUTHENTICATED_CLIENT
 from .core import GatewayCore, unexpected_error
+from .http_streaming import add_streaming_route
 from .identity import TrustedProxies, client_identity
 from .swagger import add_local_docs
 
@@ -138,4 +139,6 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
         except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
             return http_error(unexpected_error(exc))
 
+    # keep last: a catch-all GET /{endpoint} for streaming endpoints (http_streaming.py)
+    add_streaming_route(app, core, default_timeout=default_timeout, trusted=proxies)
     return app

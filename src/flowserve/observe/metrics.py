@@ -160,6 +160,34 @@ class HandlerMetrics:
             "Time from a batch's first request to its hand-over to the handler.",
             ["executor", "endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
 
+        self.streams_open = Gauge(
+            "flowserve_streams_open", "Streams of a streaming endpoint being served now.",
+            ["executor", "endpoint"], registry=registry)
+        self.streamed_docs = Counter(
+            "flowserve_stream_docs", "Documents yielded by streaming handlers.",
+            ["executor", "endpoint"], registry=registry)
+        self.first_doc = Histogram(
+            "flowserve_stream_first_doc_seconds",
+            "Time from a streaming handler's call to its first document.",
+            ["executor", "endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.streams = Counter(
+            "flowserve_streams", "Streams ended, by outcome (success, executor_error, "
+            "cancelled: the reader went away).",
+            ["executor", "endpoint", "outcome"], registry=registry)
+
+    def stream_started(self, *, executor: str, endpoint: str) -> None:
+        self.streams_open.labels(executor, endpoint).inc()
+
+    def stream_doc(self, *, executor: str, endpoint: str, seconds: float, first: bool) -> None:
+        self.streamed_docs.labels(executor, endpoint).inc()
+        if first:
+            self.first_doc.labels(executor, endpoint).observe(seconds)
+
+    def stream_ended(self, *, executor: str, endpoint: str, outcome: str,
+                     seconds: float) -> None:
+        self.streams_open.labels(executor, endpoint).dec()
+        self.streams.labels(executor, endpoint, outcome).inc()
+
     def batched(self, *, executor: str, endpoint: str, docs: int, requests: int,
                 wait_s: float) -> None:
         self.batch_docs.labels(executor, endpoint).observe(docs)

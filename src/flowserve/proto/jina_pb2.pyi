@@ -87,6 +87,18 @@ class DataRequestProto(_message.Message):
     data: DataContentProto
     def __init__(self, header: _Optional[_Union[HeaderProto, _Mapping]] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routes: _Optional[_Iterable[_Union[RouteProto, _Mapping]]] = ..., data: _Optional[_Union[DataContentProto, _Mapping]] = ...) -> None: ...
 
+class SingleDocumentRequestProto(_message.Message):
+    __slots__ = ("header", "parameters", "routes", "document")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    header: HeaderProto
+    parameters: _struct_pb2.Struct
+    routes: _containers.RepeatedCompositeFieldContainer[RouteProto]
+    document: _docarray_pb2.DocumentProto
+    def __init__(self, header: _Optional[_Union[HeaderProto, _Mapping]] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routes: _Optional[_Iterable[_Union[RouteProto, _Mapping]]] = ..., document: _Optional[_Union[_docarray_pb2.DocumentProto, _Mapping]] = ...) -> None: ...
+
 class EndpointsProto(_message.Message):
     __slots__ = ("endpoints", "write_endpoints", "schemas")
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]

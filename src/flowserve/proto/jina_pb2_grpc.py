@@ -176,6 +176,84 @@ class JinaSingleDataRequestRPC(object):
             _registered_method=True)
 
 
+class JinaSingleDocumentRequestRPCStub(object):
+    """Streaming endpoints: one document in, the documents its handler yields out, as they come;
+    served by the gateway to clients and by executors to the gateway.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.stream_doc = channel.unary_stream(
+                '/jina.JinaSingleDocumentRequestRPC/stream_doc',
+                request_serializer=flowserve_dot_proto_dot_jina__pb2.SingleDocumentRequestProto.SerializeToString,
+                response_deserializer=flowserve_dot_proto_dot_jina__pb2.SingleDocumentRequestProto.FromString,
+                _registered_method=True)
+
+
+class JinaSingleDocumentRequestRPCServicer(object):
+    """Streaming endpoints: one document in, the documents its handler yields out, as they come;
+    served by the gateway to clients and by executors to the gateway.
+    """
+
+    def stream_doc(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_JinaSingleDocumentRequestRPCServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'stream_doc': grpc.unary_stream_rpc_method_handler(
+                    servicer.stream_doc,
+                    request_deserializer=flowserve_dot_proto_dot_jina__pb2.SingleDocumentRequestProto.FromString,
+                    response_serializer=flowserve_dot_proto_dot_jina__pb2.SingleDocumentRequestProto.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'jina.JinaSingleDocumentRequestRPC', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('jina.JinaSingleDocumentRequestRPC', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class JinaSingleDocumentRequestRPC(object):
+    """Streaming endpoints: one document in, the documents its handler yields out, as they come;
+    served by the gateway to clients and by executors to the gateway.
+    """
+
+    @staticmethod
+    def stream_doc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/jina.JinaSingleDocumentRequestRPC/stream_doc',
+            flowserve_dot_proto_dot_jina__pb2.SingleDocumentRequestProto.SerializeToString,
+            flowserve_dot_proto_dot_jina__pb2.SingleDocumentRequestProto.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class JinaDiscoverEndpointsRPCStub(object):
     """Missing associated documentation comment in .proto file."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import grpc
 from google.protobuf import empty_pb2
@@ -72,6 +72,36 @@ class GrpcReplicaClient:
                 executor=self.executor, name="DecodeError")
         return reply
 
+    async def stream(
+        self, request: jina_pb2.SingleDocumentRequestProto, *, endpoint: str,
+        timeout: float | None
+    ) -> AsyncGenerator[jina_pb2.SingleDocumentRequestProto, None]:
+        """``stream_doc`` on the replica: its replies as they come. Closing the generator
+        (the client went away) cancels the call, and so the handler's generator there."""
+        self._get_stub()
+        stub = jina_pb2_grpc.JinaSingleDocumentRequestRPCStub(self._channel)
+        call = stub.stream_doc(request, metadata=((ENDPOINT_METADATA, endpoint),),
+                               timeout=timeout)
+        try:
+            async for reply in call:
+                yield reply
+        except grpc.aio.AioRpcError as exc:
+            raise self._map_error(exc) from exc
+        finally:
+            call.cancel()  # a no-op once the call ended
+
+    async def endpoint_kinds(self, timeout: float) -> dict[str, bool]:
+        """The executor's endpoints from its `endpoint_discovery`, each with whether it is a
+        streaming endpoint (Jina's ``is_generator`` in the endpoints' schemas)."""
+        self._get_stub()
+        stub = jina_pb2_grpc.JinaDiscoverEndpointsRPCStub(self._channel)
+        try:
+            reply = await stub.endpoint_discovery(empty_pb2.Empty(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self._map_error(exc) from exc
+        schemas = reply.schemas.fields
+        return {e: e in schemas and _is_generator(schemas[e]) for e in reply.endpoints}
+
     def _map_error(self, exc: grpc.aio.AioRpcError) -> Exception:
         code = exc.code()
         where = f"executor {self.executor!r} at {self.address}"
@@ -110,3 +140,9 @@ class GrpcReplicaClient:
         if self._channel is not None:
             await self._channel.close()
             self._channel = self._stub = None
+
+
+def _is_generator(schema: object) -> bool:
+    fields = getattr(getattr(schema, "struct_value", None), "fields", {})
+    flag = fields.get("is_generator")
+    return bool(flag is not None and flag.bool_value)

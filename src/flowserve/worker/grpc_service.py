@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAMES = [
     "jina.JinaSingleDataRequestRPC",
+    "jina.JinaSingleDocumentRequestRPC",
     "jina.JinaRPC",
     "jina.JinaDiscoverEndpointsRPC",
     "jina.JinaInfoRPC",
@@ -115,10 +116,33 @@ class WorkerServicer(
             result = await self.runtime.handle(DataRequest(request))
             yield result.proto
 
+    async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext) -> None:
+        """``JinaSingleDocumentRequestRPC/stream_doc``: each document the endpoint's async
+        generator yields, written as it comes. When the call ends early (the gateway cancels
+        it: its client went away, or the deadline passed) the write or the wait for the next
+        document is cancelled, and closing the stream closes the handler's generator."""
+        try:
+            request = jina_pb2.SingleDocumentRequestProto.FromString(raw)
+        except (DecodeError, RecursionError) as exc:
+            await self._reject(exc, context)
+            raise  # (abort raises)
+        endpoint = _endpoint_from(context.invocation_metadata() or ())
+        replies = self.runtime.stream(request, endpoint,
+                                      deadline=deadline_after(context.time_remaining()))
+        try:
+            async for reply in replies:
+                await context.write(reply)
+        finally:
+            await replies.aclose()
+
     async def endpoint_discovery(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> jina_pb2.EndpointsProto:
-        return jina_pb2.EndpointsProto(endpoints=self.runtime.endpoints)
+        reply = jina_pb2.EndpointsProto(endpoints=self.runtime.endpoints)
+        streaming = self.runtime.streaming_endpoints()
+        if streaming:  # Jina's key for a streaming endpoint in the endpoints' schemas
+            reply.schemas.update({e: {"is_generator": True} for e in streaming})
+        return reply
 
     async def _status(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -133,7 +157,13 @@ def add_worker_services(servicer: WorkerServicer, server: grpc.aio.Server) -> No
         "jina.JinaSingleDataRequestRPC",
         {"process_single_data": grpc.unary_unary_rpc_method_handler(
             servicer._process_wire,  # decodes the request itself: see there
-            response_serializer=jina_pb2.DataRequestProto.SerializeToString)}),))
+            response_serializer=jina_pb2.DataRequestProto.SerializeToString)}),
+        grpc.method_handlers_generic_handler(
+            "jina.JinaSingleDocumentRequestRPC",
+            {"stream_doc": grpc.unary_stream_rpc_method_handler(
+                servicer.stream_doc,  # decodes the request itself, as process_single_data
+                response_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString)}),
+    ))
     jina_pb2_grpc.add_JinaRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(servicer, server)
     jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(servicer, server)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -16,8 +16,10 @@ from ..documents.array import DocumentArray
 from ..executor import DEFAULT_ENDPOINT, Batching, Executor, Handler, discover_endpoints
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
+from ..wire.stream import StreamMessage, error_reply
 from .batching import Batcher, BatchObserver
 from .inline import InlinePolicy
+from .streaming import StreamObserver, not_streaming, stream_handler
 
 __all__ = ["ExecutorRuntime", "HandlerObserver"]
 """Where sync handlers run: ``auto`` (inline on the event loop once they prove fast, see
@@ -28,9 +30,9 @@ _LOOP_IN_USE = ("running event loop", "event loop is already running", "another 
 log = logging.getLogger(__name__)
 
 
-class HandlerObserver(BatchObserver, Protocol):
-    """Receives one event per handled request, and per batch of a batching endpoint (for the
-    executor's own metrics/tracing)."""
+class HandlerObserver(BatchObserver, StreamObserver, Protocol):
+    """Receives one event per handled request, per batch of a batching endpoint, and per
+    stream of a streaming endpoint (for the executor's own metrics/tracing)."""
 
     def handled(self, *, executor: str, endpoint: str, outcome: str, seconds: float,
                 docs: int) -> None: ...
@@ -111,6 +113,27 @@ class ExecutorRuntime:
             return await batcher.submit(request, deadline)
         return await self._handle_one(request, handler, deadline)
 
+    def stream(self, request: StreamMessage, endpoint: str | None = None, *,
+               deadline: Deadline | None = None) -> AsyncGenerator[StreamMessage, None]:
+        """Serve one stream: a reply per document the endpoint's async generator yields,
+        then an error reply if it failed (`worker/streaming.py`). An endpoint this executor
+        does not serve, or whose handler is not an async generator, gets one error reply.
+        Close the generator (``aclose``) to stop early: the handler's generator closes too."""
+        if endpoint is None:
+            endpoint = request.header.exec_endpoint or DEFAULT_ENDPOINT
+        handler = self.handler_for(endpoint)
+        refused = not_streaming(self.name, endpoint, handler, self.endpoints)
+        if refused is not None or handler is None:
+            name, message = refused or ("BadRequestError", endpoint)
+            return _one(error_reply(request.header.request_id, message, name=name,
+                                    executor=self.name))
+        return stream_handler(handler, request, executor=self.name, slots=self._slots,
+                              deadline=deadline, observer=self.observer, errors=self.errors)
+
+    def streaming_endpoints(self) -> list[str]:
+        """The endpoints whose handlers are async generators."""
+        return sorted(e for e, h in self.handlers.items() if h.is_stream)
+
     def _batch_runner(self, handler: Handler) -> Callable[[DataRequest], Any]:
         def run(merged: DataRequest) -> Any:  # the batcher holds a slot already
             return self._handle_in_slot(merged, handler, None)
@@ -166,6 +189,10 @@ class ExecutorRuntime:
                 "restarts") from None
 
     async def _call(self, handler: Handler, request: DataRequest) -> Any:
+        if handler.is_stream:
+            raise TypeError(
+                f"executor {self.name!r} endpoint {handler.endpoint!r} is a streaming endpoint "
+                "(its handler is an async generator): call it with stream_doc, not post")
         docs = request.docs
         available: dict[str, Any] = {"docs": docs, "docs_matrix": [docs]}
         if handler.takes_parameters:  # else they are never decoded (nor re-encoded)
@@ -239,3 +266,7 @@ class ExecutorRuntime:
         finally:
             # Never wait for a handler that does not return: the caller ends the process.
             self._threads.shutdown(wait=not self.running, cancel_futures=True)
+
+
+async def _one(reply: StreamMessage) -> AsyncGenerator[StreamMessage, None]:
+    yield reply

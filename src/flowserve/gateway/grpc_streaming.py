@@ -1,0 +1,81 @@
+"""The gateway's gRPC adapter for streaming endpoints: Jina 3's
+``/jina.JinaSingleDocumentRequestRPC/stream_doc`` over `GatewayCore.stream`.
+
+Each reply is written as soon as the core hands it on. A failure before the first reply, or of
+the transport later, ends the call with its status code (as a unary call would: the table in
+`wire.status`, the ``flowserve-error`` trailer naming the error); an executor's error is the
+stream's last message (ERROR status), after the documents already sent. A client that goes away
+cancels this handler, and closing the core's stream cancels the executor's call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from ..errors import BadRequestError, OverloadedError
+from ..proto import jina_pb2
+from ..wire.deadline import Deadline, deadline_after
+from ..wire.names import ERROR_TRAILER, RETRY_AFTER
+from ..wire.status import grpc_code_for
+from .core import unexpected_error
+
+if TYPE_CHECKING:
+    from .grpc_service import GatewayServicer
+
+__all__ = ["SERVICE", "add_stream_service"]
+
+SERVICE = "jina.JinaSingleDocumentRequestRPC"
+
+
+def _deadline(request: jina_pb2.SingleDocumentRequestProto, default: float | None,
+              context: Any) -> Deadline | None:
+    """The request's own timeout (header, ms), else the default; never past the RPC's."""
+    header = request.header
+    timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else default
+    remaining = context.time_remaining()
+    if remaining is not None and (timeout is None or remaining < timeout):
+        timeout = max(0.0, remaining)
+    return deadline_after(timeout)
+
+
+async def stream_doc(servicer: GatewayServicer, raw: bytes,
+                     context: grpc.aio.ServicerContext) -> None:
+    """Serve one stream (see the module's docstring)."""
+    from .grpc_service import _client_id, _metadata_of
+
+    try:
+        request = jina_pb2.SingleDocumentRequestProto.FromString(raw)
+    except (DecodeError, RecursionError) as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            str(BadRequestError(f"undecodable stream request: {exc}")))
+        return
+    client = _client_id(_metadata_of(context), context, servicer.trusted)
+    replies = servicer.core.stream(
+        request, deadline=_deadline(request, servicer.default_timeout, context), client=client)
+    try:
+        async for reply in replies:
+            await context.write(reply)
+    except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
+        error = unexpected_error(exc)
+        trailers = [(ERROR_TRAILER, type(error).__name__)]
+        if isinstance(error, OverloadedError):
+            trailers.append((RETRY_AFTER, str(error.retry_after)))
+        context.set_trailing_metadata(trailers)
+        await context.abort(grpc_code_for(error), str(error))
+    finally:
+        await replies.aclose()
+
+
+def add_stream_service(servicer: GatewayServicer, server: grpc.aio.Server) -> None:
+    """Serve ``stream_doc`` (the request decoded here: a bad one is INVALID_ARGUMENT)."""
+
+    async def handler(raw: bytes, context: grpc.aio.ServicerContext) -> None:
+        await stream_doc(servicer, raw, context)
+
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {
+        "stream_doc": grpc.unary_stream_rpc_method_handler(
+            handler,
+            response_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString)}),))

@@ -1,0 +1,124 @@
+"""Driving a streaming handler: one document in, each document the async generator yields out.
+
+A stream holds one of the runtime's `concurrency` slots from its first document to its end, as
+it holds its fair-queue slot at the gateway. Whoever reads the stream may stop early (the
+client went away, the deadline passed): closing the iterator, or cancelling the task reading
+it, closes the handler's generator, so its ``finally`` blocks run in this process. An
+exception of the handler, or an item that is not a Document, ends the stream with an error
+reply after the documents already yielded (`wire.stream`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator
+from typing import Any, Protocol
+
+from ..config.ratelog import RateLimitedLog
+from ..documents.array import DocumentArray
+from ..documents.document import Document
+from ..executor import Handler
+from ..wire.deadline import Deadline
+from ..wire.stream import StreamMessage, doc_reply, error_reply, parameters_of, set_status_exception
+
+__all__ = ["StreamObserver", "not_streaming", "stream_handler"]
+
+log = logging.getLogger(__name__)
+
+
+class StreamObserver(Protocol):
+    """Receives the events of the streams a replica serves (its metrics)."""
+
+    def stream_started(self, *, executor: str, endpoint: str) -> None:
+        """A stream's handler was called."""
+
+    def stream_doc(self, *, executor: str, endpoint: str, seconds: float, first: bool) -> None:
+        """The handler yielded a document `seconds` after it was called."""
+
+    def stream_ended(self, *, executor: str, endpoint: str, outcome: str,
+                     seconds: float) -> None:
+        """The stream ended: success, executor_error or cancelled (the reader went away)."""
+
+
+def not_streaming(executor: str, endpoint: str, handler: Handler | None,
+                  endpoints: list[str]) -> tuple[str, str] | None:
+    """(error name, message) when `handler` cannot serve a stream for `endpoint`, else None."""
+    if handler is None:
+        return ("BadRequestError",
+                f"executor {executor!r} has no handler for endpoint {endpoint!r} "
+                f"(its endpoints: {', '.join(endpoints) or 'none'})")
+    if not handler.is_stream:
+        name = getattr(handler.fn, "__qualname__", handler.endpoint)
+        return ("BadRequestError",
+                f"endpoint {endpoint!r} of executor {executor!r} is not a streaming endpoint: "
+                f"its handler {name} is not an async generator (write it as "
+                "`async def ...(self, doc, ...): yield Document(...)`, or call it with post)")
+    return None
+
+
+def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str, Any]:
+    doc = Document.from_protobuf(request.document)
+    available: dict[str, Any] = {"doc": doc, "docs": DocumentArray([doc])}
+    if handler.takes_parameters:
+        parameters = parameters_of(request)
+        own = parameters.get(executor)  # Jina's per-executor parameters: {"<name>": {...}}
+        if own and isinstance(own, dict):
+            parameters = {**parameters, **own}
+        available["parameters"] = parameters
+    return handler.call_kwargs(available)
+
+
+async def stream_handler(handler: Handler, request: StreamMessage, *, executor: str,
+                         slots: asyncio.Semaphore, deadline: Deadline | None = None,
+                         observer: StreamObserver | None = None,
+                         errors: RateLimitedLog | None = None,
+                         ) -> AsyncGenerator[StreamMessage, None]:
+    """The replies of one stream: a reply per document the handler yields, then, if it
+    failed, one error reply. `deadline` drops the stream, unstarted, if it passes while the
+    stream waits for a slot."""
+    request_id = request.header.request_id
+    endpoint = handler.endpoint
+    async with slots:
+        if deadline is not None and deadline.time_remaining() <= 0:
+            yield error_reply(request_id, f"deadline exceeded at executor {executor!r} before "
+                              "its streaming handler started", name="DeadlineExceededError",
+                              executor=executor)
+            return
+        started = time.monotonic()
+        outcome = "cancelled"
+        if observer is not None:
+            observer.stream_started(executor=executor, endpoint=endpoint)
+        generator: AsyncGenerator[Any, None] | None = None
+        try:
+            generator = handler.fn(**_kwargs(handler, request, executor))
+            first = True
+            async for item in generator:
+                if not isinstance(item, Document):
+                    raise TypeError(
+                        f"executor {executor!r} endpoint {endpoint!r}: a streaming handler "
+                        f"must yield Documents, not {type(item).__name__}")
+                if observer is not None:
+                    observer.stream_doc(executor=executor, endpoint=endpoint,
+                                        seconds=time.monotonic() - started, first=first)
+                first = False
+                yield doc_reply(request_id, item)
+            outcome = "success"
+        except Exception as exc:  # executor code failed: report it after the docs sent
+            outcome = "executor_error"
+            if errors is not None:
+                errors.log(endpoint, "executor %s endpoint %s failed mid-stream: %s: %s",
+                           executor, endpoint, type(exc).__name__, exc, exc_info=exc)
+            failed = StreamMessage()
+            failed.header.request_id = request_id
+            set_status_exception(failed.header.status, exc, executor=executor)
+            yield failed
+        finally:
+            if generator is not None:
+                # Closed early (cancelled, or the reader stopped): the handler's own
+                # `finally` runs now, in this process, not whenever it is collected.
+                await generator.aclose()
+            if observer is not None:
+                observer.stream_ended(executor=executor, endpoint=endpoint, outcome=outcome,
+                                      seconds=time.monotonic() - started)
