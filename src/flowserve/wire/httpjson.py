@@ -28,6 +28,7 @@ snake_case and enum names too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -38,6 +39,7 @@ from ..errors import BadRequestError
 from .request import DataRequest
 
 __all__ = [
+    "parse_post_body",
     "post_body_from_request",
     "request_from_post_body",
     "response_from_json",
@@ -164,6 +166,26 @@ def request_from_post_body(body: Any) -> DataRequest:
         request_id=request_id or None,
         timeout_ms=timeout or None,
     )
+
+
+def parse_post_body(raw: bytes) -> DataRequest:
+    """The DataRequest of a raw ``POST /post`` body (gateway side): parsed once, strictly (NaN
+    and Infinity are not JSON numbers), then `request_from_post_body`; an empty body is ``{}``.
+
+    Raises BadRequestError saying what was wrong: not JSON (and where), nested too deeply to
+    parse, or a bad key or document.
+    """
+    try:
+        body = json.loads(raw or b"{}", parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequestError("the request body is nested too deeply to parse") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
+        raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+    return request_from_post_body(body)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _fill_from_header(fields: dict[str, Any], header_json: Any) -> None:
