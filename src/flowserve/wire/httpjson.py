@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
 from ..documents.array import DocumentArray
 from ..errors import BadRequestError
@@ -242,6 +243,43 @@ def _parse_into(value: Any, message: Any, where: str) -> None:
         raise BadRequestError(f"{where}: {exc}") from exc
 
 
+_ROUTE_TIMES = (("startTime", "start_time"), ("start_time", "start_time"),
+                ("endTime", "end_time"), ("end_time", "end_time"))
+
+
+def _parse_route(value: Any, route: Any, where: str) -> None:
+    """`_parse_into` for a route, with its times read by `_parse_utc_time` (a response carries
+    two per executor visited, and protobuf's own parser takes longer than the rest of it)."""
+    if not isinstance(value, Mapping):
+        raise BadRequestError(f"{where} must be a JSON object, got {_kind(value)}")
+    rest = dict(value)
+    for key, field in _ROUTE_TIMES:
+        text = rest.get(key)
+        if isinstance(text, str) and _parse_utc_time(text, getattr(route, field)):
+            del rest[key]
+    if rest:
+        _parse_into(rest, route, where)
+
+
+def _parse_utc_time(text: str, timestamp: timestamp_pb2.Timestamp) -> bool:
+    """Set `timestamp` from the RFC 3339 UTC form protobuf writes (``2026-01-02T03:04:05Z``,
+    up to 9 fraction digits); False, leaving it alone, for any other form."""
+    date, _, fraction = text.removesuffix("Z").partition(".")
+    if (not text.endswith("Z") or len(date) != 19 or date[10] != "T"
+            or (fraction and not (fraction.isascii() and fraction.isdigit()
+                                  and len(fraction) <= 9))):
+        return False
+    try:
+        moment = datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    if moment.tzinfo is not None:  # e.g. "2026-01-02T03:04+01" is 19 characters too
+        return False
+    timestamp.seconds = int(moment.replace(tzinfo=UTC).timestamp())
+    timestamp.nanos = int(fraction.ljust(9, "0")) if fraction else 0
+    return True
+
+
 def response_from_json(body: Any) -> DataRequest:
     """Parse a ``POST /post`` response body into a DataRequest (client side).
 
@@ -258,7 +296,7 @@ def response_from_json(body: Any) -> DataRequest:
         if not isinstance(routes, (list, tuple)):
             raise BadRequestError(f"routes must be an array, got {_kind(routes)}")
         for i, route in enumerate(routes):
-            _parse_into(route, response.routes.add(), f"routes[{i}]")
+            _parse_route(route, response.routes.add(), f"routes[{i}]")
     parameters = body.get("parameters")
     if parameters is not None:
         if not isinstance(parameters, Mapping):

@@ -141,6 +141,29 @@ def test_bad_raw_bodies_name_the_problem(raw: bytes, message: str) -> None:
         parse_post_body(raw)
 
 
+@pytest.mark.parametrize("text", [
+    "2026-11-30T03:08:15.204164Z", "2026-11-30T03:08:15Z", "1970-01-01T00:00:00.000000001Z",
+    "2026-11-30T03:08:15.204164123Z", "2026-11-30T03:08:15.2Z", "1969-12-31T23:59:59.5Z",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+    "2026-11-30T03:08:15+01:00", "2026-11-30T03:08:15.5-02:30",  # offsets: protobuf parses
+])
+def test_route_times_read_as_protobuf_reads_them(text: str) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    expected = Timestamp()
+    expected.FromJsonString(text)
+    body = {"routes": [{"executor": "e", "startTime": text, "end_time": text}]}
+    (route,) = response_from_json(body).routes
+    assert (route.executor, route.start_time, route.end_time) == ("e", expected, expected)
+
+
+@pytest.mark.parametrize("text", ["2026-11-30T03:08:15.²Z", "2026-13-30T03:08:15Z",
+                                  "2026-11-30 03:08:15Z", "yesterday", "2026-11-30T03:08Z"])
+def test_bad_route_times_name_the_route(text: str) -> None:
+    with pytest.raises(BadRequestError, match=r"routes\[1\]"):
+        response_from_json({"routes": [{"executor": "a"}, {"startTime": text}]})
+
+
 def _response() -> DataRequest:
     resp = DataRequest.new(
         _docs(), endpoint="/foo", parameters={"__results__": {"enc": {"n": 2}}}, request_id="r9"
