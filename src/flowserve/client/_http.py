@@ -262,7 +262,12 @@ class HttpTransport:
     ) -> DataRequest:
         """POST one request; raises RequestError, or StreamBroken when nobody listens.
         `block`: on the synchronous pool, blocking the loop until the answer."""
-        content = json.dumps(post_body_from_request(request)).encode()
+        try:  # as httpx's ``json=``: compact, and NaN/Infinity are not JSON
+            content = json.dumps(post_body_from_request(request), ensure_ascii=False,
+                                 separators=(",", ":"), allow_nan=False).encode()
+        except ValueError as exc:  # also lone surrogates (UnicodeEncodeError)
+            raise BadRequestError(
+                f"request {request.request_id} cannot be sent as JSON: {exc}") from exc
         post_headers, post_timeout = self._post_headers(headers), self._timeout(timeout)
         try:
             if block:

@@ -12,7 +12,12 @@ import pytest
 from client_fakes import FakeHttpGateway, HttpServerThread, make_docs
 
 from flowserve import Client
-from flowserve.errors import DeadlineExceededError, ExecutorError, OverloadedError
+from flowserve.errors import (
+    BadRequestError,
+    DeadlineExceededError,
+    ExecutorError,
+    OverloadedError,
+)
 from flowserve.wire.names import CLIENT_ID_HEADER
 
 pytestmark = pytest.mark.integration
@@ -89,3 +94,20 @@ def test_single_post_from_a_thread_with_a_running_loop(served):
             return [d.text for d in client.post("/", make_docs("a"))]
 
     assert asyncio.run(inside()) == ["A"]
+
+
+def test_a_request_json_cannot_carry_fails_alone_naming_why(served):
+    """NaN is not JSON: before, a bare ValueError escaped from inside the transport."""
+    app, url = served
+    with Client(host=url) as client:
+        bad = make_docs("a")
+        bad[0].tags["x"] = float("nan")
+        with pytest.raises(BadRequestError, match="cannot be sent as JSON: Out of range float"):
+            client.post("/", bad)
+        errors = []
+        client.post("/", make_docs("b", "c"), request_size=1, on_error=errors.append)
+        assert errors == []
+        client.post("/", bad, on_error=errors.append)
+        assert [e.status.exception.name for e in errors] == ["BadRequestError"]
+        assert [d.text for d in client.post("/", make_docs("d"))] == ["D"]
+    assert len(app.headers) == 3  # the bad request never went out
