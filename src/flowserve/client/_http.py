@@ -146,9 +146,17 @@ class HttpStream:
 
 
 class HttpTransport:
-    """An httpx.AsyncClient to `address` shared by all posts (its connection pool is reused).
+    """One httpx transport (connection pool) to `address`, shared by all posts.
 
+    Requests go to the transport directly, without an ``httpx.AsyncClient`` around it: the
+    client's per-request work (URL merging, cookies, auth and redirect handling) is nothing a
+    gateway needs, and it cost more CPU than the HTTP exchange itself.
     `transport` replaces the network, e.g. ``httpx.ASGITransport(app)`` in tests.
+
+    `blocking` says the event loop running this transport belongs to a blocking `Client`,
+    which runs one post at a time on it: a post of one request may then block the loop, and
+    goes over a synchronous connection (``httpx.HTTPTransport``), which costs under half the CPU
+    of an asyncio one per request. Posts of several requests stay concurrent, on asyncio.
     """
 
     def __init__(
@@ -160,39 +168,75 @@ class HttpTransport:
         client_id: str | None = None,
         ca_file: str | None = None,
         token: str | None = None,
+        blocking: bool = False,
     ) -> None:
         self.address = address
+        self._blocking = blocking and transport is None
+        scheme = "https" if address.tls else "http"
+        self._base = f"{scheme}://{address.target}"
+        self._post_url = httpx.URL(f"{self._base}/post")
         self._headers = {CLIENT_ID_HEADER: client_id} if client_id else {}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
         self._verify = http_verify(ca_file) if address.tls else True
-        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
-        self._transport = transport
+        self._given = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        self._client: httpx.AsyncClient | None = None
+        self._pool: httpx.AsyncBaseTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_pool: httpx.HTTPTransport | None = None
 
-    def _ensure_client(self) -> httpx.AsyncClient:
+    def _ensure_pool(self) -> httpx.AsyncBaseTransport:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            scheme = "https" if self.address.tls else "http"
-            self._client = httpx.AsyncClient(
-                base_url=f"{scheme}://{self.address.target}",
-                transport=self._transport,
-                limits=self._limits,
-                verify=self._verify,
-                headers={**self._headers, **self._auth},
-                # Waiting for a pooled connection is our own queueing, never a timeout.
-                timeout=httpx.Timeout(None, connect=_CONNECT_TIMEOUT, pool=None),
-            )
+        if self._pool is None or self._loop is not loop:  # a pool's connections are per loop
+            self._pool = self._given or httpx.AsyncHTTPTransport(verify=self._verify,
+                                                                 limits=self._limits)
             self._loop = loop
-        return self._client
+        return self._pool
+
+    def _post_headers(self, extra: dict[str, str]) -> httpx.Headers | dict[str, str]:
+        headers = {**self._headers, "content-type": "application/json"}
+        if not extra:
+            return headers
+        merged = httpx.Headers(headers)
+        merged.update(extra)  # the caller's metadata wins, whatever its case
+        return merged
+
+    async def _send(self, method: str, url: httpx.URL, headers: httpx.Headers | dict[str, str],
+                    timeout: httpx.Timeout, content: bytes | None = None) -> httpx.Response:
+        """The whole response (its body read) to one request; raises httpx errors."""
+        pool = self._ensure_pool()
+        request = httpx.Request(method, url, headers=headers, content=content,
+                                extensions={"timeout": timeout.as_dict()})
+        response = await pool.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        response.request = request
+        return response
+
+    def _send_blocking(self, url: httpx.URL, headers: httpx.Headers | dict[str, str],
+                       timeout: httpx.Timeout, content: bytes) -> httpx.Response:
+        """`_send` of a POST on the synchronous pool (see `blocking`)."""
+        if self._sync_pool is None:
+            self._sync_pool = httpx.HTTPTransport(verify=self._verify, limits=self._limits)
+        request = httpx.Request("POST", url, headers=headers, content=content,
+                                extensions={"timeout": timeout.as_dict()})
+        response = self._sync_pool.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        response.request = request
+        return response
 
     def _timeout(self, timeout: float | None) -> httpx.Timeout:
         connect = _CONNECT_TIMEOUT if timeout is None else min(timeout, _CONNECT_TIMEOUT)
         return httpx.Timeout(timeout, connect=connect, pool=None)
 
-    single_posts = False  # every request is one POST: a stream costs nothing extra
+    single_posts = True  # one POST, without the engine's sender and receiver tasks
 
     def stream_metadata(self, prefetch: int | None,
                         results_in_order: bool) -> list[tuple[str, str]]:
@@ -201,26 +245,39 @@ class HttpTransport:
 
     async def post_single(self, request: DataRequest, metadata: Sequence[tuple[str, str]],
                           timeout: float | None) -> SingleReply:
-        return None
+        """One ``POST /post``; a failure of this request alone is returned with it, and an
+        unreachable gateway raises, as on a stream."""
+        try:
+            return await self.post_one(request, dict(metadata), timeout, block=self._blocking)
+        except StreamBroken as broken:
+            raise broken.error from None
+        except RequestError as exc:
+            return request, exc
 
     async def open_stream(
         self, metadata: Sequence[tuple[str, str]], timeout: float | None
     ) -> HttpStream:
-        self._ensure_client()
         return HttpStream(self, dict(metadata), timeout)
 
     async def post_one(
-        self, request: DataRequest, headers: dict[str, str], timeout: float | None
+        self, request: DataRequest, headers: dict[str, str], timeout: float | None,
+        *, block: bool = False,
     ) -> DataRequest:
-        """POST one request; raises RequestError, or StreamBroken when nobody listens."""
-        client = self._ensure_client()
+        """POST one request; raises RequestError, or StreamBroken when nobody listens.
+        `block`: on the synchronous pool, blocking the loop until the answer."""
+        try:  # as httpx's ``json=``: compact, and NaN/Infinity are not JSON
+            content = json.dumps(post_body_from_request(request), ensure_ascii=False,
+                                 separators=(",", ":"), allow_nan=False).encode()
+        except ValueError as exc:  # also lone surrogates (UnicodeEncodeError)
+            raise BadRequestError(
+                f"request {request.request_id} cannot be sent as JSON: {exc}") from exc
+        post_headers, post_timeout = self._post_headers(headers), self._timeout(timeout)
         try:
-            reply = await client.post(
-                "/post",
-                json=post_body_from_request(request),
-                headers=headers or None,
-                timeout=self._timeout(timeout),
-            )
+            if block:
+                reply = self._send_blocking(self._post_url, post_headers, post_timeout, content)
+            else:
+                reply = await self._send("POST", self._post_url, post_headers, post_timeout,
+                                         content)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             error = UnavailableError(f"cannot reach the gateway at {self.address}: {exc}")
             raise StreamBroken(error, fatal=True) from exc
@@ -241,13 +298,15 @@ class HttpTransport:
     def stream_doc(self, request: StreamMessage, metadata: Sequence[tuple[str, str]],
                    timeout: float | None) -> AsyncGenerator[Document, None]:
         """A streaming endpoint's documents over SSE (`_streaming.http_stream_doc`)."""
-        return http_stream_doc(self._ensure_client(), request, dict(metadata), timeout,
-                               self.address)
+        # an httpx client over the shared pool, for its streaming API; the pool outlives it
+        client = httpx.AsyncClient(base_url=self._base, transport=self._ensure_pool(),
+                                   headers=self._headers)
+        return http_stream_doc(client, request, dict(metadata), timeout, self.address)
 
     async def _get(self, path: str, timeout: float | None) -> httpx.Response | None:
-        client = self._ensure_client()
         try:
-            return await client.get(path, timeout=self._timeout(timeout or _READY_TIMEOUT))
+            return await self._send("GET", httpx.URL(self._base + path), self._headers,
+                                    self._timeout(timeout or _READY_TIMEOUT))
         except httpx.HTTPError:
             return None
 
@@ -268,7 +327,10 @@ class HttpTransport:
         return reply is not None and reply.status_code == 200
 
     async def close(self) -> None:
-        client, loop = self._client, self._loop
-        self._client = self._loop = None
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.aclose()
+        pool, loop = self._pool, self._loop
+        self._pool = self._loop = None
+        sync_pool, self._sync_pool = self._sync_pool, None
+        if sync_pool is not None:
+            sync_pool.close()
+        if pool is not None and loop is asyncio.get_running_loop():
+            await pool.aclose()

@@ -65,6 +65,8 @@ class AsyncClient:
     ``grpcs://`` and ``https://`` gateways are trusted through the system's roots
     (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, ``SSL_CERT_FILE``) or ``ca_file``, a PEM CA bundle.
     ``token`` is sent as a bearer token (``authorization: Bearer ...``) with every request.
+    ``_blocking`` is `Client`'s: its private loop runs one post at a time, which an HTTP post
+    of one request may block (`HttpTransport`).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class AsyncClient:
         client_id: str | None = None,
         ca_file: str | None = None,
         token: str | None = None,
+        _blocking: bool = False,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol)
         self.client_id = client_id or new_id()
@@ -89,7 +92,7 @@ class AsyncClient:
         else:
             self._transport = HttpTransport(self.address, transport=http_transport,
                                             client_id=self.client_id, ca_file=ca_file,
-                                            token=token)
+                                            token=token, blocking=_blocking)
         self._closed = False
 
     @property

@@ -47,7 +47,7 @@ class Client:
     ) -> None:
         self._client = AsyncClient(
             host, port, protocol, http_transport=http_transport, grpc_options=grpc_options,
-            client_id=client_id, ca_file=ca_file, token=token,
+            client_id=client_id, ca_file=ca_file, token=token, _blocking=True,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._helper: ThreadPoolExecutor | None = None

@@ -1,8 +1,10 @@
-"""Pydantic models of ``POST /post``: they validate the body's shape at the HTTP edge and give
-``/openapi.json`` (and so ``/docs``) a request and response schema.
+"""Pydantic models of ``POST /post``: they give ``/openapi.json`` (and so ``/docs``) its request,
+response and error schemas.
 
-The documents themselves stay plain JSON objects here: `httpjson.request_from_post_body` decodes
-them (errors name ``data[i]`` and the field). Both Jina's snake_case and camelCase keys are
+They document; they do not parse. The gateway reads a ``/post`` body once, with
+`httpjson.parse_post_body`, whose errors name the key, or ``data[i]`` and the field (validating
+it here as well would parse every body twice). `validation_message` words FastAPI's validation
+errors for routes that do declare a body. Both Jina's snake_case and camelCase keys are
 accepted; the schema shows camelCase, the protobuf JSON names.
 """
 
@@ -12,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-__all__ = ["PostDocs", "PostHeader", "PostRequest", "PostResponse", "validation_message"]
+__all__ = ["PostDocs", "PostError", "PostHeader", "PostRequest", "PostResponse", "schemas_of",
+           "validation_message"]
 
 _DOC_EXAMPLE: dict[str, JsonValue] = {"id": "doc-1", "text": "hello", "tags": {"lang": "en"}}
 _DOCS_HELP = (
@@ -86,6 +89,22 @@ class PostResponse(BaseModel):
     parameters: dict[str, Any]
     routes: list[dict[str, Any]]
     data: list[dict[str, Any]] = Field(description=_DOCS_HELP)
+
+
+class PostError(BaseModel):
+    """An error answer: the flowserve error class and what was wrong."""
+
+    error: str = Field(description="BadRequestError, OverloadedError, DeadlineExceededError, "
+                                    "UnavailableError or RequestError.")
+    detail: str
+
+
+def schemas_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI component schemas of `model` and the models it uses, by name: for a model
+    that no route signature declares (FastAPI lists only those)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested: dict[str, Any] = schema.pop("$defs", {})
+    return {**nested, model.__name__: schema}
 
 
 def validation_message(errors: list[Any]) -> str:

@@ -28,16 +28,19 @@ snake_case and enum names too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
 from ..documents.array import DocumentArray
 from ..errors import BadRequestError
 from .request import DataRequest
 
 __all__ = [
+    "parse_post_body",
     "post_body_from_request",
     "request_from_post_body",
     "response_from_json",
@@ -166,6 +169,26 @@ def request_from_post_body(body: Any) -> DataRequest:
     )
 
 
+def parse_post_body(raw: bytes) -> DataRequest:
+    """The DataRequest of a raw ``POST /post`` body (gateway side): parsed once, strictly (NaN
+    and Infinity are not JSON numbers), then `request_from_post_body`; an empty body is ``{}``.
+
+    Raises BadRequestError saying what was wrong: not JSON (and where), nested too deeply to
+    parse, or a bad key or document.
+    """
+    try:
+        body = json.loads(raw or b"{}", parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequestError("the request body is nested too deeply to parse") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
+        raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+    return request_from_post_body(body)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _fill_from_header(fields: dict[str, Any], header_json: Any) -> None:
     """Take the fields of Jina's ``header`` object that the body does not give at top level."""
     header = DataRequest().header
@@ -220,6 +243,43 @@ def _parse_into(value: Any, message: Any, where: str) -> None:
         raise BadRequestError(f"{where}: {exc}") from exc
 
 
+_ROUTE_TIMES = (("startTime", "start_time"), ("start_time", "start_time"),
+                ("endTime", "end_time"), ("end_time", "end_time"))
+
+
+def _parse_route(value: Any, route: Any, where: str) -> None:
+    """`_parse_into` for a route, with its times read by `_parse_utc_time` (a response carries
+    two per executor visited, and protobuf's own parser takes longer than the rest of it)."""
+    if not isinstance(value, Mapping):
+        raise BadRequestError(f"{where} must be a JSON object, got {_kind(value)}")
+    rest = dict(value)
+    for key, field in _ROUTE_TIMES:
+        text = rest.get(key)
+        if isinstance(text, str) and _parse_utc_time(text, getattr(route, field)):
+            del rest[key]
+    if rest:
+        _parse_into(rest, route, where)
+
+
+def _parse_utc_time(text: str, timestamp: timestamp_pb2.Timestamp) -> bool:
+    """Set `timestamp` from the RFC 3339 UTC form protobuf writes (``2026-01-02T03:04:05Z``,
+    up to 9 fraction digits); False, leaving it alone, for any other form."""
+    date, _, fraction = text.removesuffix("Z").partition(".")
+    if (not text.endswith("Z") or len(date) != 19 or date[10] != "T"
+            or (fraction and not (fraction.isascii() and fraction.isdigit()
+                                  and len(fraction) <= 9))):
+        return False
+    try:
+        moment = datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    if moment.tzinfo is not None:  # e.g. "2026-01-02T03:04+01" is 19 characters too
+        return False
+    timestamp.seconds = int(moment.replace(tzinfo=UTC).timestamp())
+    timestamp.nanos = int(fraction.ljust(9, "0")) if fraction else 0
+    return True
+
+
 def response_from_json(body: Any) -> DataRequest:
     """Parse a ``POST /post`` response body into a DataRequest (client side).
 
@@ -236,7 +296,7 @@ def response_from_json(body: Any) -> DataRequest:
         if not isinstance(routes, (list, tuple)):
             raise BadRequestError(f"routes must be an array, got {_kind(routes)}")
         for i, route in enumerate(routes):
-            _parse_into(route, response.routes.add(), f"routes[{i}]")
+            _parse_route(route, response.routes.add(), f"routes[{i}]")
     parameters = body.get("parameters")
     if parameters is not None:
         if not isinstance(parameters, Mapping):

@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from flowserve import DataRequest, Document, DocumentArray
 from flowserve.proto import jina_pb2, jina_pb2_grpc
+from flowserve.transport.http_server import HttpServer
 from flowserve.wire.httpjson import request_from_post_body, response_to_json
 
 WAIT = 30.0  # generous bound for anything awaited across threads
@@ -145,6 +146,36 @@ class ServerThread:
         self.loop.close()
 
 
+class HttpServerThread:
+    """An ASGI app served on 127.0.0.1 by flowserve's own HttpServer (uvicorn), on a loop and
+    thread of its own, for clients that need a real socket."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: HttpServer | None = None
+        self.port = 0
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT)  # type: ignore[arg-type]
+
+    async def _start(self) -> int:
+        self.server = HttpServer.start(self.app, "127.0.0.1", 0, grace=0.1)
+        return self.server.port
+
+    def start(self) -> None:
+        self.thread.start()
+        self.port = self.run(self._start())
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.run(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(WAIT)
+        self.loop.close()
+
+
 def make_docs(*texts: str) -> DocumentArray:
     return DocumentArray(Document(text=t) for t in texts)
 
@@ -181,6 +212,7 @@ class FakeHttpGateway:
         self.released = 0
         self.changed: asyncio.Condition | None = None
         self.headers: list[dict[str, str]] = []
+        self.peers: list[tuple[Any, ...]] = []  # (host, port) of each request's connection
 
     async def _send_json(
         self, send: Any, status: int, body: Any, headers: dict | None = None
@@ -196,6 +228,7 @@ class FakeHttpGateway:
         if self.changed is None:
             self.changed = asyncio.Condition()
         self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        self.peers.append(tuple(scope.get("client") or ()))
         if scope["method"] == "GET":
             if scope["path"] == "/dry_run":
                 await self._send_json(send, 200, {"code": 0, "description": ""})

@@ -76,7 +76,7 @@ def test_camel_case_keys_and_an_empty_body():
 def test_bad_bodies_are_400_naming_the_key():
     for body, message in [
         ({"dataa": []}, "unknown key 'dataa'"),
-        ({"execEndpoint": 3}, "execEndpoint: Input should be a valid string"),
+        ({"execEndpoint": 3}, "execEndpoint must be a string, got a number"),
         ({"data": [{"txt": "x"}]}, "txt"),
         ({"timeout": -1}, "timeout"),
     ]:
@@ -87,14 +87,57 @@ def test_bad_bodies_are_400_naming_the_key():
     assert reply.status_code == 400 and "not valid JSON" in reply.json()["detail"]
 
 
+def test_bad_json_is_400_naming_what_was_wrong():
+    for raw, message in [
+        (b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (b'{"data": [{"text": "a", "tags": {"x": NaN}}]}', "NaN is not a JSON number"),
+        (b'{"data": [{"text": "\\ud800"}]}', "not valid Unicode"),
+    ]:
+        core = EchoCore()
+        reply = call(core, "POST", "/post", content=raw,
+                     headers={"content-type": "application/json"})
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"] == "BadRequestError"
+        assert message in reply.json()["detail"], reply.text
+
+
 def test_openapi_describes_the_post_body_and_response():
     spec = call(EchoCore(), "GET", "/openapi.json").json()
     schemas = spec["components"]["schemas"]
     assert {"data", "parameters", "execEndpoint", "targetExecutor", "requestId"} <= set(
         schemas["PostRequest"]["properties"])
     post = spec["paths"]["/post"]["post"]
-    assert "PostRequest" in str(post["requestBody"])
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PostRequest"}
     assert "PostResponse" in str(post["responses"]["200"])
+    # every schema referred to is in the document
+    refs = set(re.findall(r"#/components/schemas/(\w+)", str(spec)))
+    assert refs <= set(schemas), refs - set(schemas)
+
+
+def test_openapi_lists_the_errors_post_really_answers():
+    """/post reads its own body: FastAPI's 422 never happens; its error bodies are listed."""
+    post = call(EchoCore(), "GET", "/openapi.json").json()["paths"]["/post"]["post"]
+    codes = set(post["responses"])
+    assert "422" not in codes and {"400", "413", "429", "500", "503", "504"} <= codes
+    assert "PostError" in str(post["responses"]["400"])
+    reply = call(EchoCore(), "POST", "/post", json={"execEndpoint": 3})
+    assert (reply.status_code, set(reply.json())) == (400, {"error", "detail"})
+
+
+def test_the_documented_body_is_the_parsed_one():
+    """The schema documents what `parse_post_body` accepts: each key, in both spellings."""
+    schema = call(EchoCore(), "GET", "/openapi.json").json()["components"]["schemas"]
+    assert schema["PostRequest"]["additionalProperties"] is False
+    example = schema["PostRequest"]["examples"][0]
+    core = EchoCore()
+    assert call(core, "POST", "/post", json=example).status_code == 200
+    assert core.seen[0].endpoint == example["execEndpoint"]
+    values = {"data": [], "parameters": {}, "execEndpoint": "/x", "targetExecutor": "x",
+              "requestId": "r", "timeout": 5, "header": {}}
+    assert set(schema["PostRequest"]["properties"]) == set(values)
+    for key, value in values.items():
+        assert call(EchoCore(), "POST", "/post", json={key: value}).status_code == 200, key
 
 
 def test_docs_page_references_only_assets_the_gateway_serves():

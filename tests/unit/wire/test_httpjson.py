@@ -12,6 +12,7 @@ from flowserve.documents.array import DocumentArray
 from flowserve.documents.document import Document
 from flowserve.errors import BadRequestError
 from flowserve.wire.httpjson import (
+    parse_post_body,
     post_body_from_request,
     request_from_post_body,
     response_from_json,
@@ -113,6 +114,54 @@ def test_jina_header_fills_what_the_top_level_does_not_give() -> None:
 def test_bad_request_bodies_name_the_problem(body: Any, message: str) -> None:
     with pytest.raises(BadRequestError, match=message):
         request_from_post_body(body)
+
+
+def test_a_raw_body_is_parsed_once_into_a_request() -> None:
+    req = parse_post_body(b'{"data": [{"text": "a", "tags": {"x": 1.5}}], "execEndpoint": "/e"}')
+    assert (req.endpoint, req.docs[0].text, req.docs[0].tags) == ("/e", "a", {"x": 1.5})
+    assert len(parse_post_body(b"").docs) == 0  # no body: an empty request, as ``{}``
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"{", "request body is not valid JSON: Expecting property name"),
+        (b'{"data": [{"text": "a", "tags": {"x": NaN}}]}', "NaN is not a JSON number"),
+        (b'{"data": [{"text": "a", "tags": {"x": -Infinity}}]}', "-Infinity is not a JSON"),
+        (b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (b'{"data": [{"text": "caf\xe9"}]}', "not valid JSON: 'utf-8' codec"),  # Latin-1
+        (b"[1]", "the request body must be a JSON object, got an array"),
+        (b"null", "must be a JSON object, got null"),
+        (b'{"dataa": []}', "unknown key 'dataa'"),
+        (b'{"data": [{"txt": "x"}]}', r"data\[0\].*'txt'"),
+    ],
+)
+def test_bad_raw_bodies_name_the_problem(raw: bytes, message: str) -> None:
+    with pytest.raises(BadRequestError, match=message):
+        parse_post_body(raw)
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-30T03:08:15.204164Z", "2026-11-30T03:08:15Z", "1970-01-01T00:00:00.000000001Z",
+    "2026-11-30T03:08:15.204164123Z", "2026-11-30T03:08:15.2Z", "1969-12-31T23:59:59.5Z",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+    "2026-11-30T03:08:15+01:00", "2026-11-30T03:08:15.5-02:30",  # offsets: protobuf parses
+])
+def test_route_times_read_as_protobuf_reads_them(text: str) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    expected = Timestamp()
+    expected.FromJsonString(text)
+    body = {"routes": [{"executor": "e", "startTime": text, "end_time": text}]}
+    (route,) = response_from_json(body).routes
+    assert (route.executor, route.start_time, route.end_time) == ("e", expected, expected)
+
+
+@pytest.mark.parametrize("text", ["2026-11-30T03:08:15.²Z", "2026-13-30T03:08:15Z",
+                                  "2026-11-30 03:08:15Z", "yesterday", "2026-11-30T03:08Z"])
+def test_bad_route_times_name_the_route(text: str) -> None:
+    with pytest.raises(BadRequestError, match=r"routes\[1\]"):
+        response_from_json({"routes": [{"executor": "a"}, {"startTime": text}]})
 
 
 def _response() -> DataRequest:
