@@ -47,14 +47,14 @@ __all__ = ["MAX_AHEAD", "PIPELINE_BELOW", "ClientStats", "FairQueue", "QueueSnap
 _MAX_TRACKED_CLIENTS = 1000
 PIPELINE_BELOW = 0.025
 """Seconds: while requests take less than this (EWMA of the time from send to reply, as the
-gateway sees it, which includes waiting at the replica behind the requests sent ahead), requests
-are sent ahead to each replica so it has its next ones waiting when it replies instead of idling
-for a round trip through the gateway. How many: as many as fit in this time (see `MAX_AHEAD`),
-which bounds what a newly arriving client pays for them."""
+gateway sees it), `MAX_AHEAD` requests per replica are sent ahead, so each replica has its next
+ones waiting when it replies instead of idling for a round trip through the gateway. The time
+measured includes waiting at the replica behind the requests sent ahead, so what a newly
+arriving client pays for them stays below this bound."""
 MAX_AHEAD = 3
-"""At most this many requests are sent ahead per replica (per unit of `ahead`). Little's law:
+"""Requests sent ahead per replica (per unit of `ahead`) while requests are fast. Little's law:
 to keep a replica busy, the requests in flight to it must cover its service time plus the round
-trip (on a loaded 2-core machine 1-4 ms, with 2 ms requests: 2-3 of them)."""
+trip through the gateway (on a loaded 2-core machine 1-4 ms, with 2 ms requests: 2-3 more)."""
 
 
 @dataclass
@@ -178,13 +178,11 @@ class FairQueue:
         return None
 
     def limit(self) -> int:
-        """Requests allowed in service now: `capacity`, plus `ahead` (one per replica) times
-        the requests that fit in `PIPELINE_BELOW` at the measured send-to-reply time, at most
-        `MAX_AHEAD`: none for slow requests (25 ms and more), 3 per replica for 2 ms ones."""
-        if not self.ahead or self.avg_service is None or self.avg_service >= PIPELINE_BELOW:
-            return self.capacity
-        depth = min(MAX_AHEAD, int(PIPELINE_BELOW / max(self.avg_service, 1e-9)))
-        return self.capacity + self.ahead * depth
+        """Requests allowed in service now: `capacity`, plus `ahead` (one per replica) x
+        `MAX_AHEAD` while requests are fast (see `PIPELINE_BELOW`)."""
+        if self.ahead and self.avg_service is not None and self.avg_service < PIPELINE_BELOW:
+            return self.capacity + self.ahead * MAX_AHEAD
+        return self.capacity
 
     def _enqueue(self, client: str, deadline: float | None,
                  future: asyncio.Future[Slot]) -> None:

@@ -204,16 +204,19 @@ class ExecutorRuntime:
         loop = asyncio.get_running_loop()
         timeout = self.handler_timeout
         limits: list[asyncio.Timeout] = []
+        state = {"started": False, "done": False}
 
         def on_start() -> None:  # queued ahead, now running: its timeout starts
-            if timeout is not None and limits:
+            state["started"] = True
+            if timeout is not None and limits and not state["done"]:
                 limits[0].reschedule(loop.time() + timeout)
 
         token = await self._slots.for_thread(on_start)
         future = self._threads.submit(run)
         try:
-            async with asyncio.timeout(None if token else timeout) as limit:
-                limits.append(limit)  # (no suspension since for_thread: on_start not missed)
+            async with asyncio.timeout(
+                    None if token and not state["started"] else timeout) as limit:
+                limits.append(limit)  # (an earlier on_start set state["started"])
                 return await asyncio.wrap_future(future)
         except TimeoutError:
             if not limit.expired():
@@ -223,7 +226,8 @@ class ExecutorRuntime:
             future.cancel()  # succeeds only if its thread has not started it
             raise
         finally:
-            self._slots.thread_done(token, started=not future.cancelled())
+            state["done"] = True
+            self._slots.thread_done(token)
             if took:
                 policy.record(took[0], size, inline=False)
 

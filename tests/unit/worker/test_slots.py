@@ -28,14 +28,35 @@ def test_a_thread_call_is_queued_ahead_only_while_every_slot_is_a_thread_call():
         slots.thread_done(None)  # the first returned: its slot passes to the second
         assert started == ["second"] and slots.ahead == 0 and slots.threads == 1
         await asyncio.sleep(0)
-        assert not third.done() and not other.done()
-        slots.thread_done(second)  # nothing queued ahead: the slot is freed, FIFO
-        assert await third is None
-        assert not other.done()
+        assert not third.done()  # `other` waits: no thread call goes ahead of it
+        slots.thread_done(second)  # nothing queued ahead: the slot goes to `other` first
+        assert await other is True and not third.done()
+        slots.release()  # `other` is done: the slot passes to the waiting thread call
+        assert await third is None and slots.threads == 1
         slots.thread_done(None)
-        assert await other is True
-        assert slots.threads == 0 and slots.ahead == 0
-        slots.release()
+        assert slots.threads == 0 and slots.ahead == 0 and not slots.locked()
+
+    asyncio.run(go())
+
+
+def test_a_waiting_thread_call_is_queued_ahead_as_soon_as_there_is_room():
+    """Thread calls arriving faster than the thread works wait in line; each is queued ahead
+    the moment the one ahead of it starts, so the thread never waits for the event loop."""
+    async def go() -> None:
+        slots = HandlerSlots(1)
+        started: list[str] = []
+        assert await slots.for_thread(lambda: started.append("first")) is None
+        second = await slots.for_thread(lambda: started.append("second"))
+        third = asyncio.ensure_future(slots.for_thread(lambda: started.append("third")))
+        await asyncio.sleep(0)
+        assert not third.done()
+        slots.thread_done(None)  # the second starts; the third goes ahead at once
+        assert slots.ahead == 1 and started == ["second"]
+        assert await third is not None
+        slots.thread_done(second)
+        assert started == ["second", "third"]
+        slots.thread_done(third.result())
+        assert slots.threads == 0 and slots.ahead == 0 and not slots.locked()
 
     asyncio.run(go())
 
@@ -63,7 +84,7 @@ def test_a_look_ahead_cancelled_before_it_ran_gives_nothing_back():
         called: list[str] = []
         assert await slots.for_thread(lambda: called.append("first")) is None
         token = await slots.for_thread(lambda: called.append("ahead"))
-        slots.thread_done(token, started=False)  # cancelled while queued in the pool
+        slots.thread_done(token)  # cancelled while queued in the pool
         assert slots.ahead == 0 and slots.threads == 1 and not called
         slots.thread_done(None)
         assert slots.threads == 0 and not slots.locked()
