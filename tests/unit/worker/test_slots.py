@@ -7,6 +7,9 @@ import asyncio
 import threading
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from flowserve import Document, DocumentArray, Executor, requests
 from flowserve.wire.deadline import Deadline
 from flowserve.wire.request import DataRequest
@@ -180,3 +183,67 @@ def test_handler_timeout_counts_from_when_a_queued_call_starts():
     finally:
         runtime.close()
     assert [r.is_error for r in replies] == [False, False] and not wedged
+
+
+@settings(max_examples=150, deadline=None)
+@given(size=st.integers(1, 3),
+       actions=st.lists(st.sampled_from(["thread", "other", "end thread", "end other"]),
+                        max_size=60))
+def test_never_more_calls_running_than_slots_and_everything_ends(size, actions):
+    """A model of the runtime: thread calls go to a FIFO pool of `size` threads (which starts
+    the next queued call the moment one returns, before the event loop hears of it), other
+    calls (async handlers, batches) hold a slot while they run. Whatever the order of
+    arrivals and ends: never more than `size` calls run at once, and all of them end."""
+    async def go() -> None:
+        slots = HandlerSlots(size)
+        loop = asyncio.get_running_loop()
+        running: list[asyncio.Future[None]] = []  # on the pool's threads
+        pool_queue: list[asyncio.Future[None]] = []
+        others: list[asyncio.Future[None]] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def thread_call() -> None:
+            token = await slots.for_thread(lambda: None)
+            done: asyncio.Future[None] = loop.create_future()
+            (running if len(running) < size else pool_queue).append(done)
+            await done
+            slots.thread_done(token)
+
+        async def other_call() -> None:
+            async with slots:
+                done: asyncio.Future[None] = loop.create_future()
+                others.append(done)
+                await done
+
+        async def settle() -> None:
+            for _ in range(10):
+                await asyncio.sleep(0)
+            assert len(running) + len(others) <= size
+
+        def end_thread() -> None:
+            done = running.pop(0)
+            if pool_queue:  # the freed thread takes the next queued call at once
+                running.append(pool_queue.pop(0))
+            done.set_result(None)
+
+        for action in actions:
+            if action == "thread":
+                tasks.append(asyncio.ensure_future(thread_call()))
+            elif action == "other":
+                tasks.append(asyncio.ensure_future(other_call()))
+            elif action == "end thread" and running:
+                end_thread()
+            elif action == "end other" and others:
+                others.pop(0).set_result(None)
+            await settle()
+        for _ in range(4 * len(tasks) + 1):  # end everything still running
+            if running:
+                end_thread()
+            elif others:
+                others.pop(0).set_result(None)
+            await settle()
+        assert all(task.done() for task in tasks) and not pool_queue
+        await asyncio.gather(*tasks)
+        assert slots.threads == 0 and slots.ahead == 0 and not slots.locked()
+
+    asyncio.run(go())
