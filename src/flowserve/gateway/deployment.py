@@ -88,7 +88,8 @@ class Deployment:
         return min(capacities) if self._polls_all() else sum(capacities)
 
     def pipeline_depth(self) -> int:
-        """Requests sent ahead while requests are fast: one per healthy replica (of every
+        """Units of requests sent ahead while requests are fast (the queue sends up to
+        `MAX_AHEAD` per unit): one per healthy replica (of every
         shard for ANY, of the smallest shard for ALL)."""
         healthy = [s.healthy for s in self.shards]
         return min(healthy) if self._polls_all() else sum(healthy)

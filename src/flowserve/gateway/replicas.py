@@ -27,7 +27,7 @@ from ..errors import DeadlineExceededError, ReplicaLostError, UnavailableError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
 from .attempts import Attempts
-from .balancer import NoReplicaError, make_balancer
+from .balancer import Call, NoReplicaError, make_balancer
 from .deployment_types import ReplicaClient
 from .observer import NullObserver, Observer, outcome_of
 from .retry_budget import RetryBudget
@@ -126,7 +126,7 @@ class ReplicaSet:
                     # try is busy or ejected: a retry, or capacity that fell (an ejection)
                     # after the slot was granted. Queue at a busy healthy replica rather
                     # than fail while one remains.
-                    call = self.balancer.acquire(tried)
+                    call = self._queue_at_least_busy(tried)
             except NoReplicaError:
                 if last_error is not None:
                     raise last_error from None
@@ -243,6 +243,15 @@ class ReplicaSet:
             if isinstance(notice, asyncio.TimerHandle):
                 notice.cancel()
                 calls[task] = None
+    def _queue_at_least_busy(self, exclude: set[int]) -> Call:
+        """Every replica is busy: queue at the one with the fewest requests in flight (join the
+        shortest queue), the balancer's choice among equals."""
+        eligible = self.balancer.eligible(exclude)
+        if not eligible:
+            return self.balancer.acquire(exclude)  # raises NoReplicaError
+        fewest = min(self.balancer.in_flight(i) for i in eligible)
+        busier = {i for i in range(len(self.replicas)) if self.balancer.in_flight(i) > fewest}
+        return self.balancer.acquire(exclude | busier)
 
     def _observe(self, i: int, endpoint: str, outcome: str, started: float,
                  request: jina_pb2.DataRequestProto,

@@ -19,6 +19,7 @@ from ..wire.request import DataRequest
 from ..wire.stream import StreamMessage, error_reply
 from .batching import Batcher, BatchObserver
 from .inline import InlinePolicy
+from .slots import HandlerSlots
 from .streaming import StreamObserver, not_streaming, stream_handler
 
 __all__ = ["ExecutorRuntime", "HandlerObserver"]
@@ -42,6 +43,10 @@ class _HandlerTimeout(Exception):
     """A handler ran past the runtime's `handler_timeout`."""
 
 
+class _Expired(Exception):
+    """The request's deadline passed before its handler started."""
+
+
 class ExecutorRuntime:
     """Dispatches requests to one executor's handlers.
 
@@ -50,7 +55,8 @@ class ExecutorRuntime:
     (the default) a sync handler whose calls prove fast (well under a millisecond) runs inline
     on the event loop instead, which saves the two thread hand-overs per request; see
     `InlinePolicy`. At most `concurrency` handler calls run at once (default 1: executors need
-    not be thread-safe).
+    not be thread-safe); a handler thread is handed its next call while it works on the
+    current one (`HandlerSlots`).
     """
 
     def __init__(self, executor: Executor, *, concurrency: int = EXECUTOR_DEFAULTS.concurrency,
@@ -68,7 +74,7 @@ class ExecutorRuntime:
         self.name = executor.name
         self.handlers: Mapping[str, Handler] = discover_endpoints(
             executor, uses_requests, uses_dynamic_batching)
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = HandlerSlots(concurrency)
         self.batchers = {
             endpoint: Batcher(handler.batching, self._batch_runner(handler), slots=self._slots,
                               executor=self.name, endpoint=endpoint, observer=observer)
@@ -141,21 +147,29 @@ class ExecutorRuntime:
 
     async def _handle_one(self, request: DataRequest, handler: Handler,
                           deadline: Deadline | None) -> DataRequest:
+        if not handler.is_async and not self.inline_policies[handler.endpoint].inline(
+                len(request.docs)):  # to the handler thread: it takes its slot there
+            return await self._handle_in_slot(request, handler, deadline, thread=True)
         async with self._slots:
             return await self._handle_in_slot(request, handler, deadline)
 
     async def _handle_in_slot(self, request: DataRequest, handler: Handler,
-                              deadline: Deadline | None) -> DataRequest:
+                              deadline: Deadline | None, *, thread: bool = False) -> DataRequest:
         outcome = "success"
         started = time.monotonic()
+        expired = (f"deadline exceeded at executor {self.name!r} before its handler started")
         if deadline is not None and deadline.time_remaining() <= 0:
-            request.set_error(
-                f"deadline exceeded at executor {self.name!r} before its handler started",
-                name="DeadlineExceededError", executor=self.name)
+            request.set_error(expired, name="DeadlineExceededError", executor=self.name)
             return request
         try:
-            result = await self._call_bounded(handler, request)
+            if thread:
+                result = await self._call_on_thread(handler, request, deadline)
+            else:
+                result = await self._call_bounded(handler, request)
             self._apply(result, request, handler)
+        except _Expired:
+            request.set_error(expired, name="DeadlineExceededError", executor=self.name)
+            return request
         except _HandlerTimeout as exc:
             log.error("%s", exc)
             request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
@@ -183,12 +197,64 @@ class ExecutorRuntime:
         except TimeoutError:
             if not limit.expired():
                 raise  # the handler's own TimeoutError
-            raise _HandlerTimeout(
-                f"executor {self.name!r} endpoint {handler.endpoint!r}: the handler did not "
-                f"return within {self.handler_timeout:g} s (timeout_handler); the replica "
-                "restarts") from None
+            raise self._timed_out(handler) from None
 
-    async def _call(self, handler: Handler, request: DataRequest) -> Any:
+    def _timed_out(self, handler: Handler) -> _HandlerTimeout:
+        return _HandlerTimeout(
+            f"executor {self.name!r} endpoint {handler.endpoint!r}: the handler did not "
+            f"return within {self.handler_timeout:g} s (timeout_handler); the replica restarts")
+
+    async def _call_on_thread(self, handler: Handler, request: DataRequest,
+                              deadline: Deadline | None) -> Any:
+        """A sync handler's call on a handler thread, queued ahead of its slot while every slot
+        is held by another thread call (`HandlerSlots`): the thread starts it the moment the
+        current call returns. Its deadline is checked, and its `handler_timeout` counted, from
+        when it starts."""
+        kwargs = self._kwargs(handler, request)
+        policy = self.inline_policies[handler.endpoint]
+        size = len(request.docs)
+        took: list[float] = []
+
+        def run() -> Any:
+            if deadline is not None and deadline.time_remaining() <= 0:
+                raise _Expired
+            started = time.perf_counter()
+            try:
+                return self._counted(handler.fn, kwargs)
+            finally:  # the handler's own time teaches the policy (not the wait ahead of it)
+                took.append(time.perf_counter() - started)
+
+        loop = asyncio.get_running_loop()
+        timeout = self.handler_timeout
+        limits: list[asyncio.Timeout] = []
+        state = {"started": False, "done": False}
+
+        def on_start() -> None:  # queued ahead, now running: its timeout starts
+            state["started"] = True
+            if timeout is not None and limits and not state["done"]:
+                limits[0].reschedule(loop.time() + timeout)
+
+        token = await self._slots.for_thread(on_start)
+        future = self._threads.submit(run)
+        try:
+            async with asyncio.timeout(
+                    None if token and not state["started"] else timeout) as limit:
+                limits.append(limit)  # (an earlier on_start set state["started"])
+                return await asyncio.wrap_future(future)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # the handler's own TimeoutError
+            raise self._timed_out(handler) from None
+        except BaseException:
+            future.cancel()  # succeeds only if its thread has not started it
+            raise
+        finally:
+            state["done"] = True
+            self._slots.thread_done(token)
+            if took:
+                policy.record(took[0], size, inline=False)
+
+    def _kwargs(self, handler: Handler, request: DataRequest) -> dict[str, Any]:
         if handler.is_stream:
             raise TypeError(
                 f"executor {self.name!r} endpoint {handler.endpoint!r} is a streaming endpoint "
@@ -201,7 +267,11 @@ class ExecutorRuntime:
             if own and isinstance(own, dict):
                 parameters = {**parameters, **own}
             available["parameters"] = parameters
-        kwargs = handler.call_kwargs(available)
+        return handler.call_kwargs(available)
+
+    async def _call(self, handler: Handler, request: DataRequest) -> Any:
+        docs = request.docs
+        kwargs = self._kwargs(handler, request)
         if handler.is_async:
             with self._running_lock:
                 self.running += 1

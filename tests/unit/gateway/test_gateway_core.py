@@ -208,6 +208,31 @@ def test_a_slot_granted_before_an_ejection_still_finds_the_busy_healthy_replica(
     assert shard.balancer.snapshot()[0]["requests"] == 2
 
 
+def test_requests_sent_ahead_queue_at_the_replica_with_fewest_in_flight():
+    """Beyond each replica's concurrency (requests sent ahead), a request joins the shortest
+    queue: peak-EWMA latency x load would keep sending to a replica whose estimate is low
+    although its queue is longer, leaving the other one idle."""
+    core = make_core({"a": ["gateway"]}, {"a": [NoOp(), NoOp()]})
+    shard = core.deployments["a"].shards[0]
+    calls = [shard.balancer.start(0), shard.balancer.start(0), shard.balancer.start(0),
+             shard.balancer.start(1)]  # replica 0 has 3 in flight, replica 1 has 1
+    shard.balancer._replicas[0].ewma.observe(1.0, shard.clock())  # replica 0 looks fast
+    shard.balancer._replicas[1].ewma.observe(50.0, shard.clock())
+
+    async def go():
+        try:
+            return await shard.send(DataRequest.new(docs(1)).proto, endpoint="/",
+                                    deadline=None)
+        finally:
+            for call in calls:
+                call.done()
+            await core.close()
+
+    reply = asyncio.run(go())
+    assert reply.header.status.code != jina_pb2.StatusProto.ERROR
+    assert [row["requests"] for row in shard.balancer.snapshot()] == [3, 2]
+
+
 class _Rendezvous(Executor):
     """Two of these, on parallel branches, each wait for the other: they finish only if both
     branches run at the same time."""

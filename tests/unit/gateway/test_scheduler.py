@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from flowserve.errors import DeadlineExceededError, OverloadedError
-from flowserve.gateway.scheduler import FairQueue
+from flowserve.gateway.scheduler import MAX_AHEAD, PIPELINE_BELOW, FairQueue
 
 
 class Clock:
@@ -301,10 +301,10 @@ def test_many_clients_no_starvation_and_bounded_tracking():
     assert Counter(order) == Counter(submissions)
 
 
-def test_fast_requests_are_sent_one_ahead_per_replica_slow_ones_are_not():
-    """While requests are short, `ahead` more may be in service (each replica has its next
-    request waiting when it replies); for slow ones a newly arriving client would pay a whole
-    service time for it, so capacity alone applies."""
+def test_fast_requests_are_sent_ahead_to_each_replica_slow_ones_are_not():
+    """While requests are short, MAX_AHEAD requests are sent ahead to each replica (`ahead`
+    counts the replicas) so it has its next ones waiting when it replies. For slow requests a
+    newly arriving client would pay whole service times for them, so capacity alone applies."""
     clock = Clock()
 
     async def admitted(service: float) -> int:
@@ -312,11 +312,46 @@ def test_fast_requests_are_sent_one_ahead_per_replica_slow_ones_are_not():
         first = await queue.submit("a")
         clock.now += service
         queue.release(first, service_time=service)  # the queue learns the service time
-        futures = [queue.submit("a") for _ in range(10)]
+        futures = [queue.submit("a") for _ in range(20)]
         return sum(f.done() for f in futures)
 
-    assert run(admitted(0.005)) == 4
+    assert (PIPELINE_BELOW, MAX_AHEAD) == (0.025, 3)
+    assert run(admitted(0.002)) == 2 + 2 * 3  # 2 ms requests: 3 ahead per replica
+    assert run(admitted(0.020)) == 2 + 2 * 3
+    assert run(admitted(0.025)) == 2
     assert run(admitted(1.0)) == 2
+
+
+def test_a_newcomer_waits_behind_at_most_the_requests_sent_ahead():
+    """The cost of sending ahead, for a client arriving while another floods: its request
+    takes the next free slot after the flooder's first quantum, behind at most the requests in
+    service (capacity + MAX_AHEAD per replica), whose send-to-reply time the gateway keeps under
+    PIPELINE_BELOW; with slow requests nothing is sent ahead."""
+    clock = Clock()
+
+    async def go(service: float) -> int:
+        queue = FairQueue("x", capacity=2, ahead=2, clock=clock)
+        first = await queue.submit("flooder")
+        clock.now += service
+        queue.release(first, service_time=service)
+        in_service = [queue.submit("flooder") for _ in range(50)]
+        ahead_of_newcomer = sum(f.done() for f in in_service)
+        light = queue.submit("light")
+        assert not light.done()
+        served = 0
+        while not light.done():  # the oldest in service finishes first
+            done = next(f for f in in_service if f.done() and not f.cancelled())
+            in_service.remove(done)
+            clock.now += service
+            queue.release(done.result(), service_time=service)
+            served += 1
+        # the next free slot after the flooder's first quantum (its flow became new when it
+        # first had to queue, before the light client came)
+        assert served == 2
+        return ahead_of_newcomer
+
+    assert run(go(0.002)) == 2 + 2 * MAX_AHEAD
+    assert run(go(0.5)) == 2
 
 
 def test_capacity_changes_carry_the_pipeline_depth():
@@ -327,7 +362,7 @@ def test_capacity_changes_carry_the_pipeline_depth():
         slot = await queue.submit("a")
         queue.release(slot, service_time=0.001)
         queue.set_capacity(1, 1)  # a replica was ejected
-        futures = [queue.submit("a") for _ in range(5)]
+        futures = [queue.submit("a") for _ in range(10)]
         return sum(f.done() for f in futures)
 
-    assert run(go()) == 2
+    assert run(go()) == 1 + MAX_AHEAD
