@@ -7,9 +7,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ..documents.array import DocumentArray
 from ..wire.request import DataRequest
@@ -17,6 +15,9 @@ from ._address import Address
 from ._batching import InputType
 from ._callbacks import Callback
 from .async_client import AsyncClient, Metadata
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Client"]
 
