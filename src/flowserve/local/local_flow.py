@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -25,6 +26,8 @@ from .supervisor import Supervisor
 from .template import Template, fork_safe
 
 __all__ = ["START_METHODS", "FlowAddresses", "LocalFlow"]
+
+log = logging.getLogger("flowserve.local")
 
 EXECUTOR_HOST = "127.0.0.1"  # executors of a local Flow are internal: loopback only
 START_METHODS = ("auto", "fork", "spawn")
@@ -185,7 +188,13 @@ class LocalFlow:
         if self.start_method == "spawn":
             return
         if fork_safe():
-            self.template = Template.fork(preload=_WORKER_MODULES)
+            try:
+                self.template = Template.fork(preload=_WORKER_MODULES)
+            except OSError as exc:  # out of memory or processes: new interpreters may still do
+                if self.start_method == "fork":
+                    raise FlowStartError(f"start method 'fork': cannot fork: {exc}") from exc
+                log.warning("cannot fork the template (%s): starting a new interpreter per "
+                            "process", exc)
         elif self.start_method == "fork":
             raise FlowStartError(
                 "start method 'fork': this process cannot fork safely now (other threads, "
