@@ -27,7 +27,7 @@ def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split()[2] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # it was reaped meanwhile
         return False
 
 
@@ -48,6 +48,8 @@ def running(flow: Flow) -> Iterator[Flow]:
     try:
         flow.start()
         pids = [c.pid for c in flow._runtime.children if c.pid]
+        if flow._runtime.template is not None:  # the process they were forked from
+            pids.append(flow._runtime.template.pid)
         yield flow
     finally:
         flow.close()
@@ -67,6 +69,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def children_of(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def descendants_of(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        kids = children_of(todo.pop())
+        found += kids
+        todo += kids
+    return found
 
 
 class Proc:
@@ -91,16 +115,12 @@ class Proc:
         return "".join(self.lines)
 
     def children(self) -> list[int]:
-        kids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.p.pid:
-                    kids.append(int(entry))
-        return kids
+        return children_of(self.p.pid)
+
+    def descendants(self) -> list[int]:
+        """Children, their children, ...: a local Flow's processes are forked from a template
+        process (docs/architecture.md), so they are grandchildren of `flowserve flow`."""
+        return descendants_of(self.p.pid)
 
     def stop(self) -> int:
         """SIGTERM (if still running), wait for the exit code; SIGKILL after 60 s."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -68,7 +69,9 @@ class Flow:
 
         check_flow_start_allowed()
         if self._runtime is None:
-            runtime = LocalFlow(self.spec)
+            # auto: fork the processes from a template when safe (docs/architecture.md)
+            method = os.environ.get("FLOWSERVE_START_METHOD") or "auto"
+            runtime = LocalFlow(self.spec, start_method=method)
             runtime.start()
             self._runtime = runtime
         return self

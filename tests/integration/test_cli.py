@@ -29,8 +29,8 @@ def test_flow_command_serves_the_seed_flow_and_stops_cleanly(tmp_path):
                           or proc.p.poll() is not None, 120), proc.output
         assert proc.p.poll() is None, proc.output
         assert "slow_executor" in proc.output and "bulky_executor" in proc.output
-        children = proc.children()
-        assert len(children) == 3  # two executors and the gateway
+        children = proc.descendants()
+        assert len(children) == 4  # the template, two executors and the gateway
         seen = []
         with Client(host=f"grpc://127.0.0.1:{port}") as client:
             client.post("/", DocumentArray(Document(text=f"text {i}") for i in range(250)),

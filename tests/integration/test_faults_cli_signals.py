@@ -24,7 +24,7 @@ def test_sigint_then_sigterm_never_hangs_the_cli(tmp_path):
         try:
             assert wait_until(lambda p=proc: "grpc://" in p.output or p.p.poll() is not None,
                               120), proc.output
-            kids = proc.children()
+            kids = proc.descendants()
             started = time.monotonic()
             proc.p.send_signal(signal.SIGINT)
             proc.p.send_signal(signal.SIGTERM)

@@ -61,7 +61,7 @@ def test_killing_the_flow_cli_with_a_wedged_handler_leaves_no_executor(tmp_path)
         assert wait_until(lambda: "grpc://" in proc.output or proc.p.poll() is not None,
                           120), proc.output
         url = proc.output.split("grpc://")[1].split()[0].strip("│ ")
-        kids = proc.children()
+        kids = proc.descendants()
         client = Client(host=f"grpc://{url}")
         _post_in_background(client, "/hang")
         assert wait_until(lambda: "handler hangs" in proc.output, 60), proc.output

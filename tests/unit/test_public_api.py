@@ -30,7 +30,10 @@ def test_import_has_no_side_effects():
         # the client and the Flow load on first use: an executor module stays quick to import
         "eager = {'httpx', 'grpc', 'flowserve.client', 'flowserve.flow'} & set(sys.modules); "
         "assert not eager, eager; "
-        "from flowserve import Client, Flow; assert 'httpx' in sys.modules"
+        "from flowserve import Client, Flow; assert 'flowserve.client' in sys.modules; "
+        # httpx only for an HTTP client (a third of a second of a gRPC user's start-up)
+        "Client(host='grpc://127.0.0.1:1'); assert 'httpx' not in sys.modules; "
+        "Client(host='http://127.0.0.1:1'); assert 'httpx' in sys.modules"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)

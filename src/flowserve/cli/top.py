@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported by the command, not by every `flowserve` process
+    from rich.console import Console, RenderableType
 
 __all__ = ["register", "render", "run", "snapshot_url", "unreachable_message"]
 
@@ -67,6 +66,10 @@ def _clients(rows: list[dict[str, Any]], limit: int = 3) -> str:
 
 def render(snap: dict[str, Any]) -> RenderableType:
     """One screen: a row per node (and the gateway), then the hot spot, if any."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"flowserve top · {snap.get('name', 'gateway')}", title_justify="left",
                   expand=False)
     for column, justify in (("node", "left"), ("replicas", "right"), ("rate", "right"),
@@ -121,7 +124,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     import logging
 
     import httpx
+    from rich.console import Console
     from rich.live import Live
+    from rich.text import Text
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll otherwise
     console = console or Console()

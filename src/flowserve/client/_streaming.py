@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
-import httpx
 from google.protobuf import json_format
 
 from ..documents.document import Document
@@ -24,6 +23,9 @@ from ..wire.stream import StreamMessage, is_error, parameters_of
 from ._address import Address
 from ._callbacks import error_from_status
 from ._grpc_errors import error_from_rpc
+
+if TYPE_CHECKING:  # only HTTP streams use it (a gRPC client never imports httpx)
+    import httpx
 
 __all__ = ["grpc_stream_doc", "http_stream_doc"]
 
@@ -87,6 +89,8 @@ async def http_stream_doc(client: httpx.AsyncClient, request: StreamMessage,
                           headers: dict[str, str], timeout: float | None,
                           address: Address) -> AsyncGenerator[Document, None]:
     """``GET /{endpoint}`` read as server-sent events; closing it closes the connection."""
+    import httpx
+
     from ._http import error_from_http  # (the HTTP transport imports this module)
 
     endpoint = "/" + request.header.exec_endpoint.strip("/")

@@ -15,9 +15,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self
 
 from ..documents.array import DocumentArray
 from ..documents.document import Document
@@ -30,11 +28,13 @@ from ._batching import InputType, count_requests, iter_requests
 from ._callbacks import Callback, ResultSink
 from ._engine import Stream, run_post
 from ._grpc import GrpcTransport
-from ._http import HttpTransport
 from ._inflight import InFlight
 from ._reporter import ProgressReporter
 from ._retry import RetryingSink, backoff_delay
 from ._transport import Transport
+
+if TYPE_CHECKING:  # httpx costs a gRPC client a third of a second to import: only for HTTP
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class AsyncClient:
                                             client_id=self.client_id, ca_file=ca_file,
                                             token=token)
         else:
+            from ._http import HttpTransport
+
             self._transport = HttpTransport(self.address, transport=http_transport,
                                             client_id=self.client_id, ca_file=ca_file,
                                             token=token, blocking=_blocking)

@@ -7,9 +7,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ..documents.array import DocumentArray
 from ..documents.document import Document
@@ -18,6 +16,9 @@ from ._address import Address
 from ._batching import InputType
 from ._callbacks import Callback
 from .async_client import AsyncClient, Metadata
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Client"]
 

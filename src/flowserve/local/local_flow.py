@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -16,16 +17,29 @@ from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
 from ..config.worker_flags import timeout_handler_argv
-from ..errors import ConfigError
+from ..errors import ConfigError, FlowStartError
 from ..executor import Batching, declared_batching
 from ..gateway.config import GatewayConfig
 from ..gateway.limits import executor_limit_args, executor_tls_args
 from .process import ChildProcess, wait_all_ready
 from .supervisor import Supervisor
+from .template import Template, fork_safe
 
-__all__ = ["FlowAddresses", "LocalFlow"]
+__all__ = ["START_METHODS", "FlowAddresses", "LocalFlow"]
+
+log = logging.getLogger("flowserve.local")
 
 EXECUTOR_HOST = "127.0.0.1"  # executors of a local Flow are internal: loopback only
+START_METHODS = ("auto", "fork", "spawn")
+"""How a Flow starts its processes: ``fork`` them from a template forked from this process
+(the default ``auto`` does when this process can safely fork, see `template.fork_safe`), or
+``spawn`` a new interpreter for each."""
+# What a template imports before it forks: the executors' stack, then the gateway's (while
+# the executors load their classes); the HTTP stack only for a Flow that serves HTTP.
+_WORKER_MODULES = ("flowserve.cli.main", "flowserve.servers.worker")
+_GATEWAY_MODULES = ("flowserve.servers.gateway",)
+_HTTP_MODULES = ("flowserve.gateway.http_app", "flowserve.transport.http_server",
+                 "flowserve.gateway.websocket_app")
 
 
 @dataclass
@@ -136,8 +150,13 @@ class LocalFlow:
     """The processes of one Flow. `start()` returns once everything is ready."""
 
     def __init__(self, spec: FlowSpec, *, log_to: TextIO | None = None,
-                 grace: float | None = None):
+                 grace: float | None = None, start_method: str = "auto"):
+        if start_method not in START_METHODS:
+            raise ConfigError(f"start method {start_method!r}: expected one of "
+                              f"{', '.join(START_METHODS)}")
         self.spec = spec
+        self.start_method = start_method
+        self.template: Template | None = None
         self.graph = build_graph(spec)
         # how long a process may take to drain after SIGTERM (default: the Flow's `grace`)
         self.grace = spec.with_.grace if grace is None else grace
@@ -151,7 +170,8 @@ class LocalFlow:
         }
 
     def _spawn(self, role: str, name: str, argv: list[str], env: dict[str, str]) -> ChildProcess:
-        child = ChildProcess(name, argv, _child_env(env), role=role, log_to=self._log_to)
+        child = ChildProcess(name, argv, _child_env(env), role=role, log_to=self._log_to,
+                             template=self.template)
         self.children.append(child)
         child.start()
         return child
@@ -163,9 +183,27 @@ class LocalFlow:
             self.stop()
             raise
 
+    def _fork_template(self) -> None:
+        """Fork the template now, before this Flow starts any thread, if allowed and safe."""
+        if self.start_method == "spawn":
+            return
+        if fork_safe():
+            try:
+                self.template = Template.fork(preload=_WORKER_MODULES)
+            except OSError as exc:  # out of memory or processes: new interpreters may still do
+                if self.start_method == "fork":
+                    raise FlowStartError(f"start method 'fork': cannot fork: {exc}") from exc
+                log.warning("cannot fork the template (%s): starting a new interpreter per "
+                            "process", exc)
+        elif self.start_method == "fork":
+            raise FlowStartError(
+                "start method 'fork': this process cannot fork safely now (other threads, "
+                "gRPC in use, or a running event loop); use 'auto' or 'spawn'")
+
     def _start(self) -> FlowAddresses:
         spec = self.spec
         timeout = spec.with_.timeout_ready
+        self._fork_template()
         replicas: dict[str, list[ChildProcess]] = {}
         addresses: dict[str, list[str]] = {}  # every replica of every shard, in order
         per_shard: dict[str, list[str] | list[list[str]]] = {}  # what the gateway is told
@@ -192,6 +230,9 @@ class LocalFlow:
                 for shard in range(ex.shards)
                 for i in range(ex.replicas)
             ]
+        if self.template is not None:  # imported while the executors load their classes
+            serves_http = set(spec.with_.protocol) & {"http", "websocket"}
+            self.template.preload(_GATEWAY_MODULES + (_HTTP_MODULES if serves_http else ()))
         # an executor's own timeout_ready (e.g. a model that loads slowly) extends the wait
         waits = [ex.timeout_ready for ex in spec.executors if ex.timeout_ready is not None]
         wait_all_ready([c for cs in replicas.values() for c in cs], max([timeout, *waits]))
@@ -238,6 +279,9 @@ class LocalFlow:
                 self._stop_group(group)
             for child in self.children:
                 child.close()
+            if self.template is not None:
+                self.template.close()
+                self.template = None
         self.supervisor.join()
         self.children.clear()
 
@@ -246,6 +290,8 @@ class LocalFlow:
         self.supervisor.stop()
         for child in list(self.children):
             child.kill()
+        if self.template is not None:
+            self.template.kill()
 
     def _stop_group(self, group: Sequence[ChildProcess]) -> None:
         for child in group:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..errors import FlowStartError
+from .template import ForkedChild, Template
 
 __all__ = ["ChildProcess", "wait_all_ready"]
 
@@ -26,11 +27,13 @@ class ChildProcess:
 
     The child writes one JSON line to the ready pipe once it serves; its stderr is relayed to
     ours line by line (prefixed with its name) and the last lines are kept for error reports.
+    `argv` is a ``python -m flowserve ...`` command line; with a live `template`, the child is
+    forked from it instead (the same command, run without a new interpreter).
     """
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], *,
                  role: str = "executor", log_to: TextIO | None = None,
-                 keep_lines: int = 30) -> None:
+                 keep_lines: int = 30, template: Template | None = None) -> None:
         self.name = name
         self.role = role
         self.argv = list(argv)
@@ -38,7 +41,8 @@ class ChildProcess:
         self.info: dict[str, Any] | None = None
         self.last_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
         self._log_to = log_to if log_to is not None else sys.stderr
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.template = template
+        self._proc: subprocess.Popen[bytes] | ForkedChild | None = None
         self._ready_r: int | None = None
         self._relay: threading.Thread | None = None
 
@@ -48,19 +52,33 @@ class ChildProcess:
 
     def start(self) -> None:
         ready_r, ready_w = os.pipe()
-        argv = [*self.argv, "--ready-fd", str(ready_w)]
         try:
-            self._proc = subprocess.Popen(
-                argv, env=self.env, pass_fds=(ready_w,), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the orchestrator, which stops us in order
-            )
+            self._proc = self._fork(ready_w)
+            if self._proc is None:
+                self._proc = subprocess.Popen(
+                    [*self.argv, "--ready-fd", str(ready_w)], env=self.env, pass_fds=(ready_w,),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C reaches the orchestrator: it stops us in order
+                )
+        except BaseException:
+            os.close(ready_r)
+            raise
         finally:
             os.close(ready_w)
         self._ready_r = ready_r
         self._relay = threading.Thread(target=self._relay_output, name=f"log-{self.name}",
                                        daemon=True)
         self._relay.start()
+
+    def _fork(self, ready_w: int) -> ForkedChild | None:
+        """The child forked from the template, or None to start a new interpreter (no template,
+        or it is gone: a restart after the template was killed)."""
+        if self.template is None or not self.template.alive:
+            return None
+        try:
+            return self.template.spawn(self.argv[3:], self.env, ready_w)  # after -m flowserve
+        except OSError:
+            return None
 
     def pin(self, flag: str, ports: Sequence[int]) -> None:
         """Restart with these values for `flag` (the ports it bound first, where it was given

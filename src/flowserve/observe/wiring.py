@@ -36,13 +36,15 @@ class GatewayObservability:
 
     def __init__(self, *, name: str, monitoring: bool,
                  tracing: TracingSettings | None = None) -> None:
-        from .history import History
-        from .metrics import GatewayMetrics, new_registry
-
         self.name = name
-        self.registry = new_registry("gateway") if monitoring else None
-        self.metrics = GatewayMetrics(self.registry) if self.registry is not None else None
-        self.history = History() if monitoring else None
+        self.registry = self.metrics = self.history = None
+        if monitoring:  # prometheus-client costs start-up: only when asked for
+            from .history import History
+            from .metrics import GatewayMetrics, new_registry
+
+            self.registry = new_registry("gateway")
+            self.metrics = GatewayMetrics(self.registry)
+            self.history = History()
         self.tracing: Tracing | None = start_tracing(tracing) if tracing is not None else None
         self.dashboard: Dashboard | None = None
         self.server: HttpServer | None = None
@@ -97,10 +99,12 @@ class WorkerObservability:
     """Metrics and tracing of one executor replica process."""
 
     def __init__(self, *, monitoring: bool, tracing: TracingSettings | None = None) -> None:
-        from .metrics import HandlerMetrics, new_registry
+        self.registry = self.metrics = None
+        if monitoring:  # prometheus-client costs start-up: only when asked for
+            from .metrics import HandlerMetrics, new_registry
 
-        self.registry = new_registry("executor") if monitoring else None
-        self.metrics = HandlerMetrics(self.registry) if self.registry is not None else None
+            self.registry = new_registry("executor")
+            self.metrics = HandlerMetrics(self.registry)
         self.tracing: Tracing | None = start_tracing(tracing) if tracing is not None else None
         self.server: HttpServer | None = None
 

@@ -5,34 +5,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ..config.ratelog import RateLimitedLog
 from ..errors import ConfigError
-from ..gateway.auth import GrpcTokenInterceptor, http_token_middleware
+from ..gateway.auth import GrpcTokenInterceptor
 from ..gateway.config import GatewayConfig
 from ..gateway.core import GatewayCore
 from ..gateway.deployment import Deployment
 from ..gateway.grpc_service import SERVICE_NAMES, GatewayServicer, add_gateway_services
 from ..gateway.guard import GuardedCore
 from ..gateway.health_monitor import monitor_replicas
-from ..gateway.http_app import create_app
 from ..gateway.identity import TrustedProxies
-from ..gateway.limits import (
-    body_limit_middleware,
-    grpc_server_options,
-    http_protocol,
-    quiet_accept_errors,
-)
+from ..gateway.limits import grpc_server_options, quiet_accept_errors
 from ..gateway.retry_budget import RetryBudget
-from ..gateway.websocket_app import create_websocket_app
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
 from ..transport.grpc_common import Health, message_options, new_server
-from ..transport.http_server import HttpServer
 from ..wire.origin import listen_address
 from .lifecycle import install_stop_signals, notify_ready
+
+if TYPE_CHECKING:
+    from ..transport.http_server import HttpServer
 
 __all__ = ["build_core", "build_observability", "run_gateway", "serve_gateway"]
 
@@ -122,6 +117,13 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                 grpc_servers.append(server)
                 bound["grpc"] = bound_port
             elif protocol == "http":
+                # FastAPI and uvicorn cost a gRPC-only gateway most of its start-up: on demand
+                from ..gateway.auth import http_token_middleware
+                from ..gateway.http_app import create_app
+                from ..gateway.http_protocol import http_protocol
+                from ..gateway.limits import body_limit_middleware
+                from ..transport.http_server import HttpServer
+
                 app = body_limit_middleware(
                     create_app(guarded, default_timeout=opts.timeout, trusted=trusted,
                                cors=opts.cors),
@@ -138,6 +140,9 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                 if tokens is not None:  # the token middleware guards HTTP requests only
                     raise ConfigError("protocol websocket cannot be combined with "
                                       "tokens_file/tokens_env yet: serve grpc or http")
+                from ..gateway.websocket_app import create_websocket_app
+                from ..transport.http_server import HttpServer
+
                 app = create_websocket_app(guarded, prefetch=opts.prefetch,
                                            default_timeout=opts.timeout)
                 ws = HttpServer.start(app, opts.host, port, grace=opts.grace,
