@@ -64,6 +64,17 @@ SHUTTING_DOWN = ("the gateway is shutting down: the request was not taken; retry
 """In-band error of a request read from a stream after the gateway began to drain."""
 
 
+async def abort_for(context: Any, exc: Exception) -> None:
+    """End the RPC with the status code of `exc` (never UNKNOWN); the error trailer says
+    "this request failed in the gateway" (not "no gateway here") to clients."""
+    error = unexpected_error(exc)
+    trailers = [(ERROR_TRAILER, type(error).__name__)]
+    if isinstance(error, OverloadedError):
+        trailers.append((RETRY_AFTER, str(error.retry_after)))
+    context.set_trailing_metadata(trailers)
+    await context.abort(grpc_code_for(error), str(error))
+
+
 def _deadline(request: DataRequest, default: float | None, context: Any) -> Deadline | None:
     """The request's own timeout (header, ms), else the default; never past the RPC deadline."""
     header = request.header
@@ -260,13 +271,7 @@ class GatewayServicer(
                 req, deadline=_deadline(req, self.default_timeout, context), client=client,
                 origin=grpc_origin(PROCESS_METHOD, context.peer(), self.listen))
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
-            exc = unexpected_error(exc)
-            # Says "this request failed in the gateway" (not "no gateway here") to clients.
-            trailers = [(ERROR_TRAILER, type(exc).__name__)]
-            if isinstance(exc, OverloadedError):
-                trailers.append((RETRY_AFTER, str(exc.retry_after)))
-            context.set_trailing_metadata(trailers)
-            await context.abort(grpc_code_for(exc), str(exc))
+            await abort_for(context, exc)
         return response.proto
 
     async def endpoint_discovery(

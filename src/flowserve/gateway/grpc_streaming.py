@@ -15,12 +15,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from ..errors import BadRequestError, OverloadedError
+from ..errors import BadRequestError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline, deadline_after
-from ..wire.names import ERROR_TRAILER, RETRY_AFTER
-from ..wire.status import grpc_code_for
-from .core import unexpected_error
 
 if TYPE_CHECKING:
     from .grpc_service import GatewayServicer
@@ -44,7 +41,7 @@ def _deadline(request: jina_pb2.SingleDocumentRequestProto, default: float | Non
 async def stream_doc(servicer: GatewayServicer, raw: bytes,
                      context: grpc.aio.ServicerContext) -> None:
     """Serve one stream (see the module's docstring)."""
-    from .grpc_service import _client_id, _metadata_of
+    from .grpc_service import _client_id, _metadata_of, abort_for
 
     try:
         request = jina_pb2.SingleDocumentRequestProto.FromString(raw)
@@ -59,12 +56,7 @@ async def stream_doc(servicer: GatewayServicer, raw: bytes,
         async for reply in replies:
             await context.write(reply)
     except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
-        error = unexpected_error(exc)
-        trailers = [(ERROR_TRAILER, type(error).__name__)]
-        if isinstance(error, OverloadedError):
-            trailers.append((RETRY_AFTER, str(error.retry_after)))
-        context.set_trailing_metadata(trailers)
-        await context.abort(grpc_code_for(error), str(error))
+        await abort_for(context, exc)
     finally:
         await replies.aclose()
 

@@ -7,7 +7,6 @@ request never decodes its documents.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 from google.protobuf import json_format
@@ -17,6 +16,7 @@ from ..documents.ids import new_id
 from ..documents.proto_codec import docarray_into_proto
 from ..proto import docarray_pb2, jina_pb2
 from .retried import Retried, retried_in
+from .stream import set_status_exception
 
 __all__ = ["DataRequest", "SUCCESS", "ERROR"]
 
@@ -126,15 +126,7 @@ class DataRequest:
 
     def set_exception(self, exc: BaseException, *, executor: str) -> None:
         """Mark this request failed by `exc` raised in `executor` (name, args, traceback)."""
-        status = self._pb.header.status
-        status.code = ERROR
-        status.description = f"{type(exc).__name__}: {exc}"
-        status.exception.name = type(exc).__name__
-        del status.exception.args[:]
-        status.exception.args.extend(str(a) for a in exc.args)
-        del status.exception.stacks[:]
-        status.exception.stacks.extend(traceback.format_exception(exc))
-        status.exception.executor = executor
+        set_status_exception(self._pb.header.status, exc, executor=executor)
 
     def set_error(self, description: str, *, name: str, executor: str = "") -> None:
         """Mark this request failed for a reason that is not a Python exception object."""
