@@ -34,7 +34,7 @@ from .merge import merge_requests
 from .observer import NullObserver, Observer, outcome_of
 from .streaming import StreamRouter
 
-__all__ = ["GatewayCore", "error_response", "unexpected_error"]
+__all__ = ["GatewayCore", "error_response", "known_error", "unexpected_error"]
 
 START = "gateway"
 
@@ -140,10 +140,10 @@ def error_response(request: DataRequest, exc: Exception) -> DataRequest:
     return reply
 
 
-def unexpected_error(exc: Exception) -> RequestError:
-    """A RequestError for an exception that escaped the per-request error path (input nested
-    too deeply for protobuf or JSON, an undecodable message, a bug), so that it fails only its
-    own request, with a message that says what happened."""
+def known_error(exc: Exception) -> RequestError | None:
+    """The RequestError an exception that escaped the per-request error path stands for when
+    its cause is known (input nested too deeply for protobuf or JSON, an undecodable message,
+    text that is not Unicode); None for anything else (a bug)."""
     if isinstance(exc, RequestError):
         return exc
     if isinstance(exc, DecodeError):
@@ -152,6 +152,16 @@ def unexpected_error(exc: Exception) -> RequestError:
         return BadRequestError("the request is nested too deeply")
     if isinstance(exc, UnicodeError):
         return BadRequestError(f"the request holds text that is not valid Unicode: {exc}")
+    return None
+
+
+def unexpected_error(exc: Exception) -> RequestError:
+    """A RequestError for an exception that escaped the per-request error path, so that it
+    fails only its own request, with a message that says what happened (`known_error`; else an
+    internal error, logged)."""
+    known = known_error(exc)
+    if known is not None:
+        return known
     _unexpected.log(type(exc).__name__, "unexpected error serving a request: %s: %s",
                     type(exc).__name__, exc, exc_info=exc, level=logging.ERROR)
     return RequestError(f"internal error in the gateway: {type(exc).__name__}: {exc}")
@@ -234,7 +244,10 @@ class GatewayCore:
             response = failed.reply
             outcome = "executor_error"
         except BaseException as exc:
-            outcome, error = outcome_of(exc), exc
+            # observed as the adapters will answer it: a request nested too deeply is a bad
+            # request (400 / INVALID_ARGUMENT), not an internal error
+            error = (known_error(exc) or exc) if isinstance(exc, Exception) else exc
+            outcome = outcome_of(error)
             raise
         finally:
             walk.cancel_pending()

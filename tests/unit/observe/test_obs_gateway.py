@@ -92,3 +92,53 @@ def test_off_means_no_observer_no_registry():
     assert obs.observer is None and obs.registry is None
     assert obs.interceptors(executor="a", address="h:1") == []
     assert obs.start("127.0.0.1", 0) is None
+
+
+class NestedTooDeeply(InProcessReplica):
+    """A replica whose call fails the way a request nested too deeply to encode does."""
+
+    async def process(self, request, *, endpoint, timeout):
+        raise RecursionError("maximum recursion depth exceeded while encoding")
+
+
+def test_a_request_nested_too_deeply_is_observed_as_the_bad_request_it_is_answered_as():
+    """Span and metrics see the status the client gets (400 / INVALID_ARGUMENT), not 500."""
+    from flowserve.errors import BadRequestError
+    from flowserve.gateway.core import unexpected_error
+    from flowserve.observe._otel import outcome_attributes
+    from flowserve.wire.origin import HttpOrigin
+
+    obs = GatewayObservability(name="gw", monitoring=True)
+    seen: list = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            return getattr(obs.observer, name)
+
+        def request_finished(self, **kw):
+            seen.append(kw)
+            obs.observer.request_finished(**kw)
+
+    deployment = Deployment("deep", [NestedTooDeeply(AppendText(), "deep:1", name="deep")],
+                            observer=obs.observer, retries=0)
+    core = GatewayCore(graph_from_mapping({"deep": ["gateway"]}), {"deep": deployment},
+                       observer=Recorder())
+
+    async def go():
+        request = DataRequest.new(DocumentArray([Document(text="x")]), endpoint="/x")
+        try:
+            await core.process(request, client="c")
+        except RecursionError as exc:  # the adapters map it with unexpected_error
+            return unexpected_error(exc)
+        finally:
+            await core.close()
+
+    answered = asyncio.run(go())
+    assert isinstance(answered, BadRequestError)
+    [finished] = seen
+    assert finished["outcome"] == "bad_request"
+    assert isinstance(finished["error"], BadRequestError)
+    origin = HttpOrigin(method="POST", route="/post", path="/post", scheme="http")
+    assert outcome_attributes(origin, finished["error"])["http.response.status_code"] == 400
+    assert obs.registry.get_sample_value(
+        "flowserve_gateway_requests_total", {"endpoint": "/x", "outcome": "bad_request"}) == 1
