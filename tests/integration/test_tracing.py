@@ -182,3 +182,30 @@ def test_spans_follow_the_opentelemetry_semantic_conventions(tmp_path):
         assert span["attributes"]["server.port"] == executor_ports[executor]
     for span in executors:
         assert span["attributes"]["network.peer.address"] == "127.0.0.1"
+
+
+def test_streams_are_traced_with_their_transport_like_any_request(tmp_path):
+    """stream_doc over gRPC and over HTTP (server-sent events): the gateway's request span of
+    each carries the RPC or HTTP conventions of the call that opened the stream."""
+    from toy_executors import Tokens
+
+    path = tmp_path / "spans.jsonl"
+    flow = Flow(protocol=["grpc", "http"], host="127.0.0.1", tracing=True,
+                env={"FLOWSERVE_TRACES_FILE": str(path)}).add(name="tok", uses=Tokens)
+    with running(flow):
+        ports = flow.addresses.gateway_ports
+        for protocol in ("grpc", "http"):
+            with Client(host=f"{protocol}://127.0.0.1:{ports[protocol]}") as client:
+                docs = list(client.stream_doc(on="/generate", inputs=Document(text="a b")))
+            assert [d.text for d in docs] == ["a", "b"]
+        assert wait_until(lambda: sum(map(is_request_span, read_spans(path))) == 2, 30), \
+            read_spans(path)
+    roots = {s["name"]: s["attributes"] for s in read_spans(path) if is_request_span(s)}
+    method = "jina.JinaSingleDocumentRequestRPC/stream_doc"
+    assert set(roots) == {method, "GET /{endpoint}"}
+    assert {"rpc.system": "grpc", "rpc.service": "jina.JinaSingleDocumentRequestRPC",
+            "rpc.method": method, "server.port": ports["grpc"],
+            "rpc.grpc.status_code": 0}.items() <= roots[method].items()
+    assert {"http.request.method": "GET", "http.route": "/{endpoint}", "url.path": "/generate",
+            "server.port": ports["http"], "http.response.status_code": 200,
+            "flowserve.endpoint": "/generate"}.items() <= roots["GET /{endpoint}"].items()

@@ -17,8 +17,6 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from .._version import __version__
 from ..config.graph import FlowGraph
 from ..config.ratelog import RateLimitedLog
@@ -27,14 +25,15 @@ from ..executor import DEFAULT_ENDPOINT
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
+from ..wire.status import known_error
 from ..wire.stream import StreamMessage
 from .attempts import Attempts
 from .deployment import Deployment
 from .merge import merge_requests
-from .observer import NullObserver, Observer, outcome_of
+from .observer import NullObserver, Observer, failure_of
 from .streaming import StreamRouter
 
-__all__ = ["GatewayCore", "error_response", "known_error", "unexpected_error"]
+__all__ = ["GatewayCore", "error_response", "unexpected_error"]
 
 START = "gateway"
 
@@ -140,21 +139,6 @@ def error_response(request: DataRequest, exc: Exception) -> DataRequest:
     return reply
 
 
-def known_error(exc: Exception) -> RequestError | None:
-    """The RequestError an exception that escaped the per-request error path stands for when
-    its cause is known (input nested too deeply for protobuf or JSON, an undecodable message,
-    text that is not Unicode); None for anything else (a bug)."""
-    if isinstance(exc, RequestError):
-        return exc
-    if isinstance(exc, DecodeError):
-        return BadRequestError(f"undecodable message (nested too deeply or corrupt): {exc}")
-    if isinstance(exc, RecursionError):
-        return BadRequestError("the request is nested too deeply")
-    if isinstance(exc, UnicodeError):
-        return BadRequestError(f"the request holds text that is not valid Unicode: {exc}")
-    return None
-
-
 def unexpected_error(exc: Exception) -> RequestError:
     """A RequestError for an exception that escaped the per-request error path, so that it
     fails only its own request, with a message that says what happened (`known_error`; else an
@@ -219,9 +203,10 @@ class GatewayCore:
                                     target=_target_regex)
 
     def stream(self, request: StreamMessage, *, deadline: Deadline | None = None,
-               client: str = "") -> AsyncGenerator[StreamMessage, None]:
-        """Serve one stream of a streaming endpoint for `client` (`gateway/streaming.py`)."""
-        return self.streams.stream(request, deadline=deadline, client=client)
+               client: str = "", origin: object = None) -> AsyncGenerator[StreamMessage, None]:
+        """Serve one stream of a streaming endpoint for `client` (`gateway/streaming.py`);
+        `origin` goes to the observer unread, as for `process`."""
+        return self.streams.stream(request, deadline=deadline, client=client, origin=origin)
 
     async def process(self, request: DataRequest, *, deadline: Deadline | None = None,
                       client: str = "", origin: object = None) -> DataRequest:
@@ -244,10 +229,7 @@ class GatewayCore:
             response = failed.reply
             outcome = "executor_error"
         except BaseException as exc:
-            # observed as the adapters will answer it: a request nested too deeply is a bad
-            # request (400 / INVALID_ARGUMENT), not an internal error
-            error = (known_error(exc) or exc) if isinstance(exc, Exception) else exc
-            outcome = outcome_of(error)
+            outcome, error = failure_of(exc)
             raise
         finally:
             walk.cancel_pending()

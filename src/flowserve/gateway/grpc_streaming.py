@@ -18,6 +18,8 @@ from google.protobuf.message import DecodeError
 from ..errors import BadRequestError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline, deadline_after
+from ..wire.names import STREAM_DOC_METHOD
+from ..wire.origin import grpc_origin
 
 if TYPE_CHECKING:
     from .grpc_service import GatewayServicer
@@ -51,7 +53,8 @@ async def stream_doc(servicer: GatewayServicer, raw: bytes,
         return
     client = _client_id(_metadata_of(context), context, servicer.trusted)
     replies = servicer.core.stream(
-        request, deadline=_deadline(request, servicer.default_timeout, context), client=client)
+        request, deadline=_deadline(request, servicer.default_timeout, context), client=client,
+        origin=grpc_origin(STREAM_DOC_METHOD, context.peer(), servicer.listen))
     try:
         async for reply in replies:
             await context.write(reply)

@@ -56,14 +56,15 @@ class GuardedCore:
 
 
     async def stream(self, request: StreamMessage, *, deadline: Deadline | None = None,
-                     client: str = "") -> AsyncGenerator[StreamMessage, None]:
+                     client: str = "", origin: object = None,
+                     ) -> AsyncGenerator[StreamMessage, None]:
         """`process`'s policy for a stream: target_executor, no forged results, no stacks."""
         if request.header.HasField("target_executor") and not self.allow_target_executor:
             raise BadRequestError("target_executor is not allowed by this Flow "
                                   "(allow_target_executor: false)")
         if request.HasField("parameters") and RESULTS_KEY in request.parameters.fields:
             del request.parameters.fields[RESULTS_KEY]
-        replies = self._core.stream(request, deadline=deadline, client=client)
+        replies = self._core.stream(request, deadline=deadline, client=client, origin=origin)
         try:
             async for reply in replies:
                 if self.error_detail == "message" and is_error(reply):

@@ -28,6 +28,7 @@ from ..errors import BadRequestError
 from ..wire.deadline import deadline_after
 from ..wire.httpjson import request_from_post_body
 from ..wire.names import CLIENT_ID_HEADER, TIMEOUT_HEADER
+from ..wire.origin import http_origin
 from ..wire.sse import END, ERROR, EVENT_STREAM, UPDATE, encode_event
 from ..wire.status import http_status_for
 from ..wire.stream import StreamMessage, is_error, new_stream_request
@@ -185,7 +186,8 @@ def add_streaming_route(app: FastAPI, core: GatewayCore, *, default_timeout: flo
             client = client_identity(request.headers, peer=peer_ip or "unknown",
                                      peer_ip=peer_ip, client_id_key=CLIENT_ID_HEADER.lower(),
                                      trusted=proxies, authenticated=AUTHENTICATED_CLIENT.get())
-            replies = core.stream(message, deadline=deadline_after(timeout), client=client)
+            replies = core.stream(message, deadline=deadline_after(timeout), client=client,
+                                  origin=http_origin(request.scope, "/{endpoint}"))
         except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
             return http_error(unexpected_error(exc))
         pump = _Pump(replies)

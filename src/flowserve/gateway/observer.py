@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from ..wire.status import status_of
+from ..wire.status import known_error, status_of
 
-__all__ = ["NullObserver", "Observer", "outcome_of"]
+__all__ = ["NullObserver", "Observer", "failure_of", "outcome_of"]
 
 
 class Observer(Protocol):
@@ -75,3 +75,11 @@ def outcome_of(exc: BaseException | None, *, executor_error: bool = False) -> st
     if status is not None:
         return status.outcome
     return "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+
+
+def failure_of(exc: BaseException) -> tuple[str, BaseException]:
+    """The outcome and the error a request that raised `exc` is observed with: the error the
+    adapters will answer it as, so a request nested too deeply to encode is a bad request (400 /
+    INVALID_ARGUMENT) on its span and in the metrics, not an internal error."""
+    error = (known_error(exc) or exc) if isinstance(exc, Exception) else exc
+    return outcome_of(error), error

@@ -36,7 +36,7 @@ from ..executor import DEFAULT_ENDPOINT
 from ..wire.deadline import Deadline
 from ..wire.stream import StreamMessage, is_error
 from .balancer import NoReplicaError
-from .observer import Observer, outcome_of
+from .observer import Observer, failure_of
 
 if TYPE_CHECKING:
     from .deployment import Deployment
@@ -110,7 +110,8 @@ class StreamRouter:
         return name
 
     async def stream(self, request: StreamMessage, *, deadline: Deadline | None = None,
-                     client: str = "") -> AsyncGenerator[StreamMessage, None]:
+                     client: str = "", origin: object = None,
+                     ) -> AsyncGenerator[StreamMessage, None]:
         """The replies of one stream for `client`; `deadline` bounds all of it. Errors before
         the first reply (routing, overload, deadline, no replica) and failures of the
         transport raise `RequestError`s; an executor error is the last reply (ERROR status).
@@ -119,7 +120,7 @@ class StreamRouter:
         endpoint = header.exec_endpoint or DEFAULT_ENDPOINT
         started = self.clock()
         self.observer.request_started(endpoint=endpoint, client=client,
-                                      request_id=header.request_id)
+                                      request_id=header.request_id, origin=origin)
         outcome, error = "success", None
         try:
             target = header.target_executor if header.HasField("target_executor") else None
@@ -139,7 +140,7 @@ class StreamRouter:
             finally:
                 deployment.queue.release(slot, service_time=self.clock() - held)
         except BaseException as exc:
-            outcome, error = outcome_of(exc), exc
+            outcome, error = failure_of(exc)
             raise
         finally:
             self.observer.request_finished(endpoint=endpoint, outcome=outcome,

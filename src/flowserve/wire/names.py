@@ -15,6 +15,7 @@ __all__ = [
     "MESH_REMOTE_IP",
     "PREFETCH_METADATA",
     "PROCESS_METHOD",
+    "STREAM_DOC_METHOD",
     "RESULTS_IN_ORDER_METADATA",
     "RETRIED_HEADER",
     "RETRY_AFTER",
@@ -69,4 +70,6 @@ CALL_METHOD = "/jina.JinaRPC/Call"
 """The streaming call clients make to the gateway."""
 PROCESS_METHOD = "/jina.JinaSingleDataRequestRPC/process_single_data"
 """The unary call the gateway makes to executors (and clients may make to the gateway)."""
+STREAM_DOC_METHOD = "/jina.JinaSingleDocumentRequestRPC/stream_doc"
+"""The server-streaming call of a streaming endpoint (clients -> gateway -> executor)."""
 DISCOVERY_METHOD = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from ..errors import (
     BadRequestError,
@@ -17,7 +18,7 @@ from ..errors import (
     UnavailableError,
 )
 
-__all__ = ["ERRORS_BY_NAME", "STATUSES", "ErrorStatus", "error_for_grpc_code",
+__all__ = ["ERRORS_BY_NAME", "known_error", "STATUSES", "ErrorStatus", "error_for_grpc_code",
            "error_for_http_status", "grpc_code_for", "http_status_for", "status_of"]
 
 
@@ -79,3 +80,18 @@ def error_for_grpc_code(code: grpc.StatusCode | None) -> type[RequestError] | No
 def error_for_http_status(code: int) -> type[RequestError] | None:
     """The error class an HTTP status code stands for, or None when the table has no row."""
     return _BY_HTTP.get(code)
+
+
+def known_error(exc: Exception) -> RequestError | None:
+    """The RequestError an exception that escaped the per-request error path stands for when
+    its cause is known (input nested too deeply for protobuf or JSON, an undecodable message,
+    text that is not Unicode); None for anything else (a bug)."""
+    if isinstance(exc, RequestError):
+        return exc
+    if isinstance(exc, DecodeError):
+        return BadRequestError(f"undecodable message (nested too deeply or corrupt): {exc}")
+    if isinstance(exc, RecursionError):
+        return BadRequestError("the request is nested too deeply")
+    if isinstance(exc, UnicodeError):
+        return BadRequestError(f"the request holds text that is not valid Unicode: {exc}")
+    return None
