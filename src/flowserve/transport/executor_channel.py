@@ -128,13 +128,7 @@ class GrpcReplicaClient:
 
     async def endpoints(self, timeout: float) -> list[str]:
         """The executor's endpoints, from its `endpoint_discovery`."""
-        self._get_stub()
-        stub = jina_pb2_grpc.JinaDiscoverEndpointsRPCStub(self._channel)
-        try:
-            reply = await stub.endpoint_discovery(empty_pb2.Empty(), timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise self._map_error(exc) from exc
-        return list(reply.endpoints)
+        return list(await self.endpoint_kinds(timeout))
 
     async def close(self) -> None:
         if self._channel is not None:
