@@ -68,6 +68,19 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
     return str(name), message if isinstance(message, str) else json.dumps(message)
 
 
+def transport_error(exc: httpx.TransportError, address: Address,
+                    timeout: float | None) -> RequestError:
+    """What a failure to talk to the gateway at `address` means to the caller (posts and
+    streams): unreachable, no answer within `timeout`, or a broken connection."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return UnavailableError(f"cannot reach the gateway at {address}: {exc}")
+    if isinstance(exc, httpx.TimeoutException):
+        return DeadlineExceededError(
+            f"no answer from {address} within {timeout}s ({type(exc).__name__})")
+    hint = plaintext_hint(address.tls, "http", f"{type(exc).__name__}: {exc}")
+    return UnavailableError(f"{address}: {type(exc).__name__}: {exc}{hint}")
+
+
 def error_from_http(response: httpx.Response, address: Address | str) -> RequestError:
     """The one place HTTP error statuses become flowserve errors.
 
@@ -278,16 +291,11 @@ class HttpTransport:
             else:
                 reply = await self._send("POST", self._post_url, post_headers, post_timeout,
                                          content)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            error = UnavailableError(f"cannot reach the gateway at {self.address}: {exc}")
-            raise StreamBroken(error, fatal=True) from exc
-        except httpx.TimeoutException as exc:
-            raise DeadlineExceededError(
-                f"no answer from {self.address} within {timeout}s ({type(exc).__name__})"
-            ) from exc
         except httpx.TransportError as exc:
-            hint = plaintext_hint(self.address.tls, "http", f"{type(exc).__name__}: {exc}")
-            raise UnavailableError(f"{self.address}: {type(exc).__name__}: {exc}{hint}") from exc
+            error = transport_error(exc, self.address, timeout)
+            if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise StreamBroken(error, fatal=True) from exc
+            raise error from exc
         if reply.status_code != 200:
             raise error_from_http(reply, self.address)
         try:

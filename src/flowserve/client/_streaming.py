@@ -13,7 +13,7 @@ from google.protobuf import json_format
 
 from ..documents.document import Document
 from ..documents.json_codec import document_from_dict, document_to_dict
-from ..errors import DeadlineExceededError, RequestError, UnavailableError
+from ..errors import RequestError, UnavailableError
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import TIMEOUT_HEADER
 from ..wire.request import DataRequest
@@ -91,7 +91,7 @@ async def http_stream_doc(client: httpx.AsyncClient, request: StreamMessage,
     """``GET /{endpoint}`` read as server-sent events; closing it closes the connection."""
     import httpx
 
-    from ._http import error_from_http  # (the HTTP transport imports this module)
+    from ._http import error_from_http, transport_error  # (_http imports this module)
 
     endpoint = "/" + request.header.exec_endpoint.strip("/")
     if timeout is not None:
@@ -112,10 +112,5 @@ async def http_stream_doc(client: httpx.AsyncClient, request: StreamMessage,
                 elif event.name == END:
                     return
             raise UnavailableError(f"{address} closed the stream before its end event")
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise UnavailableError(f"cannot reach the gateway at {address}: {exc}") from exc
-    except httpx.TimeoutException as exc:
-        raise DeadlineExceededError(
-            f"no answer from {address} within {timeout}s ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
-        raise UnavailableError(f"{address}: {type(exc).__name__}: {exc}") from exc
+        raise transport_error(exc, address, timeout) from exc

@@ -75,9 +75,10 @@ async def abort_for(context: Any, exc: Exception) -> None:
     await context.abort(grpc_code_for(error), str(error))
 
 
-def _deadline(request: DataRequest, default: float | None, context: Any) -> Deadline | None:
-    """The request's own timeout (header, ms), else the default; never past the RPC deadline."""
-    header = request.header
+def _deadline(header: jina_pb2.HeaderProto, default: float | None,
+              context: Any) -> Deadline | None:
+    """The request's own timeout (`header`, ms), else the default; never past the RPC
+    deadline. For posts and streams alike."""
     timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else default
     remaining = context.time_remaining()
     if remaining is not None and (timeout is None or remaining < timeout):
@@ -160,8 +161,8 @@ class GatewayServicer(
             return error_response(request, UnavailableError(SHUTTING_DOWN)).proto
         try:
             response = await self.core.process(
-                request, deadline=_deadline(request, self.default_timeout, context), client=client,
-                origin=origin)
+                request, deadline=_deadline(request.header, self.default_timeout, context),
+                client=client, origin=origin)
         except Exception as exc:  # noqa: BLE001 - one request must never end the whole stream
             # Inside a stream one request cannot fail alone with a status code: reply in-band.
             response = error_response(request, unexpected_error(exc))
@@ -268,7 +269,7 @@ class GatewayServicer(
         client = _client_id(_metadata_of(context), context, self.trusted)
         try:
             response = await self.core.process(
-                req, deadline=_deadline(req, self.default_timeout, context), client=client,
+                req, deadline=_deadline(req.header, self.default_timeout, context), client=client,
                 origin=grpc_origin(PROCESS_METHOD, context.peer(), self.listen))
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never UNKNOWN
             await abort_for(context, exc)

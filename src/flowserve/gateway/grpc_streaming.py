@@ -10,14 +10,13 @@ cancels this handler, and closing the core's stream cancels the executor's call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from ..errors import BadRequestError
 from ..proto import jina_pb2
-from ..wire.deadline import Deadline, deadline_after
 from ..wire.names import STREAM_DOC_METHOD
 from ..wire.origin import grpc_origin
 
@@ -29,21 +28,10 @@ __all__ = ["SERVICE", "add_stream_service"]
 SERVICE = "jina.JinaSingleDocumentRequestRPC"
 
 
-def _deadline(request: jina_pb2.SingleDocumentRequestProto, default: float | None,
-              context: Any) -> Deadline | None:
-    """The request's own timeout (header, ms), else the default; never past the RPC's."""
-    header = request.header
-    timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else default
-    remaining = context.time_remaining()
-    if remaining is not None and (timeout is None or remaining < timeout):
-        timeout = max(0.0, remaining)
-    return deadline_after(timeout)
-
-
 async def stream_doc(servicer: GatewayServicer, raw: bytes,
                      context: grpc.aio.ServicerContext) -> None:
     """Serve one stream (see the module's docstring)."""
-    from .grpc_service import _client_id, _metadata_of, abort_for
+    from .grpc_service import _client_id, _deadline, _metadata_of, abort_for
 
     try:
         request = jina_pb2.SingleDocumentRequestProto.FromString(raw)
@@ -53,8 +41,8 @@ async def stream_doc(servicer: GatewayServicer, raw: bytes,
         return
     client = _client_id(_metadata_of(context), context, servicer.trusted)
     replies = servicer.core.stream(
-        request, deadline=_deadline(request, servicer.default_timeout, context), client=client,
-        origin=grpc_origin(STREAM_DOC_METHOD, context.peer(), servicer.listen))
+        request, deadline=_deadline(request.header, servicer.default_timeout, context),
+        client=client, origin=grpc_origin(STREAM_DOC_METHOD, context.peer(), servicer.listen))
     try:
         async for reply in replies:
             await context.write(reply)

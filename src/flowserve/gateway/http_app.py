@@ -19,6 +19,7 @@ from ..wire.http_models import PostError, PostRequest, PostResponse, schemas_of,
 from ..wire.httpjson import parse_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.origin import http_origin
+from ..wire.request import DataRequest
 from ..wire.retried import retried_header
 from ..wire.status import http_status_for
 from .auth import AUTHENTICATED_CLIENT
@@ -126,8 +127,9 @@ def create_app(core: GatewayCore, *, default_timeout: float | None = None,
 
     async def post(request: Request) -> Response:
         try:
-            data_request = parse_post_body(await request.body())
-            data_request.proto.SerializeToString()  # lone surrogates etc. fail here, not later
+            pb = parse_post_body(await request.body()).proto  # its docs encoded once, here
+            pb.SerializeToString()  # lone surrogates etc. fail here, not later
+            data_request = DataRequest(pb)  # a view that passes the encoded docs on untouched
             timeout = _timeout(request.headers.get(TIMEOUT_HEADER), data_request.header.timeout,
                                default_timeout)
             peer_ip = request.client.host if request.client else None

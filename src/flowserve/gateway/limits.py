@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.ratelog import RateLimitedLog
-from ..transport.grpc_common import DEFAULT_MAX_MESSAGE_BYTES
+from ..transport.grpc_common import DEFAULT_MAX_MESSAGE_BYTES, message_options
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "LIMIT_NAMES", "Limits", "body_limit_middleware",
            "executor_limit_args", "executor_tls_args", "grpc_server_options",
@@ -66,11 +66,8 @@ def executor_tls_args(certfile: str | None, keyfile: str | None) -> list[str]:
 
 def grpc_server_options(limits: Limits) -> list[tuple[str, int]]:
     """Channel arguments of a gRPC server under `limits`."""
-    return [
-        ("grpc.max_receive_message_length", limits.max_message_bytes),
-        ("grpc.max_send_message_length", limits.max_message_bytes),
-        ("grpc.server_handshake_timeout_ms", int(limits.header_timeout * 1000)),
-    ]
+    return [*message_options(limits.max_message_bytes),
+            ("grpc.server_handshake_timeout_ms", int(limits.header_timeout * 1000))]
 
 
 def quiet_accept_errors(limiter: RateLimitedLog) -> Callable[

@@ -116,17 +116,8 @@ class ReplicaSet:
         last_error: UnavailableError | None = None
         lost = 0  # replicas that failed while the request may have been running on them
         while True:
-            full = {i for i in range(len(self.replicas))
-                    if self.balancer.in_flight(i) >= self.concurrency}
             try:
-                try:
-                    call = self.balancer.acquire(tried | full)
-                except NoReplicaError:
-                    # This request holds its fair-queue slot, but every replica it may still
-                    # try is busy or ejected: a retry, or capacity that fell (an ejection)
-                    # after the slot was granted. Queue at a busy healthy replica rather
-                    # than fail while one remains.
-                    call = self._queue_at_least_busy(tried)
+                call = self.pick(tried)
             except NoReplicaError:
                 if last_error is not None:
                     raise last_error from None
@@ -243,6 +234,18 @@ class ReplicaSet:
             if isinstance(notice, asyncio.TimerHandle):
                 notice.cancel()
                 calls[task] = None
+    def pick(self, tried: set[int]) -> Call:
+        """A replica for a request (or stream) holding its fair-queue slot: one with room, not
+        yet `tried`; if every such replica is busy or ejected (a retry, or capacity that fell
+        after the slot was granted), queue at the least busy healthy one rather than fail while
+        one remains. Raises NoReplicaError when none is left."""
+        full = {i for i in range(len(self.replicas))
+                if self.balancer.in_flight(i) >= self.concurrency}
+        try:
+            return self.balancer.acquire(tried | full)
+        except NoReplicaError:
+            return self._queue_at_least_busy(tried)
+
     def _queue_at_least_busy(self, exclude: set[int]) -> Call:
         """Every replica is busy: queue at the one with the fewest requests in flight (join the
         shortest queue), the balancer's choice among equals."""

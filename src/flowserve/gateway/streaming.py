@@ -155,13 +155,8 @@ async def _from_shard(shard: ReplicaSet, request: StreamMessage, endpoint: str,
         shard.budget.record_request()
     tried: set[int] = set()
     while True:
-        full = {i for i in range(len(shard.replicas))
-                if shard.balancer.in_flight(i) >= shard.concurrency}
         try:
-            try:
-                call = shard.balancer.acquire(tried | full)
-            except NoReplicaError:  # holding a fair-queue slot: queue at a busy replica
-                call = shard.balancer.acquire(tried)
+            call = shard.pick(tried)
         except NoReplicaError:
             raise UnavailableError(f"executor {shard.name!r}: no healthy replica left to try "
                                    f"({len(tried)} tried, {len(shard.replicas)} in all)"
@@ -186,11 +181,8 @@ async def _from_shard(shard: ReplicaSet, request: StreamMessage, endpoint: str,
                     shard.budget is not None and not shard.budget.try_retry()):
                 raise
             continue
-        except RequestError:  # deadline, bad request: nothing said about the replica
-            call.abandon()
-            raise
-        except BaseException:  # closed early or cancelled: the client went away
-            call.abandon()
+        except BaseException:  # deadline, bad request, closed early, cancelled: nothing said
+            call.abandon()       # about the replica
             raise
         finally:
             await replies.aclose()

@@ -7,6 +7,7 @@ request never decodes its documents.
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from google.protobuf import json_format
@@ -16,13 +17,50 @@ from ..documents.ids import new_id
 from ..documents.proto_codec import docarray_into_proto
 from ..proto import docarray_pb2, jina_pb2
 from .retried import Retried, retried_in
-from .stream import set_status_exception
 
-__all__ = ["DataRequest", "SUCCESS", "ERROR"]
+__all__ = ["DataRequest", "ERROR", "SUCCESS", "fill_header", "set_status_error",
+           "set_status_exception"]
 
 SUCCESS = jina_pb2.StatusProto.SUCCESS
 ERROR = jina_pb2.StatusProto.ERROR
 
+
+
+def fill_header(header: jina_pb2.HeaderProto, *, request_id: str | None, endpoint: str | None,
+                target_executor: str | None, timeout_ms: int | None) -> None:
+    """A new request's header (posts and streams): a fresh id unless given, and the fields
+    given."""
+    header.request_id = request_id or new_id()
+    if endpoint is not None:
+        header.exec_endpoint = endpoint
+    if target_executor is not None:
+        header.target_executor = target_executor
+    if timeout_ms is not None:
+        header.timeout = timeout_ms
+
+
+def set_status_exception(status: jina_pb2.StatusProto, exc: BaseException, *,
+                         executor: str) -> None:
+    """Mark `status` failed by `exc` raised in `executor` (name, args, traceback)."""
+    status.code = ERROR
+    status.description = f"{type(exc).__name__}: {exc}"
+    status.exception.name = type(exc).__name__
+    del status.exception.args[:]
+    status.exception.args.extend(str(a) for a in exc.args)
+    del status.exception.stacks[:]
+    status.exception.stacks.extend(traceback.format_exception(exc))
+    status.exception.executor = executor
+
+
+def set_status_error(status: jina_pb2.StatusProto, description: str, *, name: str,
+                     executor: str = "") -> None:
+    """Mark `status` failed for a reason that is not a Python exception object."""
+    status.code = ERROR
+    status.description = description
+    status.exception.name = name
+    del status.exception.args[:]
+    status.exception.args.append(description)
+    status.exception.executor = executor
 
 class DataRequest:
     """A request or response: ``header``, ``parameters``, ``routes`` and ``docs``."""
@@ -49,14 +87,8 @@ class DataRequest:
     ) -> DataRequest:
         """Build a fresh request carrying `docs` for `endpoint`."""
         req = cls()
-        header = req._pb.header
-        header.request_id = request_id or new_id()
-        if endpoint is not None:
-            header.exec_endpoint = endpoint
-        if target_executor is not None:
-            header.target_executor = target_executor
-        if timeout_ms is not None:
-            header.timeout = timeout_ms
+        fill_header(req._pb.header, request_id=request_id, endpoint=endpoint,
+                    target_executor=target_executor, timeout_ms=timeout_ms)
         if parameters:
             req.parameters = parameters
         if docs is not None:
@@ -130,13 +162,7 @@ class DataRequest:
 
     def set_error(self, description: str, *, name: str, executor: str = "") -> None:
         """Mark this request failed for a reason that is not a Python exception object."""
-        status = self._pb.header.status
-        status.code = ERROR
-        status.description = description
-        status.exception.name = name
-        del status.exception.args[:]
-        status.exception.args.append(description)
-        status.exception.executor = executor
+        set_status_error(self._pb.header.status, description, name=name, executor=executor)
 
     # -- payload ---------------------------------------------------------------------------
     @property

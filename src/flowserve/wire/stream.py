@@ -10,15 +10,14 @@ messages through the functions here.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 from google.protobuf import json_format
 
 from ..documents.document import Document
-from ..documents.ids import new_id
 from ..documents.proto_codec import document_into_proto
 from ..proto import jina_pb2
+from .request import fill_header, set_status_error, set_status_exception
 
 __all__ = ["StreamMessage", "doc_reply", "error_reply", "is_error", "new_stream_request",
            "parameters_of", "set_status_error", "set_status_exception"]
@@ -33,13 +32,8 @@ def new_stream_request(doc: Document, *, endpoint: str,
                        timeout_ms: int | None = None) -> StreamMessage:
     """The request that opens a stream: `doc` for `endpoint`."""
     message = StreamMessage()
-    header = message.header
-    header.request_id = request_id or new_id()
-    header.exec_endpoint = endpoint
-    if target_executor is not None:
-        header.target_executor = target_executor
-    if timeout_ms is not None:
-        header.timeout = timeout_ms
+    fill_header(message.header, request_id=request_id, endpoint=endpoint,
+                target_executor=target_executor, timeout_ms=timeout_ms)
     if parameters:
         message.parameters.update(parameters)
     document_into_proto(doc, message.document)
@@ -64,30 +58,6 @@ def doc_reply(request_id: str, doc: Document) -> StreamMessage:
 def is_error(message: StreamMessage) -> bool:
     """Whether this reply ends the stream with an error."""
     return bool(message.header.status.code == ERROR)
-
-
-def set_status_error(status: jina_pb2.StatusProto, description: str, *, name: str,
-                     executor: str = "") -> None:
-    """Mark `status` failed for a reason that is not a Python exception object."""
-    status.code = ERROR
-    status.description = description
-    status.exception.name = name
-    del status.exception.args[:]
-    status.exception.args.append(description)
-    status.exception.executor = executor
-
-
-def set_status_exception(status: jina_pb2.StatusProto, exc: BaseException, *,
-                         executor: str) -> None:
-    """Mark `status` failed by `exc` raised in `executor` (name, args, traceback)."""
-    status.code = ERROR
-    status.description = f"{type(exc).__name__}: {exc}"
-    status.exception.name = type(exc).__name__
-    del status.exception.args[:]
-    status.exception.args.extend(str(a) for a in exc.args)
-    del status.exception.stacks[:]
-    status.exception.stacks.extend(traceback.format_exception(exc))
-    status.exception.executor = executor
 
 
 def error_reply(request_id: str, description: str, *, name: str,
