@@ -84,7 +84,7 @@ def test_a_request_stuck_on_a_frozen_replica_is_retried_within_the_bound(tmp_pat
         (retried,) = response.retried
         assert (retried.executor, retried.attempts) == ("holder", 2)
         assert "was ejected (it failed its health check)" in retried.reasons
-        assert waited < 60
+        assert waited < 30, waited  # measured 3.5 s; waiting for the replica would be 60+
 
 
 def test_a_request_retried_after_its_replica_died_says_so(tmp_path):

@@ -82,7 +82,10 @@ def _all_pids(pids: dict) -> list[int]:
 
 
 def _end(p: subprocess.Popen[str], pids: list[int]) -> None:
+    """Clean-up after the assertions (they checked the Flow's own clean-up): the script and
+    every process it started, also those a failing test never learnt of."""
     if p.poll() is None:
+        pids = [*pids, *descendants_of(p.pid)]  # its template and the processes forked from it
         p.kill()
     p.wait(30)
     for stream in (p.stdin, p.stdout):

@@ -50,11 +50,13 @@ def test_a_light_client_gets_the_next_free_slot_however_deep_the_backlog():
     async def go():
         in_service = [await queue.submit("blocker") for _ in range(2)]
         flooders = [queue.submit(f) for f in ("f1", "f2", "f3") for _ in range(50)]
+        taken: set[int] = set()  # the flooders' requests already dispatched (by future)
         for _ in range(6):  # the flooders are served a while: their backlogs are old flows
             clock.now += 1.0
             queue.release(in_service.pop(0), service_time=1.0)
-            in_service.append(next(f for f in flooders if f.done() and f.result()
-                                   not in in_service).result())
+            dispatched = next(f for f in flooders if f.done() and id(f) not in taken)
+            taken.add(id(dispatched))
+            in_service.append(dispatched.result())
         light = queue.submit("light")
         queue.release(in_service.pop(0), service_time=1.0)
         assert light.done() and light.result().client == "light"

@@ -167,12 +167,12 @@ def test_a_call_queued_ahead_is_dropped_if_its_deadline_passes_before_it_starts(
 
 
 def test_handler_timeout_counts_from_when_a_queued_call_starts():
-    """Call 1 takes 0.8 s, call 2 (queued ahead meanwhile) 0.3 s, timeout 1 s: call 2 must
+    """Call 1 takes 1.6 s, call 2 (queued ahead meanwhile) 0.6 s, timeout 2 s: call 2 must
     not be failed for the time it waited for call 1 (a false timeout restarts the replica)."""
     executor = Gated(runtime_args={"name": "gated"})
-    executor.waits = [0.8, 0.3, 0.3]  # no gate is opened: each call takes this long
+    executor.waits = [1.6, 0.6, 0.6]  # no gate is opened: each call takes this long
     wedged: list[bool] = []
-    runtime = ExecutorRuntime(executor, sync_handlers="thread", handler_timeout=1.0,
+    runtime = ExecutorRuntime(executor, sync_handlers="thread", handler_timeout=2.0,
                               on_wedged=lambda: wedged.append(True))
 
     async def go() -> list[DataRequest]:
