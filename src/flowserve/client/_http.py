@@ -28,6 +28,7 @@ from ..wire.status import ERRORS_BY_NAME, error_for_http_status
 from ..wire.stream import StreamMessage
 from ._address import Address
 from ._engine import Failed, StreamBroken
+from ._http_blocking import BlockingConnection, BlockingReply
 from ._streaming import http_stream_doc
 from ._tls import http_verify, plaintext_hint
 from ._transport import SingleReply
@@ -168,8 +169,9 @@ class HttpTransport:
 
     `blocking` says the event loop running this transport belongs to a blocking `Client`,
     which runs one post at a time on it: a post of one request may then block the loop, and
-    goes over a synchronous connection (``httpx.HTTPTransport``), which costs under half the CPU
-    of an asyncio one per request. Posts of several requests stay concurrent, on asyncio.
+    goes over one synchronous keep-alive connection (`_http_blocking`), which costs a fraction
+    of the CPU of an asyncio one per request. Posts of several requests stay concurrent, on
+    asyncio.
     """
 
     def __init__(
@@ -198,7 +200,7 @@ class HttpTransport:
         )
         self._pool: httpx.AsyncBaseTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sync_pool: httpx.HTTPTransport | None = None
+        self._connection: BlockingConnection | None = None
 
     def _ensure_pool(self) -> httpx.AsyncBaseTransport:
         loop = asyncio.get_running_loop()
@@ -230,20 +232,13 @@ class HttpTransport:
         response.request = request
         return response
 
-    def _send_blocking(self, url: httpx.URL, headers: httpx.Headers | dict[str, str],
-                       timeout: httpx.Timeout, content: bytes) -> httpx.Response:
-        """`_send` of a POST on the synchronous pool (see `blocking`)."""
-        if self._sync_pool is None:
-            self._sync_pool = httpx.HTTPTransport(verify=self._verify, limits=self._limits)
-        request = httpx.Request("POST", url, headers=headers, content=content,
-                                extensions={"timeout": timeout.as_dict()})
-        response = self._sync_pool.handle_request(request)
-        try:
-            response.read()
-        finally:
-            response.close()
-        response.request = request
-        return response
+    def _send_blocking(self, headers: httpx.Headers | dict[str, str], timeout: float | None,
+                       content: bytes) -> BlockingReply:
+        """`_send` of a POST to /post on the blocking connection (see `blocking`)."""
+        if self._connection is None:
+            self._connection = BlockingConnection(self.address, self._verify)
+        connect = _CONNECT_TIMEOUT if timeout is None else min(timeout, _CONNECT_TIMEOUT)
+        return self._connection.post("/post", content, headers, timeout, connect)
 
     def _timeout(self, timeout: float | None) -> httpx.Timeout:
         connect = _CONNECT_TIMEOUT if timeout is None else min(timeout, _CONNECT_TIMEOUT)
@@ -284,22 +279,24 @@ class HttpTransport:
         except ValueError as exc:  # also lone surrogates (UnicodeEncodeError)
             raise BadRequestError(
                 f"request {request.request_id} cannot be sent as JSON: {exc}") from exc
-        post_headers, post_timeout = self._post_headers(headers), self._timeout(timeout)
+        post_headers = self._post_headers(headers)
+        reply: httpx.Response | BlockingReply
         try:
             if block:
-                reply = self._send_blocking(self._post_url, post_headers, post_timeout, content)
+                reply = self._send_blocking(post_headers, timeout, content)
             else:
-                reply = await self._send("POST", self._post_url, post_headers, post_timeout,
-                                         content)
+                reply = await self._send("POST", self._post_url, post_headers,
+                                         self._timeout(timeout), content)
         except httpx.TransportError as exc:
             error = transport_error(exc, self.address, timeout)
             if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise StreamBroken(error, fatal=True) from exc
             raise error from exc
         if reply.status_code != 200:
-            raise error_from_http(reply, self.address)
+            raise error_from_http(reply if isinstance(reply, httpx.Response)
+                                  else reply.as_httpx(), self.address)
         try:
-            return response_from_json(reply.json())
+            return response_from_json(json.loads(reply.content))
         except (ValueError, UnicodeDecodeError) as exc:  # includes BadRequestError
             raise RequestError(f"{self.address} sent an unreadable response: {exc}") from exc
 
@@ -337,8 +334,8 @@ class HttpTransport:
     async def close(self) -> None:
         pool, loop = self._pool, self._loop
         self._pool = self._loop = None
-        sync_pool, self._sync_pool = self._sync_pool, None
-        if sync_pool is not None:
-            sync_pool.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
         if pool is not None and loop is asyncio.get_running_loop():
             await pool.aclose()

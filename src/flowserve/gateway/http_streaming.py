@@ -26,24 +26,19 @@ from ..documents.document import Document
 from ..documents.json_codec import document_from_dict, document_to_dict
 from ..errors import BadRequestError
 from ..wire.deadline import deadline_after
-from ..wire.httpjson import request_from_post_body
-from ..wire.names import CLIENT_ID_HEADER, TIMEOUT_HEADER
+from ..wire.httpjson import load_body, request_from_post_body
 from ..wire.origin import http_origin
 from ..wire.sse import END, ERROR, EVENT_STREAM, UPDATE, encode_event
 from ..wire.status import http_status_for
 from ..wire.stream import StreamMessage, is_error, new_stream_request
-from .auth import AUTHENTICATED_CLIENT
 from .core import unexpected_error
-from .identity import TrustedProxies, client_identity
+from .http_request import http_client, http_error, request_timeout
+from .identity import TrustedProxies
 
 if TYPE_CHECKING:
     from .core import GatewayCore
 
 __all__ = ["add_streaming_route", "stream_request_from"]
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def stream_request_from(endpoint: str, body: Any, query: dict[str, str]) -> StreamMessage:
@@ -164,8 +159,6 @@ class EventStreamResponse(StreamingResponse):
 def add_streaming_route(app: FastAPI, core: GatewayCore, *, default_timeout: float | None,
                         trusted: TrustedProxies | None = None) -> None:
     """``GET /{endpoint}``: a catch-all, so add it after every other GET route."""
-    from .http_app import _timeout, http_error
-
     proxies = trusted or TrustedProxies()
 
     @app.get("/{endpoint:path}", summary="Stream a streaming endpoint (server-sent events)",
@@ -173,20 +166,14 @@ def add_streaming_route(app: FastAPI, core: GatewayCore, *, default_timeout: flo
     async def stream(endpoint: str, request: Request) -> Response:
         try:
             raw = await request.body()
-            try:
-                body = json.loads(raw, parse_constant=_no_constant) if raw.strip() else None
-            except ValueError as exc:
-                raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
+            body = load_body(raw) if raw.strip() else None
             message = stream_request_from(endpoint, body, dict(request.query_params))
             header = message.header
-            timeout = _timeout(request.headers.get(TIMEOUT_HEADER),
-                               header.timeout if header.HasField("timeout") else 0,
-                               default_timeout)
-            peer_ip = request.client.host if request.client else None
-            client = client_identity(request.headers, peer=peer_ip or "unknown",
-                                     peer_ip=peer_ip, client_id_key=CLIENT_ID_HEADER.lower(),
-                                     trusted=proxies, authenticated=AUTHENTICATED_CLIENT.get())
-            replies = core.stream(message, deadline=deadline_after(timeout), client=client,
+            timeout = request_timeout(request.headers,
+                                      header.timeout if header.HasField("timeout") else 0,
+                                      default_timeout)
+            replies = core.stream(message, deadline=deadline_after(timeout),
+                                  client=http_client(request.headers, request.scope, proxies),
                                   origin=http_origin(request.scope, "/{endpoint}"))
         except Exception as exc:  # noqa: BLE001 - a JSON error body, never a plain-text 500
             return http_error(unexpected_error(exc))

@@ -58,9 +58,14 @@ class HttpServer:
     @classmethod
     def start(cls, app: Any, host: str, port: int = 0, *, grace: float = 1.0,
               what: str = "http", **options: Any) -> HttpServer:
-        """`options` go to ``uvicorn.Config`` (TLS files, limits)."""
+        """`options` go to ``uvicorn.Config`` (TLS files, limits).
+
+        uvicorn's own reading of ``X-Forwarded-For`` is off: it would let any client on
+        127.0.0.1 (a mesh sidecar's clients included) rewrite its address; the gateway reads
+        forwarded headers from its trusted proxies only (`gateway.identity`)."""
         sock = _listen(host, port, what)
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                proxy_headers=False,
                                 timeout_graceful_shutdown=max(1, int(grace)), **options)
         server = _Server(config)
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

@@ -40,6 +40,7 @@ from ..errors import BadRequestError
 from .request import DataRequest
 
 __all__ = [
+    "load_body",
     "parse_post_body",
     "post_body_from_request",
     "request_from_post_body",
@@ -169,20 +170,26 @@ def request_from_post_body(body: Any) -> DataRequest:
     )
 
 
-def parse_post_body(raw: bytes) -> DataRequest:
-    """The DataRequest of a raw ``POST /post`` body (gateway side): parsed once, strictly (NaN
-    and Infinity are not JSON numbers), then `request_from_post_body`; an empty body is ``{}``.
-
-    Raises BadRequestError saying what was wrong: not JSON (and where), nested too deeply to
-    parse, or a bad key or document.
-    """
+def load_body(raw: bytes | str) -> Any:
+    """A request body's JSON (gateway side), parsed strictly: NaN and Infinity are not JSON
+    numbers. Raises BadRequestError saying what was wrong: not JSON (and where), or nested too
+    deeply to parse."""
     try:
-        body = json.loads(raw or b"{}", parse_constant=_no_constant)
+        return json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
         raise BadRequestError("the request body is nested too deeply to parse") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
         raise BadRequestError(f"request body is not valid JSON: {exc}") from None
-    return request_from_post_body(body)
+
+
+def parse_post_body(raw: bytes) -> DataRequest:
+    """The DataRequest of a raw ``POST /post`` body (gateway side): parsed once (`load_body`),
+    then `request_from_post_body`; an empty body is ``{}``.
+
+    Raises BadRequestError saying what was wrong: not JSON, nested too deeply, or a bad key
+    or document.
+    """
+    return request_from_post_body(load_body(raw or b"{}"))
 
 
 def _no_constant(name: str) -> Any:
@@ -216,20 +223,50 @@ def _status_to_json(status_json: dict[str, Any]) -> dict[str, Any]:
     return status_json
 
 
+def _status_json(status: Any) -> dict[str, Any]:
+    """A status as protobuf JSON, written directly (protobuf's printer costs more than the
+    rest of answering a request); an exception, rare, goes through the printer."""
+    status_json: dict[str, Any] = {"code": status.code, "description": status.description}
+    if status.HasField("exception"):
+        status_json["exception"] = json_format.MessageToDict(status.exception)
+    return _status_to_json(status_json)
+
+
+def _header_json(header: Any) -> dict[str, Any]:
+    header_json: dict[str, Any] = {}
+    if header.request_id:
+        header_json["requestId"] = header.request_id
+    if header.HasField("exec_endpoint"):
+        header_json["execEndpoint"] = header.exec_endpoint
+    if header.HasField("target_executor"):
+        header_json["targetExecutor"] = header.target_executor
+    if header.HasField("timeout"):
+        header_json["timeout"] = header.timeout
+    header_json["status"] = _status_json(header.status)
+    return header_json
+
+
+def _route_json(route: Any) -> dict[str, Any]:
+    route_json: dict[str, Any] = {}
+    if route.executor:
+        route_json["executor"] = route.executor
+    if route.HasField("start_time"):
+        route_json["startTime"] = route.start_time.ToJsonString()
+    if route.HasField("end_time"):
+        route_json["endTime"] = route.end_time.ToJsonString()
+    if route.HasField("status"):
+        route_json["status"] = _status_json(route.status)
+    return route_json
+
+
 def response_to_json(request: DataRequest) -> dict[str, Any]:
-    """The JSON body answering ``POST /post`` with `request` (gateway side)."""
-    header = json_format.MessageToDict(request.header, use_integers_for_enums=True)
-    header["status"] = _status_to_json(header.get("status", {}))
-    routes = []
-    for route in request.routes:
-        route_json = json_format.MessageToDict(route, use_integers_for_enums=True)
-        if "status" in route_json:
-            _status_to_json(route_json["status"])
-        routes.append(route_json)
+    """The JSON body answering ``POST /post`` with `request` (gateway side): protobuf JSON for
+    the header and routes (as ``json_format.MessageToDict`` with enums as integers, with a
+    status's code and description always present)."""
     return {
-        "header": header,
+        "header": _header_json(request.header),
         "parameters": request.parameters,
-        "routes": routes,
+        "routes": [_route_json(route) for route in request.routes],
         "data": request.docs.to_dict_list(),
     }
 
@@ -245,14 +282,59 @@ def _parse_into(value: Any, message: Any, where: str) -> None:
 
 _ROUTE_TIMES = (("startTime", "start_time"), ("start_time", "start_time"),
                 ("endTime", "end_time"), ("end_time", "end_time"))
+_HEADER_STRINGS = {"requestId": "request_id", "request_id": "request_id",
+                   "execEndpoint": "exec_endpoint", "exec_endpoint": "exec_endpoint",
+                   "targetExecutor": "target_executor", "target_executor": "target_executor"}
+_ROUTE_STRINGS = {"executor": "executor"}
+_STATUS_CODES = {0: 0, 1: 1, "SUCCESS": 0, "ERROR": 1}
+
+
+def _set_plain_fields(value: Mapping[str, Any], message: Any,
+                      strings: Mapping[str, str]) -> dict[str, Any]:
+    """Set on `message` the string fields of `value` named in `strings` and a plain status
+    (code and description only); what is left, for protobuf's parser. A response carries a
+    header and a route per executor visited, and protobuf's parser takes longer than the rest
+    of reading it; anything unusual (an exception, a wrong type) is left to it."""
+    rest = {}
+    for key, item in value.items():
+        field = strings.get(key)
+        if field is not None and isinstance(item, str):
+            setattr(message, field, item)
+        elif key == "status" and _set_plain_status(item, message.status):
+            pass
+        else:
+            rest[key] = item
+    return rest
+
+
+def _set_plain_status(value: Any, status: Any) -> bool:
+    if not isinstance(value, Mapping) or not value.keys() <= {"code", "description"}:
+        return False
+    code = value.get("code", 0)
+    description = value.get("description", "")
+    if (isinstance(code, bool) or not isinstance(code, (int, str))
+            or code not in _STATUS_CODES or not isinstance(description, str)):
+        return False
+    status.code = _STATUS_CODES[code]
+    status.description = description
+    return True
+
+
+def _parse_header(value: Any, header: Any) -> None:
+    """`_parse_into` for a response header (`_set_plain_fields`)."""
+    if not isinstance(value, Mapping):
+        raise BadRequestError(f"header must be a JSON object, got {_kind(value)}")
+    rest = _set_plain_fields(value, header, _HEADER_STRINGS)
+    if rest:
+        _parse_into(rest, header, "header")
 
 
 def _parse_route(value: Any, route: Any, where: str) -> None:
-    """`_parse_into` for a route, with its times read by `_parse_utc_time` (a response carries
-    two per executor visited, and protobuf's own parser takes longer than the rest of it)."""
+    """`_parse_into` for a route, with its times read by `_parse_utc_time` and its plain
+    fields set directly (`_set_plain_fields`)."""
     if not isinstance(value, Mapping):
         raise BadRequestError(f"{where} must be a JSON object, got {_kind(value)}")
-    rest = dict(value)
+    rest = _set_plain_fields(value, route, _ROUTE_STRINGS)
     for key, field in _ROUTE_TIMES:
         text = rest.get(key)
         if isinstance(text, str) and _parse_utc_time(text, getattr(route, field)):
@@ -290,7 +372,7 @@ def response_from_json(body: Any) -> DataRequest:
     response = DataRequest()
     header = body.get("header")
     if header is not None:
-        _parse_into(header, response.header, "header")
+        _parse_header(header, response.header)
     routes = body.get("routes")
     if routes is not None:
         if not isinstance(routes, (list, tuple)):

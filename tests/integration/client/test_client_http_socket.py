@@ -111,3 +111,113 @@ def test_a_request_json_cannot_carry_fails_alone_naming_why(served):
         assert [e.status.exception.name for e in errors] == ["BadRequestError"]
         assert [d.text for d in client.post("/", make_docs("d"))] == ["D"]
     assert len(app.headers) == 3  # the bad request never went out
+
+
+class OneShotServer:
+    """A raw HTTP/1.1 server on 127.0.0.1 that reads each request, answers it (or not) and
+    closes the connection without saying so beforehand - as a proxy or a server dropping an
+    idle keep-alive connection does."""
+
+    def __init__(self, answer: bool = True) -> None:
+        import socket
+        import threading
+
+        self.answer = answer
+        self.stopping = False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.closed = threading.Semaphore(0)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import json
+
+        while True:
+            conn, _ = self.listener.accept()
+            if self.stopping:
+                conn.close()
+                return
+            self.connections += 1
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                if self.answer:
+                    docs = json.loads(body)["data"]
+                    reply = json.dumps({"header": {"requestId": "r"}, "data": docs}).encode()
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                 b"content-length: %d\r\n\r\n%s" % (len(reply), reply))
+            self.closed.release()
+
+    def close(self) -> None:
+        import socket
+
+        self.stopping = True
+        socket.create_connection(("127.0.0.1", self.port)).close()  # wakes accept()
+        self.thread.join(30)
+        self.listener.close()
+
+
+def test_a_connection_the_server_dropped_is_not_reused():
+    server = OneShotServer()
+    try:
+        with Client(host=f"http://127.0.0.1:{server.port}") as client:
+            for text in ("a", "b", "c"):
+                assert [d.text for d in client.post("/", make_docs(text))] == [text]
+                assert server.closed.acquire(timeout=30)  # dropped before the next post
+        assert server.connections == 3
+    finally:
+        server.close()
+
+
+def test_a_server_closing_without_an_answer_is_unavailable_naming_it():
+    from flowserve.errors import UnavailableError
+
+    server = OneShotServer(answer=False)
+    try:
+        with Client(host=f"http://127.0.0.1:{server.port}") as client, pytest.raises(
+                UnavailableError, match=rf"127.0.0.1:{server.port}.*(disconnected|reset)"):
+            client.post("/", make_docs("a"))
+    finally:
+        server.close()
+
+
+def test_nobody_listening_is_unavailable_naming_the_address():
+    import socket
+
+    from flowserve.errors import UnavailableError
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+    with Client(host=f"http://127.0.0.1:{port}") as client, pytest.raises(
+            UnavailableError, match=f"cannot reach the gateway at .*:{port}"):
+        client.post("/", make_docs("a"))
+
+
+def test_a_forwarded_for_header_does_not_change_the_peer_address():
+    """Only the gateway's trusted proxies are believed (`gateway.identity`); uvicorn's own
+    X-Forwarded-For rewriting (it trusts 127.0.0.1) would let a local client, or any client
+    behind a sidecar proxy, pick its address."""
+    import httpx
+
+    async def peer(scope: dict, receive: object, send: object) -> None:
+        body = scope["client"][0].encode()
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+    server = HttpServerThread(peer)
+    server.start()
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{server.port}/",
+                          headers={"X-Forwarded-For": "10.9.9.9"})
+    finally:
+        server.stop()
+    assert reply.text == "127.0.0.1"

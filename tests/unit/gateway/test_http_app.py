@@ -30,9 +30,11 @@ class EchoCore:
         return request
 
 
-def call(core: EchoCore, method: str, path: str, **kwargs: Any) -> httpx.Response:
+def call(core: EchoCore, method: str, path: str, *, cors: bool = False,
+         **kwargs: Any) -> httpx.Response:
     async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(core))  # type: ignore[arg-type]
+        app = create_app(core, cors=cors)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
             return await http.request(method, path, **kwargs)
 
@@ -159,3 +161,51 @@ def test_each_post_tells_the_core_where_it_came_from():
     assert origin == HttpOrigin(method="POST", route="/post", path="/post", scheme="http",
                                 server_address="gw", server_port=None,
                                 client_address="127.0.0.1", client_port=123, user_agent="ua/1")
+
+
+def test_post_is_answered_before_fastapi_and_its_route_answers_the_same():
+    """`POST /post` skips FastAPI (`http_post`); the FastAPI route kept for OpenAPI gives the
+    same answer, errors included."""
+    from fastapi.routing import APIRoute
+
+    from flowserve.gateway.http_post import PostFirst
+
+    app = create_app(EchoCore())
+    assert isinstance(app, PostFirst)
+    route = next(r for r in app.app.routes  # type: ignore[attr-defined]
+                 if isinstance(r, APIRoute) and r.path == "/post")
+
+    async def both(body: bytes) -> list[httpx.Response]:
+        answers = []
+        for target in (app, route.app):
+            transport = httpx.ASGITransport(app=target)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                answers.append(await http.post("/post", content=body, headers={
+                    "content-type": "application/json", "X-Timeout": "bogus"}
+                    if b"bogus" in body else {"content-type": "application/json"}))
+        return answers
+
+    for body in (b'{"requestId": "r", "data": [{"id": "d", "text": "a"}]}', b"{", b'{"bogus": 1}'):
+        fast, routed = asyncio.run(both(body))
+        assert fast.status_code == routed.status_code
+        assert fast.json() == routed.json()
+        assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+
+
+def test_cors_covers_post_too():
+    origin = {"Origin": "http://ui.example"}
+    posted = call(EchoCore(), "POST", "/post", cors=True, json={"data": []}, headers=origin)
+    assert posted.status_code == 200
+    assert posted.headers["access-control-allow-origin"] in ("*", "http://ui.example")
+    preflight = call(EchoCore(), "OPTIONS", "/post", cors=True, headers={
+        **origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200 and "POST" in preflight.headers[
+        "access-control-allow-methods"]
+    plain = call(EchoCore(), "POST", "/post", json={"data": []}, headers=origin)
+    assert "access-control-allow-origin" not in plain.headers
+
+
+def test_other_methods_and_paths_still_reach_fastapi():
+    assert call(EchoCore(), "PUT", "/post").status_code == 405
+    assert call(EchoCore(), "GET", "/").json() == {}
+    assert call(EchoCore(), "GET", "/status").json()["jina"] == {"role": "gateway"}

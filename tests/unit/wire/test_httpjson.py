@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowserve.documents.array import DocumentArray
 from flowserve.documents.document import Document
@@ -237,3 +239,97 @@ def test_response_reader_is_lenient_but_checks_shapes() -> None:
         response_from_json({"routes": [{"startTime": "yesterday"}]})
     with pytest.raises(BadRequestError, match=r"data\[0\]"):
         response_from_json({"data": [{"bogus": 1}]})
+
+
+# -- the header and routes are written and read without protobuf's JSON printer and parser on
+# the common path; they must say exactly what the printer and parser say
+
+
+def _printed(message: Any) -> dict[str, Any]:
+    """What protobuf's printer writes for a header or route, with the status defaults the
+    gateway adds."""
+    from google.protobuf import json_format
+
+    printed = json_format.MessageToDict(message, use_integers_for_enums=True)
+    statuses = [printed.setdefault("status", {})] if message.DESCRIPTOR.name == "HeaderProto" \
+        else [printed["status"]] if "status" in printed else []
+    for status in statuses:
+        status.setdefault("code", 0)
+        status.setdefault("description", "")
+        if "exception" in status:
+            for key, default in (("name", ""), ("args", []), ("stacks", []), ("executor", "")):
+                status["exception"].setdefault(key, default)
+    return printed
+
+
+_texts = st.text(max_size=8)
+
+
+@st.composite
+def _statuses(draw: st.DrawFn, status: Any) -> None:
+    status.code = draw(st.sampled_from([0, 1]))
+    status.description = draw(_texts)
+    if draw(st.booleans()):
+        status.exception.name = draw(_texts)
+        status.exception.args.extend(draw(st.lists(_texts, max_size=2)))
+        status.exception.executor = draw(_texts)
+
+
+@st.composite
+def _responses(draw: st.DrawFn) -> DataRequest:
+    response = DataRequest()
+    header = response.header
+    header.request_id = draw(_texts)
+    for field in ("exec_endpoint", "target_executor"):
+        if draw(st.booleans()):
+            setattr(header, field, draw(_texts))
+    if draw(st.booleans()):
+        header.timeout = draw(st.integers(0, 2**32 - 1))
+    if draw(st.booleans()):
+        draw(_statuses(header.status))
+    for _ in range(draw(st.integers(0, 3))):
+        route = response.routes.add()
+        route.executor = draw(_texts)
+        for field in ("start_time", "end_time"):
+            if draw(st.booleans()):
+                getattr(route, field).FromNanoseconds(draw(st.integers(0, 2**62)))
+        if draw(st.booleans()):
+            draw(_statuses(route.status))
+    return response
+
+
+@settings(max_examples=300, deadline=None)
+@given(_responses())
+def test_header_and_routes_are_written_as_protobuf_prints_them(response: DataRequest) -> None:
+    body = response_to_json(response)
+    assert body["header"] == _printed(response.header)
+    assert body["routes"] == [_printed(route) for route in response.routes]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_responses())
+def test_header_and_routes_are_read_as_protobuf_parses_them(response: DataRequest) -> None:
+    body = _through_json(response_to_json(response))
+    back = response_from_json(body)
+    assert back.header == response.header or (
+        # the printer's status defaults make an absent header status present (and empty)
+        not response.header.HasField("status") and back.header.status == response.header.status)
+    assert list(back.routes) == list(response.routes)
+
+
+@pytest.mark.parametrize("header", [
+    {"requestId": 5}, {"status": {"code": 7}}, {"status": {"code": True}}, {"status": []},
+    {"status": {"code": "WARNING"}}, {"status": {"description": 3}}, {"execEndpoint": None},
+    {"request_id": "r", "status": {"code": "SUCCESS", "description": "d"}, "timeout": 5},
+])
+def test_odd_header_values_are_read_as_protobuf_parses_them(header: dict[str, Any]) -> None:
+    from google.protobuf import json_format
+
+    expected = DataRequest().header
+    try:
+        json_format.ParseDict(header, expected, ignore_unknown_fields=True)
+    except json_format.ParseError:
+        with pytest.raises(BadRequestError, match="header"):
+            response_from_json({"header": header})
+        return
+    assert response_from_json({"header": header}).header == expected
