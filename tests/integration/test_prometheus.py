@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,7 +17,7 @@ from procs import running, wait_until
 from prometheus import JOB, Prometheus, prometheus, promtool
 from toy_executors import AppendText, Slow
 
-from flowserve import Client, Document, DocumentArray, Flow
+from flowserve import Client, Document, Flow
 from flowserve.export.prometheus import queue_demand_query
 from flowserve.observe.alerts import ALERTS, rule_groups
 from flowserve.observe.grafana import grafana_dashboard
@@ -24,7 +25,9 @@ from flowserve.observe.grafana import grafana_dashboard
 pytestmark = pytest.mark.integration
 
 SERVICE_TIME = 0.2
-FLOOD = 200  # requests of one document: 40 s of work for the slow executor
+FLOOD_WINDOW = 60  # requests of one document outstanding: 12 s of work queued at the slow one
+FLOOD_MAX = 3000  # bounds of the flood, which otherwise lasts until the module's tests end
+FLOOD_SECONDS = 420
 
 
 def grafana_query(expr: str) -> str:
@@ -67,13 +70,24 @@ def flooded(tmp_path_factory):
         targets = [urlsplit(url).netloc for url in pages]
         with prometheus(tmp, targets, rule_files=[rules]) as prom:
             answered: list[int] = []
+            sent: list[int] = []
             errors: list[BaseException] = []
+            stop = threading.Event()
+
+            def docs() -> Iterator[Document]:
+                """Documents while the tests run (the client takes them as its window of
+                FLOOD_WINDOW requests frees up, so the slow executor's queue stays full)."""
+                until = time.monotonic() + FLOOD_SECONDS
+                for j in range(FLOOD_MAX):
+                    if stop.is_set() or time.monotonic() > until:
+                        return
+                    sent.append(1)
+                    yield Document(text=f"f{j}")
 
             def flood() -> None:
-                docs = DocumentArray(Document(text=f"f{j}") for j in range(FLOOD))
                 try:
                     with Client(host=addresses.gateway_url("grpc")) as client:
-                        client.post("/", docs, request_size=1, prefetch=FLOOD,
+                        client.post("/", docs(), request_size=1, prefetch=FLOOD_WINDOW,
                                     on_done=lambda r: answered.append(1))
                 except BaseException as exc:  # noqa: BLE001 - surfaced below
                     errors.append(exc)
@@ -85,9 +99,11 @@ def flooded(tmp_path_factory):
                 yield {"prom": prom, "pages": pages, "started": started,
                        "answered": answered}
             finally:
+                stop.set()
                 flooder.join(300)
             assert not errors, errors
-            assert len(answered) == FLOOD
+            assert not flooder.is_alive()
+            assert len(answered) == len(sent) > FLOOD_WINDOW
 
 
 def test_every_shipped_expression_returns_data_during_the_flood(flooded):

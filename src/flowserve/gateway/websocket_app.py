@@ -31,7 +31,7 @@ from .._version import __version__
 from ..errors import BadRequestError, RequestError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline, deadline_after
-from ..wire.httpjson import request_from_post_body, response_to_json
+from ..wire.httpjson import load_body, request_from_post_body, response_to_json
 from ..wire.names import CLIENT_ID_HEADER
 from ..wire.origin import http_origin
 from ..wire.request import DataRequest
@@ -67,10 +67,7 @@ class _Framing:
             except Exception as exc:  # protobuf's DecodeError, or a wrong message
                 raise BadRequestError(f"not a serialized DataRequestProto: {exc}") from exc
             return request
-        try:
-            body = json.loads(text or "")
-        except ValueError as exc:
-            raise BadRequestError(f"message is not valid JSON: {exc}") from exc
+        body = load_body(text or "", what="message")
         return None if body == {} else request_from_post_body(body)
 
     async def send(self, response: DataRequest) -> None:

@@ -170,16 +170,16 @@ def request_from_post_body(body: Any) -> DataRequest:
     )
 
 
-def load_body(raw: bytes | str) -> Any:
-    """A request body's JSON (gateway side), parsed strictly: NaN and Infinity are not JSON
-    numbers. Raises BadRequestError saying what was wrong: not JSON (and where), or nested too
-    deeply to parse."""
+def load_body(raw: bytes | str, what: str = "request body") -> Any:
+    """The JSON of a request body (or of `what` else a client sent: a websocket message),
+    gateway side, parsed strictly: NaN and Infinity are not JSON numbers. Raises
+    BadRequestError saying what was wrong: not JSON (and where), or nested too deeply."""
     try:
         return json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
-        raise BadRequestError("the request body is nested too deeply to parse") from None
+        raise BadRequestError(f"the {what} is nested too deeply to parse") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
-        raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+        raise BadRequestError(f"{what} is not valid JSON: {exc}") from None
 
 
 def parse_post_body(raw: bytes) -> DataRequest:

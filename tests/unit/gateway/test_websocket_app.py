@@ -119,6 +119,15 @@ def test_an_undecodable_message_closes_with_1003():
     assert "DataRequestProto" in sent[-1]["reason"]
 
 
+def test_bad_json_messages_close_with_1003_naming_why():
+    for text, reason in [("{", "message is not valid JSON"),
+                         ('{"data": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+                         ('{"data": [{"text": "a", "tags": {"x": NaN}}]}', "NaN")]:
+        sent = converse(Core(), "/", [], [{"type": "websocket.receive", "text": text}])
+        assert sent[-1]["type"] == "websocket.close" and sent[-1]["code"] == 1003, sent
+        assert reason in sent[-1]["reason"]
+
+
 def test_dry_run_answers_one_status():
     ok = converse(Core(), "/dry_run", ["bytes"], [{"type": "websocket.receive", "bytes": b""}])
     assert jina_pb2.StatusProto.FromString(ok[1]["bytes"]).code == jina_pb2.StatusProto.SUCCESS
