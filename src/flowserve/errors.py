@@ -8,6 +8,7 @@
     ├── RequestError                a request that could not be served (expected, per request)
     │   ├── BadRequestError         malformed input (unknown endpoint shape, bad JSON doc, ...)
     │   ├── ExecutorError           the executor's own code raised (carried back in the status)
+    │   │   └── HandlerTimeoutError a handler call ran past `timeout_handler`
     │   ├── OverloadedError         shed by admission control; retry later
     │   ├── DeadlineExceededError   the request's deadline passed (names where)
     │   └── UnavailableError        an executor (or the gateway) could not be reached
@@ -28,6 +29,7 @@ __all__ = [
     "ExecutorLoadError",
     "FlowStartError",
     "FlowserveError",
+    "HandlerTimeoutError",
     "OverloadedError",
     "ReplicaLostError",
     "RequestError",
@@ -79,6 +81,11 @@ class ExecutorError(RequestError):
         self.name = name
         self.args_ = list(args or [])
         self.stacks = list(stacks or [])
+
+
+class HandlerTimeoutError(ExecutorError, TimeoutError):
+    """A handler call did not return within the executor's `timeout_handler`; the replica it
+    ran on restarts (docs/resilience.md#handler-timeout)."""
 
 
 class OverloadedError(RequestError):

@@ -14,6 +14,7 @@ import pytest
 from procs import Proc, pid_alive, running, wait_until
 
 from flowserve import Client, Document, Flow
+from flowserve.errors import HandlerTimeoutError
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +40,14 @@ def test_a_handler_that_never_returns_fails_its_request_and_the_replica_restarts
         first = _executor_pid(flow)
         errors: list[str] = []
         started = time.monotonic()
-        client.post(endpoint, Document(text="x"), timeout=120,
-                    on_error=lambda r: errors.append(r.header.status.description))
+        if endpoint == "/hang":  # raised as a HandlerTimeoutError (an ExecutorError, a timeout)
+            with pytest.raises(HandlerTimeoutError) as raised:
+                client.post(endpoint, Document(text="x"), timeout=120)
+            errors.append(str(raised.value))
+            assert raised.value.executor == "hangs"
+        else:
+            client.post(endpoint, Document(text="x"), timeout=120,
+                        on_error=lambda r: errors.append(r.header.status.description))
         assert len(errors) == 1
         assert time.monotonic() - started < 60
         if endpoint == "/hang":

@@ -10,6 +10,7 @@ from typing import Any
 from ..documents.array import DocumentArray
 from ..errors import (
     ExecutorError,
+    HandlerTimeoutError,
     RequestError,
 )
 from ..wire.request import DataRequest
@@ -22,6 +23,11 @@ logger = logging.getLogger("flowserve.client")
 
 Callback = Callable[[DataRequest], Any]
 
+_EXECUTOR_ERRORS: dict[str, type[ExecutorError]] = {
+    HandlerTimeoutError.__name__: HandlerTimeoutError,
+}
+"""Executor failures flowserve itself names (the worker sets them), by their name on the wire;
+any other name is the executor's own exception, an `ExecutorError`."""
 
 
 def error_from_status(response: DataRequest) -> RequestError:
@@ -33,7 +39,7 @@ def error_from_status(response: DataRequest) -> RequestError:
     if cls is not None:
         return cls(description)
     where = f"executor {exc.executor!r} failed: " if exc.executor else ""
-    return ExecutorError(
+    return _EXECUTOR_ERRORS.get(exc.name, ExecutorError)(
         where + description,
         executor=exc.executor,
         name=exc.name,

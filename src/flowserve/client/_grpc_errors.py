@@ -15,19 +15,24 @@ from ..errors import (
     UnavailableError,
 )
 from ..wire.names import ERROR_TRAILER, RETRY_AFTER
-from ..wire.status import error_for_grpc_code
+from ..wire.status import ERRORS_BY_NAME, error_for_grpc_code
 from ._address import Address
 from ._tls import plaintext_hint
 
 __all__ = ["RequestFailed", "error_from_rpc", "unary_failure"]
 
 
-def _retry_after(exc: grpc.RpcError) -> float:
+def _trailer(exc: grpc.RpcError, name: str) -> str | None:
     trailing = getattr(exc, "trailing_metadata", None)
     for key, value in (trailing() if callable(trailing) else None) or ():
-        if key.lower() == RETRY_AFTER:
-            with contextlib.suppress(TypeError, ValueError):
-                return float(value)
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _retry_after(exc: grpc.RpcError) -> float:
+    with contextlib.suppress(TypeError, ValueError):
+        return float(_trailer(exc, RETRY_AFTER))  # type: ignore[arg-type]
     return 1.0
 
 
@@ -38,7 +43,10 @@ def _join(prefix: str, details: str) -> str:
 def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
     """The one place gRPC status codes become flowserve errors.
 
-    The message is the server's own (``details``); UNAVAILABLE always names `address`.
+    The message is the server's own (``details``); UNAVAILABLE always names `address`, and
+    says "cannot reach the gateway" only when the gateway did not answer (no ``flowserve-error``
+    trailer; with one, an executor behind it is unavailable: the trailer's class, e.g.
+    ReplicaLostError).
     A ``retry-after`` trailing metadata value (seconds) fills OverloadedError.retry_after.
     """
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
@@ -58,6 +66,13 @@ def error_from_rpc(exc: grpc.RpcError, address: Address | str) -> RequestError:
             return DeadlineExceededError(f"deadline exceeded waiting for {address}")
         return DeadlineExceededError(details)
     if cls is UnavailableError:
+        named = _trailer(exc, ERROR_TRAILER)
+        if named is not None:  # the gateway answered: an executor is unavailable
+            named_cls = ERRORS_BY_NAME.get(named)
+            unavailable = (named_cls if named_cls is not None
+                           and issubclass(named_cls, UnavailableError) else UnavailableError)
+            return unavailable(details if str(address) in details
+                               else _join(f"{address}", details))
         tls = address.tls if isinstance(address, Address) else False
         return UnavailableError(_join(f"cannot reach the gateway at {address}", details)
                                 + plaintext_hint(tls, "grpc", details))

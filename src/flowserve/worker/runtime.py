@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
 from ..config.ratelog import RateLimitedLog
 from ..documents.array import DocumentArray
+from ..errors import HandlerTimeoutError
 from ..executor import DEFAULT_ENDPOINT, Batching, Executor, Handler, discover_endpoints
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
@@ -172,7 +173,7 @@ class ExecutorRuntime:
             return request
         except _HandlerTimeout as exc:
             log.error("%s", exc)
-            request.set_error(str(exc), name="HandlerTimeoutError", executor=self.name)
+            request.set_error(str(exc), name=HandlerTimeoutError.__name__, executor=self.name)
             outcome = "executor_error"
             if self.on_wedged is not None:
                 self.on_wedged()

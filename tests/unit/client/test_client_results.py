@@ -20,6 +20,7 @@ from flowserve.errors import (
     BadRequestError,
     DeadlineExceededError,
     ExecutorError,
+    HandlerTimeoutError,
     OverloadedError,
     RequestError,
     UnavailableError,
@@ -188,10 +189,20 @@ def test_sink_continue_on_error_logs(caplog: pytest.LogCaptureFixture) -> None:
         ("UnavailableError", UnavailableError),
         ("BadRequestError", BadRequestError),
         ("KeyError", ExecutorError),
+        ("HandlerTimeoutError", HandlerTimeoutError),
     ],
 )
 def test_error_from_status(name: str, cls: type) -> None:
     assert type(error_from_status(_error_reply(name))) is cls
+
+
+def test_a_handler_timeout_is_an_executor_error_and_a_timeout() -> None:
+    reply = _error_reply("HandlerTimeoutError")
+    reply.status.exception.executor = "slow"
+    error = error_from_status(reply)
+    assert isinstance(error, ExecutorError) and isinstance(error, TimeoutError)
+    assert error.executor == "slow" and error.name == "HandlerTimeoutError"
+    assert "executor 'slow' failed" in str(error)
 
 
 # -- transport error mapping --------------------------------------------------------------------
@@ -219,12 +230,29 @@ def test_error_from_rpc() -> None:
     assert isinstance(err, OverloadedError) and str(err) == "busy" and err.retry_after == 2.5
     err = error_from_rpc(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "refused"), addr)
     assert isinstance(err, UnavailableError) and "grpc://gw:1" in str(err)
+    assert "cannot reach the gateway" in str(err)
     err = error_from_rpc(FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "late"), addr)
     assert isinstance(err, DeadlineExceededError)
     err = error_from_rpc(FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "bad"), addr)
     assert isinstance(err, BadRequestError)
     err = error_from_rpc(FakeRpcError(grpc.StatusCode.INTERNAL, "bug"), addr)
     assert type(err) is RequestError and "INTERNAL" in str(err)
+
+
+def test_unavailable_behind_a_gateway_that_answered_is_not_an_unreachable_gateway() -> None:
+    """The gateway's `flowserve-error` trailer says it answered: an executor is unavailable,
+    as the trailer's class says (before: "cannot reach the gateway at ...: executor 'x' ...")."""
+    from flowserve.errors import ReplicaLostError
+    from flowserve.wire.names import ERROR_TRAILER
+
+    addr = parse_address("grpc://gw:1")
+    for name, cls in (("UnavailableError", UnavailableError),
+                      ("ReplicaLostError", ReplicaLostError), ("Whatever", UnavailableError)):
+        err = error_from_rpc(FakeRpcError(grpc.StatusCode.UNAVAILABLE,
+                                          "executor 'x': no healthy replica",
+                                          ((ERROR_TRAILER, name),)), addr)
+        assert type(err) is cls
+        assert str(err) == "grpc://gw:1: executor 'x': no healthy replica"
 
 
 def test_error_from_http() -> None:
