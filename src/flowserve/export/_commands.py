@@ -5,16 +5,15 @@ the same entry points (and flags) that ``flowserve flow`` starts locally, plus h
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..config.executor_argv import executor_spec_argv
 from ..config.graph import build_graph
 from ..config.observability import ObservabilityOptions
 from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
-from ..config.worker_flags import timeout_handler_argv
-from ._common import ExportError, gateway_ports, monitoring_port
+from ._common import gateway_ports, monitoring_port
 from .images import ExecutorImage
 
 __all__ = ["executor_args", "gateway_args", "grpc_health_command", "http_health_command",
@@ -24,14 +23,6 @@ PROGRAM = "flowserve"
 CONTAINER_HOST = "0.0.0.0"
 """Where servers in a container listen: its own network namespace, reached through its
 Service (or, for metrics, by Prometheus at the pod's address)."""
-
-
-def _json(value: Any, who: str, key: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise ExportError(f"executor {who!r}: {key} must be JSON-serialisable to reach its "
-                          f"container: {exc}") from None
 
 
 def observability_args(spec: FlowSpec, ex: ExecutorSpec) -> list[str]:
@@ -52,29 +43,14 @@ def executor_args(ex: ExecutorSpec, image: ExecutorImage, *, port: int, grace: f
     if image.uses is not None:
         args += ["--uses", image.uses]
     args += ["--name", ex.name, "--host", CONTAINER_HOST, "--port", str(port)]
-    if image.uses_with:
-        args += ["--uses-with", _json(image.uses_with, ex.name, "uses_with")]
-    if image.uses_metas:
-        args += ["--uses-metas", _json(image.uses_metas, ex.name, "uses_metas")]
-    if ex.uses_requests:
-        args += ["--uses-requests", _json(ex.uses_requests, ex.name, "uses_requests")]
-    if ex.uses_dynamic_batching:
-        args += ["--uses-dynamic-batching", _json(
-            {e: b.model_dump() for e, b in ex.uses_dynamic_batching.items()}, ex.name,
-            "uses_dynamic_batching")]
-    if image.py_modules:
-        args += ["--py-modules", *image.py_modules]
     if image.base_dir is not None:
         args += ["--base-dir", image.base_dir]
     if replica_id is not None:
         args += ["--replica-id", str(replica_id)]
     if ex.concurrency != EXECUTOR_DEFAULTS.concurrency:
         args += ["--concurrency", str(ex.concurrency)]
-    if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
-        args += ["--sync-handlers", ex.sync_handlers]
-    args += timeout_handler_argv(ex.timeout_handler)
-    if ex.workspace:
-        args += ["--workspace", ex.workspace]
+    args += executor_spec_argv(ex, uses_with=image.uses_with, uses_metas=image.uses_metas,
+                               py_modules=image.py_modules)
     args += ["--grace", f"{grace:g}"]
     return args + list(observability)
 

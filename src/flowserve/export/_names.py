@@ -10,6 +10,7 @@ default layout). Labels follow Kubernetes' recommended ``app.kubernetes.io/*`` s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .._version import __version__
 from ..config.spec import FlowSpec
@@ -42,6 +43,11 @@ class Component:
             "app.kubernetes.io/component": self.role,
             **instance_labels(self.instance),
         }
+
+    def metadata(self, namespace: str, name: str | None = None) -> dict[str, Any]:
+        """The ``metadata`` of one of its objects: `name` (default: the component's), in
+        `namespace`, with its `labels`."""
+        return {"name": name or self.name, "namespace": namespace, "labels": self.labels()}
 
 
 def instance_labels(instance: str) -> dict[str, str]:

@@ -84,11 +84,6 @@ def _monitored(spec: FlowSpec) -> bool:
         c.monitoring_port(spec, ex) is not None for ex in spec.executors if not ex.external)
 
 
-def _meta(name: str, namespace: str, component: Component) -> dict[str, Any]:
-    """Metadata of an object of `component`."""
-    return {"name": name, "namespace": namespace, "labels": component.labels()}
-
-
 def _namespace(ns: str, pod_security: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -112,7 +107,7 @@ def _config_map(plan: ContainerPlan, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(plan.env_config_map, namespace, plan.component),
+        "metadata": plan.component.metadata(namespace, plan.env_config_map),
         "data": dict(sorted(plan.env.items())),
     }
 
@@ -121,7 +116,7 @@ def _service(part: Component, namespace: str, ports: list[tuple[str, int]]) -> d
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(part.name, namespace, part),
+        "metadata": part.metadata(namespace),
         "spec": {
             "type": "ClusterIP",
             "selector": part.selector(),
@@ -137,7 +132,7 @@ def _deployment(plan: ContainerPlan, namespace: str, replicas: int | None) -> di
         spec["replicas"] = replicas
     spec["selector"] = {"matchLabels": plan.component.selector()}
     spec["template"] = pod_template(plan)
-    metadata = _meta(plan.component.name, namespace, plan.component)
+    metadata = plan.component.metadata(namespace)
     skips = checkov_skips(plan.image, plan.pull_policy)
     if skips:
         metadata["annotations"] = skips
@@ -264,7 +259,7 @@ def _scaler(api_version: str, kind: str, part: Component, namespace: str,
     """An autoscaler object of `kind` scaling `part`'s Deployment."""
     target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": part.name}
     return {"apiVersion": api_version, "kind": kind,
-            "metadata": _meta(part.name, namespace, part),
+            "metadata": part.metadata(namespace),
             "spec": {"scaleTargetRef": target, **spec}}
 
 

@@ -83,16 +83,12 @@ SERVER_VERSION = f"{POLICY_GROUP}/v1beta2"
 AUTH_VERSION = f"{POLICY_GROUP}/v1alpha1"
 
 
-def _meta(name: str, namespace: str, component: Component) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": component.labels()}
-
-
 def server(executor: Component, namespace: str, port: str = "grpc") -> dict[str, Any]:
     """The ``Server`` of an executor's gRPC port (named `port` in its pod)."""
     return {
         "apiVersion": SERVER_VERSION,
         "kind": "Server",
-        "metadata": _meta(f"{executor.name}-{port}", namespace, executor),
+        "metadata": executor.metadata(namespace, f"{executor.name}-{port}"),
         "spec": {
             "podSelector": {"matchLabels": executor.selector()},
             "port": port,
@@ -106,7 +102,7 @@ def gateway_authentication(gateway: Component, namespace: str) -> dict[str, Any]
     return {
         "apiVersion": AUTH_VERSION,
         "kind": "MeshTLSAuthentication",
-        "metadata": _meta(gateway.name, namespace, gateway),
+        "metadata": gateway.metadata(namespace),
         "spec": {"identityRefs": [{"kind": "ServiceAccount", "name": gateway.name}]},
     }
 
@@ -117,7 +113,7 @@ def authorization_policy(executor: Component, gateway: Component, namespace: str
     return {
         "apiVersion": AUTH_VERSION,
         "kind": "AuthorizationPolicy",
-        "metadata": _meta(f"{executor.name}-{port}", namespace, executor),
+        "metadata": executor.metadata(namespace, f"{executor.name}-{port}"),
         "spec": {
             "targetRef": {"group": POLICY_GROUP, "kind": "Server",
                           "name": f"{executor.name}-{port}"},

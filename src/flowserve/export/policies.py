@@ -19,17 +19,12 @@ LINKERD_ADMIN_PORT = 4191
 """The Linkerd proxy's metrics and readiness port, scraped by linkerd-viz's Prometheus."""
 
 
-def _meta(component: Component, namespace: str, name: str | None = None) -> dict[str, Any]:
-    return {"name": name or component.name, "namespace": namespace,
-            "labels": component.labels()}
-
-
 def service_account(component: Component, namespace: str) -> dict[str, Any]:
     """The component's own ServiceAccount: no token is mounted, the API is never called."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(component, namespace),
+        "metadata": component.metadata(namespace),
         "automountServiceAccountToken": False,
     }
 
@@ -49,7 +44,7 @@ def network_policy(component: Component, namespace: str, ports: list[int],
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(component, namespace),
+        "metadata": component.metadata(namespace),
         "spec": {
             "podSelector": {"matchLabels": component.selector()},
             "policyTypes": ["Ingress"],
@@ -64,7 +59,7 @@ def pod_disruption_budget(component: Component, namespace: str) -> dict[str, Any
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(component, namespace),
+        "metadata": component.metadata(namespace),
         "spec": {
             "maxUnavailable": 1,
             "selector": {"matchLabels": component.selector()},

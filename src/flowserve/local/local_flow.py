@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -11,12 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from ..config.executor_argv import executor_spec_argv
 from ..config.graph import FlowGraph, build_graph
 from ..config.loader import ResolvedExecutor, resolve_executor
 from ..config.observability import ObservabilityOptions
-from ..config.options import EXECUTOR_DEFAULTS
 from ..config.spec import ExecutorSpec, FlowSpec
-from ..config.worker_flags import timeout_handler_argv
 from ..errors import ConfigError, FlowStartError
 from ..executor import Batching, declared_batching
 from ..gateway.config import GatewayConfig
@@ -104,28 +102,8 @@ def executor_argv(ex: ExecutorSpec, resolved: ResolvedExecutor, *, replica_id: i
         "--replica-id", str(replica_id), "--shard-id", str(shard_id),
         "--concurrency", str(ex.concurrency), "--base-dir", str(resolved.base_dir),
     ]
-    if ex.sync_handlers != EXECUTOR_DEFAULTS.sync_handlers:
-        argv += ["--sync-handlers", ex.sync_handlers]
-    argv += timeout_handler_argv(ex.timeout_handler)
-    try:
-        if resolved.uses_with:
-            argv += ["--uses-with", json.dumps(resolved.uses_with)]
-        if resolved.uses_metas:
-            argv += ["--uses-metas", json.dumps(resolved.uses_metas)]
-        if ex.uses_requests:
-            argv += ["--uses-requests", json.dumps(ex.uses_requests)]
-        if ex.uses_dynamic_batching:
-            argv += ["--uses-dynamic-batching", json.dumps(
-                {e: b.model_dump() for e, b in ex.uses_dynamic_batching.items()})]
-    except TypeError as exc:
-        raise ConfigError(
-            f"executor {ex.name!r}: uses_with/uses_metas must be JSON-serialisable to reach "
-            f"its process: {exc}"
-        ) from exc
-    if resolved.py_modules:
-        argv += ["--py-modules", *resolved.py_modules]
-    if ex.workspace:
-        argv += ["--workspace", ex.workspace]
+    argv += executor_spec_argv(ex, uses_with=resolved.uses_with,
+                               uses_metas=resolved.uses_metas, py_modules=resolved.py_modules)
     return argv
 
 
