@@ -17,7 +17,7 @@ from .errors import ConfigError
 
 __all__ = ["DEFAULT_ENDPOINT", "Batching", "Executor", "Handler", "batching_from",
            "batch_slots", "declared_batching", "discover_endpoints", "dynamic_batching",
-           "requests"]
+           "executor_parameters", "requests"]
 
 DEFAULT_ENDPOINT = "/default"
 _TAG = "__flowserve_endpoints__"
@@ -202,6 +202,16 @@ class Handler:
         if self.accepts is None:
             return available
         return {k: v for k, v in available.items() if k in self.accepts}
+
+
+def executor_parameters(parameters: dict[str, Any], executor: str) -> dict[str, Any]:
+    """The ``parameters`` an executor's handler sees (Jina's rule): a key naming the executor
+    holds parameters for it alone, merged over the shared ones (a copy; `parameters` itself
+    is left alone)."""
+    own = parameters.get(executor)
+    if own and isinstance(own, dict):
+        return {**parameters, **own}
+    return parameters
 
 
 def discover_endpoints(executor: Executor,

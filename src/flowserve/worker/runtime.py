@@ -14,7 +14,14 @@ from ..config.options import EXECUTOR_DEFAULTS, SYNC_HANDLER_MODES
 from ..config.ratelog import RateLimitedLog
 from ..documents.array import DocumentArray
 from ..errors import HandlerTimeoutError
-from ..executor import DEFAULT_ENDPOINT, Batching, Executor, Handler, discover_endpoints
+from ..executor import (
+    DEFAULT_ENDPOINT,
+    Batching,
+    Executor,
+    Handler,
+    discover_endpoints,
+    executor_parameters,
+)
 from ..wire.deadline import Deadline
 from ..wire.request import DataRequest
 from ..wire.stream import StreamMessage, error_reply
@@ -263,11 +270,7 @@ class ExecutorRuntime:
         docs = request.docs
         available: dict[str, Any] = {"docs": docs, "docs_matrix": [docs]}
         if handler.takes_parameters:  # else they are never decoded (nor re-encoded)
-            parameters = request.parameters
-            own = parameters.get(self.name)  # Jina's per-executor parameters: {"<name>": {...}}
-            if own and isinstance(own, dict):
-                parameters = {**parameters, **own}
-            available["parameters"] = parameters
+            available["parameters"] = executor_parameters(request.parameters, self.name)
         return handler.call_kwargs(available)
 
     async def _call(self, handler: Handler, request: DataRequest) -> Any:

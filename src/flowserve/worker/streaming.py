@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from ..config.ratelog import RateLimitedLog
 from ..documents.array import DocumentArray
 from ..documents.document import Document
-from ..executor import Handler
+from ..executor import Handler, executor_parameters
 from ..wire.deadline import Deadline
 from ..wire.stream import StreamMessage, doc_reply, error_reply, parameters_of, set_status_exception
 
@@ -62,11 +62,7 @@ def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str
     doc = Document.from_protobuf(request.document)
     available: dict[str, Any] = {"doc": doc, "docs": DocumentArray([doc])}
     if handler.takes_parameters:
-        parameters = parameters_of(request)
-        own = parameters.get(executor)  # Jina's per-executor parameters: {"<name>": {...}}
-        if own and isinstance(own, dict):
-            parameters = {**parameters, **own}
-        available["parameters"] = parameters
+        available["parameters"] = executor_parameters(parameters_of(request), executor)
     return handler.call_kwargs(available)
 
 
