@@ -214,6 +214,25 @@ class Tokens(Executor):
                           "a") as f:
                     f.write(outcome + "\n")
 
+    @requests(on="/generate-sync")
+    def generate_sync(self, doc, parameters, **kwargs):
+        """`/generate` as a plain generator: blocking pauses, on the handler thread."""
+        outcome = "finished"
+        try:
+            for i, word in enumerate(doc.text.split()):
+                if word == "boom":
+                    raise ValueError(f"boom after {i} words")
+                yield Document(text=word, tags={"i": i})
+                time.sleep(float(parameters.get("pause", 0)))
+        except GeneratorExit:
+            outcome = "closed"
+            raise
+        finally:
+            if self.marker_dir:
+                with open(os.path.join(self.marker_dir, doc.tags.get("marker", "stream")),
+                          "a") as f:
+                    f.write(outcome + "\n")
+
     @requests(on="/plain")
     async def plain(self, docs, **kwargs):
         for d in docs:

@@ -35,8 +35,8 @@ def requests(func: Any = None, /, *, on: str | Sequence[str] | None = None) -> A
     """Mark an Executor method as a request handler.
 
     ``@requests`` binds the method to ``/default``; ``@requests(on='/index')`` or
-    ``on=['/a', '/b']`` binds it to those endpoints. An async generator method
-    (``async def gen(self, doc, parameters, **kwargs): yield Document(...)``) makes a
+    ``on=['/a', '/b']`` binds it to those endpoints. A generator method, async
+    (``async def gen(self, doc, parameters, **kwargs): yield Document(...)``) or not, makes a
     streaming endpoint, called with ``stream_doc`` (docs/streaming.md). The method is
     returned unchanged apart from the tag, so it stays callable as a normal method.
     """
@@ -190,7 +190,7 @@ class Handler:
     is_async: bool
     accepts: frozenset[str] | None  # keyword names it takes; None = it takes **kwargs
     batching: Batching | None = None  # dynamic batching, if the endpoint has it
-    is_stream: bool = False  # an async generator: a streaming endpoint (docs/streaming.md)
+    is_stream: bool = False  # a generator, async or not: a streaming endpoint (streaming.md)
 
     @property
     def takes_parameters(self) -> bool:
@@ -263,5 +263,5 @@ def _make_handler(endpoint: str, bound: Callable[..., Any]) -> Handler:
         is_async=inspect.iscoroutinefunction(bound),
         accepts=accepts,
         batching=getattr(bound, _BATCHING_TAG, None),
-        is_stream=inspect.isasyncgenfunction(bound),
+        is_stream=inspect.isasyncgenfunction(bound) or inspect.isgeneratorfunction(bound),
     )

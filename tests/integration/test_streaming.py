@@ -86,6 +86,29 @@ def test_a_client_that_leaves_cancels_the_executors_generator(flow, markers, pro
         ends(markers, marker)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_plain_generator_streams_and_is_closed_when_the_client_leaves(flow, markers,
+                                                                       protocol):
+    """Jina's streaming endpoints may be plain generators: their steps block a handler
+    thread, not the executor's event loop; a client that leaves closes the generator after
+    the step it is in."""
+    with client(flow, protocol) as c:
+        docs = list(c.stream_doc(on="/generate-sync", inputs=Document(text="one two three")))
+        assert [(d.text, d.tags["i"]) for d in docs] == [("one", 0), ("two", 1), ("three", 2)]
+        with pytest.raises(ExecutorError, match="boom after 1 words"):
+            list(c.stream_doc(on="/generate-sync", inputs=Document(text="a boom")))
+        marker = f"leave-sync-{protocol}"
+        words = " ".join(f"w{i}" for i in range(100))  # 1 s apart: 100 s if never closed
+        for doc in c.stream_doc(on="/generate-sync", parameters={"pause": 1.0},
+                                inputs=Document(text=words, tags={"marker": marker})):
+            assert doc.text == "w0"
+            break
+        assert wait_until(lambda: ends(markers, marker) == ["closed"], timeout=60), \
+            ends(markers, marker)
+        # the executor answers other calls meanwhile, and afterwards
+        assert [d.text for d in c.post("/plain", Document(text="p"))] == ["p!"]
+
+
 def test_an_http_client_that_leaves_before_the_first_doc_cancels_the_generator(flow, markers):
     marker = "leave-early-http"
     body = {"data": [{"text": "a b", "tags": {"marker": marker}}],

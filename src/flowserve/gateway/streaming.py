@@ -5,7 +5,7 @@ A stream goes to the one executor of the Flow that serves its endpoint (by name,
 ``/default`` handler; `target_executor` narrows the candidates): the executors that do not
 serve it would pass a post through unchanged, so skipping them changes nothing. Two executors
 serving it is an error naming them, as is an endpoint nobody serves or one whose handler is
-not an async generator (docs/streaming.md). What each executor serves is asked once, from its
+not a generator (docs/streaming.md). What each executor serves is asked once, from its
 ``endpoint_discovery``, and kept.
 
 The stream then waits for its client's fair turn in that executor's `FairQueue`, like a post,
@@ -101,7 +101,7 @@ class StreamRouter:
         if not streams:
             raise BadRequestError(
                 f"endpoint {endpoint!r} of executor {name!r} is not a streaming endpoint: its "
-                "handler is not an async generator (call it with post)")
+                "handler is not a generator (call it with post)")
         deployment = self.deployments[name]
         if deployment.polling_for(endpoint) == "ALL" and len(deployment.shards) > 1:
             raise BadRequestError(

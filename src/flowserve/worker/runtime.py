@@ -129,9 +129,9 @@ class ExecutorRuntime:
 
     def stream(self, request: StreamMessage, endpoint: str | None = None, *,
                deadline: Deadline | None = None) -> AsyncGenerator[StreamMessage, None]:
-        """Serve one stream: a reply per document the endpoint's async generator yields,
-        then an error reply if it failed (`worker/streaming.py`). An endpoint this executor
-        does not serve, or whose handler is not an async generator, gets one error reply.
+        """Serve one stream: a reply per document the endpoint's generator yields, then an
+        error reply if it failed (`worker/streaming.py`). An endpoint this executor does not
+        serve, or whose handler is not a generator, gets one error reply.
         Close the generator (``aclose``) to stop early: the handler's generator closes too."""
         if endpoint is None:
             endpoint = request.header.exec_endpoint or DEFAULT_ENDPOINT
@@ -142,10 +142,11 @@ class ExecutorRuntime:
             return _one(error_reply(request.header.request_id, message, name=name,
                                     executor=self.name))
         return stream_handler(handler, request, executor=self.name, slots=self._slots,
-                              deadline=deadline, observer=self.observer, errors=self.errors)
+                              threads=self._threads, deadline=deadline,
+                              observer=self.observer, errors=self.errors)
 
     def streaming_endpoints(self) -> list[str]:
-        """The endpoints whose handlers are async generators."""
+        """The endpoints whose handlers are generators (async or not)."""
         return sorted(e for e, h in self.handlers.items() if h.is_stream)
 
     def _batch_runner(self, handler: Handler) -> Callable[[DataRequest], Any]:
@@ -266,7 +267,7 @@ class ExecutorRuntime:
         if handler.is_stream:
             raise TypeError(
                 f"executor {self.name!r} endpoint {handler.endpoint!r} is a streaming endpoint "
-                "(its handler is an async generator): call it with stream_doc, not post")
+                "(its handler is a generator): call it with stream_doc, not post")
         docs = request.docs
         available: dict[str, Any] = {"docs": docs, "docs_matrix": [docs]}
         if handler.takes_parameters:  # else they are never decoded (nor re-encoded)

@@ -1,4 +1,8 @@
-"""Driving a streaming handler: one document in, each document the async generator yields out.
+"""Driving a streaming handler: one document in, each document the generator yields out.
+
+The handler is an async generator, or a plain generator whose every step runs on the
+executor's handler threads (as a sync handler does), so that blocking code between its yields
+does not stall the process's event loop.
 
 A stream holds one of the runtime's `concurrency` slots from its first document to its end, as
 it holds its fair-queue slot at the gateway. Whoever reads the stream may stop early (the
@@ -11,9 +15,11 @@ reply after the documents already yielded (`wire.stream`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Generator
+from concurrent.futures import Executor
 from typing import Any, Protocol
 
 from ..config.ratelog import RateLimitedLog
@@ -53,9 +59,32 @@ def not_streaming(executor: str, endpoint: str, handler: Handler | None,
         name = getattr(handler.fn, "__qualname__", handler.endpoint)
         return ("BadRequestError",
                 f"endpoint {endpoint!r} of executor {executor!r} is not a streaming endpoint: "
-                f"its handler {name} is not an async generator (write it as "
+                f"its handler {name} is not a generator (write it as "
                 "`async def ...(self, doc, ...): yield Document(...)`, or call it with post)")
     return None
+
+
+_DONE = object()
+
+
+async def _on_threads(generator: Generator[Any, Any, Any],
+                      threads: Executor) -> AsyncGenerator[Any, None]:
+    """A plain generator's items, each step run on `threads`; closing this closes the
+    generator on a thread too (its ``finally`` may block), once a step still running there
+    has ended (a running generator cannot be closed)."""
+    loop = asyncio.get_running_loop()
+    step: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            step = loop.run_in_executor(threads, next, generator, _DONE)
+            item = await step
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        if step is not None and not step.done():
+            await asyncio.wait({step})  # cancelled mid-step: the step runs on regardless
+        await loop.run_in_executor(threads, generator.close)
 
 
 def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str, Any]:
@@ -67,13 +96,15 @@ def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str
 
 
 async def stream_handler(handler: Handler, request: StreamMessage, *, executor: str,
-                         slots: asyncio.Semaphore, deadline: Deadline | None = None,
+                         slots: asyncio.Semaphore, threads: Executor,
+                         deadline: Deadline | None = None,
                          observer: StreamObserver | None = None,
                          errors: RateLimitedLog | None = None,
                          ) -> AsyncGenerator[StreamMessage, None]:
     """The replies of one stream: a reply per document the handler yields, then, if it
     failed, one error reply. `deadline` drops the stream, unstarted, if it passes while the
-    stream waits for a slot."""
+    stream waits for a slot. A plain generator's steps run on `threads` (the handler
+    threads)."""
     request_id = request.header.request_id
     endpoint = handler.endpoint
     async with slots:
@@ -88,7 +119,8 @@ async def stream_handler(handler: Handler, request: StreamMessage, *, executor: 
             observer.stream_started(executor=executor, endpoint=endpoint)
         generator: AsyncGenerator[Any, None] | None = None
         try:
-            generator = handler.fn(**_kwargs(handler, request, executor))
+            made = handler.fn(**_kwargs(handler, request, executor))
+            generator = _on_threads(made, threads) if inspect.isgenerator(made) else made
             first = True
             async for item in generator:
                 if not isinstance(item, Document):

@@ -1,9 +1,11 @@
-"""The worker driving a streaming handler (an async generator): order, errors after the docs
-sent, cancellation closing the generator, the concurrency slot held, metrics (no sockets)."""
+"""The worker driving a streaming handler (a generator, async or plain): order, errors after
+the docs sent, cancellation closing the generator, the concurrency slot held, metrics (no
+sockets)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from prometheus_client import CollectorRegistry
 from toy_executors import Tokens
@@ -198,3 +200,103 @@ def test_stream_metrics_count_open_streams_docs_and_time_to_first_doc():
     assert registry.get_sample_value("flowserve_stream_first_doc_seconds_count", labels) == 1
     assert registry.get_sample_value(
         "flowserve_streams_total", {**labels, "outcome": "success"}) == 1
+
+
+# -- plain (sync) generators: Jina's streaming endpoints may be either kind -------------------
+
+
+class SyncGen(Executor):
+    """A plain generator handler: each step may block (a model call); records its threads."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.release = threading.Event()
+        self.in_step = threading.Event()
+        self.threads: list[str] = []
+        self.ended: list[str] = []
+
+    @requests(on="/words")
+    def words(self, doc: Document, **kwargs):
+        try:
+            for word in doc.text.split():
+                self.threads.append(threading.current_thread().name)
+                if word == "boom":
+                    raise ValueError("boom in a plain generator")
+                if word == "wait":
+                    self.in_step.set()
+                    assert self.release.wait(60), "never released"
+                yield Document(text=word.upper())
+            self.ended.append("finished")
+        except BaseException as exc:
+            self.ended.append(type(exc).__name__)
+            raise
+        finally:
+            self.threads.append(f"finally on {threading.current_thread().name}")
+
+    @requests(on="/post")
+    async def post(self, docs, **kwargs):
+        for d in docs:
+            d.text = "posted"
+
+
+def test_a_plain_generator_streams_in_order_with_each_step_on_a_handler_thread():
+    executor = SyncGen(runtime_args={"name": "sg"})
+    runtime = ExecutorRuntime(executor)
+    replies = asyncio.run(collect(runtime, stream_request("a b c", "/words")))
+    assert [r.document.text for r in replies] == ["A", "B", "C"]
+    assert executor.ended == ["finished"]
+    steps, last = executor.threads[:3], executor.threads[3:]  # on the handler threads
+    assert all(name.startswith("sg_") for name in steps), executor.threads
+    assert len(last) == 1 and last[0].startswith("finally on sg_"), executor.threads
+    assert "/words" in runtime.streaming_endpoints()
+
+
+def test_a_blocking_step_leaves_the_event_loop_free_for_other_requests():
+    executor = SyncGen(runtime_args={"name": "sg"})
+    runtime = ExecutorRuntime(executor, concurrency=2)
+
+    async def go():
+        replies = runtime.stream(stream_request("a wait b", "/words"), "/words")
+        assert (await anext(replies)).document.text == "A"
+        blocked = asyncio.ensure_future(anext(replies))  # the step waits for `release`
+        await asyncio.get_running_loop().run_in_executor(None, executor.in_step.wait, 60)
+        posted = await runtime.handle(  # answered while the generator's step blocks
+            DataRequest.new(DocumentArray([Document(text="p")]), endpoint="/post"))
+        assert not blocked.done()
+        executor.release.set()
+        rest = [(await blocked).document.text] + [r.document.text async for r in replies]
+        return posted.docs[0].text, rest
+
+    assert asyncio.run(go()) == ("posted", ["WAIT", "B"])
+
+
+def test_closing_a_plain_generator_stream_mid_step_closes_it_after_the_step():
+    executor = SyncGen(runtime_args={"name": "sg"})
+    runtime = ExecutorRuntime(executor)
+
+    async def go():
+        replies = runtime.stream(stream_request("a wait b", "/words"), "/words")
+        await anext(replies)
+        waiting = asyncio.ensure_future(anext(replies))
+        await asyncio.get_running_loop().run_in_executor(None, executor.in_step.wait, 60)
+        waiting.cancel()  # the reader goes away while the step blocks on its thread
+        ended = asyncio.ensure_future(asyncio.gather(waiting, return_exceptions=True))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the cancellation reaches the stream, which waits
+        assert not ended.done() and executor.ended == []  # for the step to end
+        executor.release.set()  # the step ends; only then can the generator be closed
+        await ended
+        await replies.aclose()
+
+    asyncio.run(go())
+    assert executor.ended == ["GeneratorExit"]
+    assert executor.threads[-1].startswith("finally on sg"), executor.threads
+
+
+def test_a_plain_generator_error_comes_after_the_docs_it_yielded():
+    replies = asyncio.run(collect(ExecutorRuntime(SyncGen(runtime_args={"name": "sg"})),
+                                  stream_request("a boom c", "/words")))
+    assert [r.document.text for r in replies[:-1]] == ["A"]
+    assert is_error(replies[-1])
+    assert replies[-1].header.status.exception.name == "ValueError"
+    assert "boom in a plain generator" in replies[-1].header.status.description
