@@ -186,8 +186,12 @@ def test_spans_follow_the_opentelemetry_semantic_conventions(tmp_path):
 
 def test_streams_are_traced_with_their_transport_like_any_request(tmp_path):
     """stream_doc over gRPC and over HTTP (server-sent events): the gateway's request span of
-    each carries the RPC or HTTP conventions of the call that opened the stream."""
+    each carries the RPC or HTTP conventions of the call that opened the stream, and the call
+    to the executor is traced like a post's: the gateway's CLIENT span for the whole stream,
+    the executor's SERVER span under it (in its own process), one trace per stream."""
     from toy_executors import Tokens
+
+    from flowserve.errors import ExecutorError
 
     path = tmp_path / "spans.jsonl"
     flow = Flow(protocol=["grpc", "http"], host="127.0.0.1", tracing=True,
@@ -198,14 +202,38 @@ def test_streams_are_traced_with_their_transport_like_any_request(tmp_path):
             with Client(host=f"{protocol}://127.0.0.1:{ports[protocol]}") as client:
                 docs = list(client.stream_doc(on="/generate", inputs=Document(text="a b")))
             assert [d.text for d in docs] == ["a", "b"]
-        assert wait_until(lambda: sum(map(is_request_span, read_spans(path))) == 2, 30), \
+        with Client(host=f"grpc://127.0.0.1:{ports['grpc']}") as client, \
+                pytest.raises(ExecutorError, match="boom after 1 words"):
+            list(client.stream_doc(on="/generate", inputs=Document(text="a boom")))
+        assert wait_until(lambda: sum(map(is_request_span, read_spans(path))) == 3
+                          and sum(map(is_executor_span, read_spans(path))) == 3
+                          and sum(s["kind"] == "CLIENT" for s in read_spans(path)) == 3, 30), \
             read_spans(path)
-    roots = {s["name"]: s["attributes"] for s in read_spans(path) if is_request_span(s)}
+    spans = read_spans(path)
     method = "jina.JinaSingleDocumentRequestRPC/stream_doc"
-    assert set(roots) == {method, "GET /{endpoint}"}
+    roots = [s for s in spans if is_request_span(s)]
+    assert sorted(s["name"] for s in roots) == ["GET /{endpoint}", method, method]
+    by_name = {s["name"]: s["attributes"] for s in roots[:2]}
     assert {"rpc.system": "grpc", "rpc.service": "jina.JinaSingleDocumentRequestRPC",
             "rpc.method": method, "server.port": ports["grpc"],
-            "rpc.grpc.status_code": 0}.items() <= roots[method].items()
+            "rpc.grpc.status_code": 0}.items() <= by_name[method].items()
     assert {"http.request.method": "GET", "http.route": "/{endpoint}", "url.path": "/generate",
             "server.port": ports["http"], "http.response.status_code": 200,
-            "flowserve.endpoint": "/generate"}.items() <= roots["GET /{endpoint}"].items()
+            "flowserve.endpoint": "/generate"}.items() <= by_name["GET /{endpoint}"].items()
+    by_id = {s["span_id"]: s for s in spans}
+    for root in roots:
+        trace = [s for s in spans if s["trace_id"] == root["trace_id"]]
+        (server,) = [s for s in trace if is_executor_span(s)]
+        call = by_id[server["parent_id"]]
+        assert (server["name"], server["service"]) == (method, "tok")
+        assert (call["name"], call["service"], call["kind"]) == (method, "gateway", "CLIENT")
+        assert call["parent_id"] == root["span_id"]
+        assert call["start"] <= server["start"] <= server["end"] <= call["end"]
+        assert {"flowserve.executor": "tok", "flowserve.endpoint": "/generate",
+                "rpc.method": method}.items() <= call["attributes"].items()
+        assert {"flowserve.executor": "tok", "flowserve.endpoint": "/generate",
+                "rpc.method": method, "rpc.grpc.status_code": 0}.items() \
+            <= server["attributes"].items()
+    docs = sorted((s["attributes"]["flowserve.stream.docs"], s["status"])
+                  for s in spans if is_executor_span(s))
+    assert docs == [(1, "ERROR"), (2, "UNSET"), (2, "UNSET")]  # "a", then the error

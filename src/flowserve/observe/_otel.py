@@ -13,7 +13,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -55,14 +56,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ..executor import DEFAULT_ENDPOINT
-from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
+from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD, STREAM_DOC_METHOD
 from ..wire.origin import GrpcOrigin, HttpOrigin, split_host_port
 from ..wire.request import DataRequest
 from ..wire.status import status_of
+from ..wire.stream import is_error
 from .tracing import TracingSettings
 
-__all__ = ["CallSpanInterceptor", "GatewaySpans", "JsonLinesSpanExporter", "make_provider",
-           "worker_hook"]
+__all__ = ["CallSpanInterceptor", "GatewaySpans", "JsonLinesSpanExporter", "StreamSpanInterceptor",
+           "make_provider", "worker_hook", "worker_stream_span"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 SEMCONV_SCHEMA = "https://opentelemetry.io/schemas/1.44.0"
@@ -342,6 +344,93 @@ class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 raise
             rpc_status(span, grpc.StatusCode.OK)
             return call
+
+
+class StreamSpanInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    """Around `stream_doc` calls: a client span for the whole stream, carried to the executor
+    as a W3C ``traceparent``; it ends when the call does (all documents read, an error, or
+    cancelled because the client left)."""
+
+    def __init__(self, tracer: trace.Tracer, *, executor: str, address: str) -> None:
+        self.tracer = tracer
+        self.executor = executor
+        self.address = address
+
+    async def intercept_unary_stream(self, continuation: Callable[..., Any],
+                                     client_call_details: Any, request: Any) -> Any:
+        if _method_name(client_call_details.method) != STREAM_DOC_METHOD:
+            return await continuation(client_call_details, request)
+        pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
+        endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
+        span = self.tracer.start_span(
+            STREAM_DOC_METHOD.lstrip("/"), kind=SpanKind.CLIENT,
+            attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,
+                        "flowserve.endpoint": endpoint, **rpc_attributes(STREAM_DOC_METHOD),
+                        **server_attributes(self.address)})
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+        details = client_call_details._replace(
+            metadata=grpc.aio.Metadata(*pairs, *carrier.items()))
+        try:
+            call = await continuation(details, request)
+        except BaseException:
+            span.end()
+            raise
+        finishing: set[asyncio.Task[None]] = set()
+
+        def done(_: Any) -> None:  # the call's status is known once it is done
+            task = asyncio.ensure_future(_end_stream_span(span, call))
+            finishing.add(task)
+            task.add_done_callback(finishing.discard)
+
+        call.add_done_callback(done)
+        return call
+
+
+async def _end_stream_span(span: trace.Span, call: Any) -> None:
+    try:
+        code = await call.code()
+    except BaseException:  # noqa: BLE001 - whatever happened, the span ends
+        code = grpc.StatusCode.UNKNOWN
+    rpc_status(span, code)
+    if code != grpc.StatusCode.OK:
+        span.set_attribute(ERROR_TYPE, code.name)
+        span.set_status(Status(StatusCode.ERROR, code.name))
+    span.end()
+
+
+def worker_stream_span(tracer: trace.Tracer, executor: str) -> Callable[..., Any]:
+    """The executor's span around one stream (`stream_doc`), continuing the trace named in
+    the call's metadata; a context manager whose value is told each reply (an error reply
+    marks the span failed; ``flowserve.stream.docs`` counts the documents)."""
+
+    @contextmanager
+    def stream_span(metadata: Sequence[tuple[str, Any]], endpoint: str | None,
+                    origin: GrpcOrigin | None = None) -> Iterator[Callable[[Any], None]]:
+        carrier = {str(k): v for k, v in metadata if isinstance(v, str)}
+        rpc = (origin_attributes(origin) if origin is not None
+               else rpc_attributes(STREAM_DOC_METHOD))
+        with tracer.start_as_current_span(
+                STREAM_DOC_METHOD.lstrip("/"), context=_PROPAGATOR.extract(carrier),
+                kind=SpanKind.SERVER,
+                attributes={"flowserve.executor": executor,
+                            "flowserve.endpoint": endpoint or DEFAULT_ENDPOINT, **rpc}) as span:
+            docs = 0
+
+            def seen(reply: Any) -> None:
+                nonlocal docs
+                if is_error(reply):  # the handler failed
+                    span.set_status(Status(StatusCode.ERROR, "executor error"))
+                else:
+                    docs += 1
+
+            try:
+                yield seen
+            finally:
+                span.set_attribute("flowserve.stream.docs", docs)
+            rpc_status(span, grpc.StatusCode.OK)  # an executor error travels in the stream
+
+    return stream_span
 
 
 def worker_hook(tracer: trace.Tracer, executor: str) -> Callable[..., Awaitable[DataRequest]]:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ..config.observability import ObservabilityOptions
     from ..gateway.observer import Observer
-    from ..worker.grpc_service import TraceHook
+    from ..worker.grpc_service import StreamTraceHook, TraceHook
 
 __all__ = ["DEFAULT_OTLP_PORT", "Tracing", "TracingSettings", "require_otel", "start_tracing",
            "tracing_settings"]
@@ -92,10 +92,12 @@ class Tracing:
 
     def client_interceptors(self, *, executor: str, address: str,
                             ) -> list[grpc.aio.ClientInterceptor]:
-        """gRPC interceptors for the gateway's channel to one replica: span + traceparent."""
-        from ._otel import CallSpanInterceptor
+        """gRPC interceptors for the gateway's channel to one replica: span + traceparent, for
+        posts and for streams."""
+        from ._otel import CallSpanInterceptor, StreamSpanInterceptor
 
-        return [CallSpanInterceptor(self.tracer, executor=executor, address=address)]
+        return [CallSpanInterceptor(self.tracer, executor=executor, address=address),
+                StreamSpanInterceptor(self.tracer, executor=executor, address=address)]
 
     # -- executor ------------------------------------------------------------------------
     def worker_hook(self, executor: str) -> TraceHook:
@@ -103,6 +105,12 @@ class Tracing:
         from ._otel import worker_hook
 
         return worker_hook(self.tracer, executor)
+
+    def worker_stream_hook(self, executor: str) -> StreamTraceHook:
+        """The span `WorkerServicer` opens around each stream: continues the caller's trace."""
+        from ._otel import worker_stream_span
+
+        return worker_stream_span(self.tracer, executor)
 
     def shutdown(self) -> None:
         """Export what is buffered and stop: one last batch, bounded by the exporter's timeout

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..gateway.core import GatewayCore
     from ..gateway.observer import Observer
     from ..transport.http_server import HttpServer
-    from ..worker.grpc_service import TraceHook
+    from ..worker.grpc_service import StreamTraceHook, TraceHook
     from .dashboard import Dashboard
     from .metrics import HandlerMetrics
 
@@ -114,6 +114,9 @@ class WorkerObservability:
 
     def trace_hook(self, executor: str) -> TraceHook | None:
         return self.tracing.worker_hook(executor) if self.tracing is not None else None
+
+    def stream_trace_hook(self, executor: str) -> StreamTraceHook | None:
+        return self.tracing.worker_stream_hook(executor) if self.tracing is not None else None
 
     def start(self, host: str, port: int | None) -> int | None:
         """Serve ``/metrics`` on `port` (None or 0: a free one); None when monitoring is off."""

@@ -116,6 +116,7 @@ async def serve_worker(opts: WorkerOptions, stop: asyncio.Event,
                               options=message_options(opts.max_message_bytes),
                               credentials=tls.grpc_credentials() if tls else None)
     add_worker_services(WorkerServicer(runtime, trace=observability.trace_hook(opts.name),
+                                       stream_trace=observability.stream_trace_hook(opts.name),
                                        listen=listen_address(opts.host, port)), server)
     await server.start()
     monitoring_port = observability.start(opts.observability.monitoring_host,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 import grpc
@@ -14,12 +15,14 @@ from .._version import __version__
 from ..config.ratelog import RateLimitedLog
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.deadline import deadline_after
-from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD
+from ..wire.names import ENDPOINT_METADATA, PROCESS_METHOD, STREAM_DOC_METHOD
 from ..wire.origin import GrpcOrigin, grpc_origin
 from ..wire.request import DataRequest
+from ..wire.stream import StreamMessage
 from .runtime import ExecutorRuntime
 
-__all__ = ["SERVICE_NAMES", "TraceHook", "WorkerServicer", "add_worker_services"]
+__all__ = ["SERVICE_NAMES", "StreamTraceHook", "TraceHook", "WorkerServicer",
+           "add_worker_services"]
 
 
 class TraceHook(Protocol):
@@ -29,6 +32,19 @@ class TraceHook(Protocol):
     def __call__(self, metadata: Sequence[tuple[str, Any]], endpoint: str | None,
                  call: Callable[[], Awaitable[DataRequest]],
                  origin: GrpcOrigin | None = None) -> Awaitable[DataRequest]: ...
+
+
+class StreamTraceHook(Protocol):
+    """Opens the span of one stream: (gRPC metadata, endpoint, where the call came from) -> a
+    context manager around the stream whose value is told each reply (tracing)."""
+
+    def __call__(self, metadata: Sequence[tuple[str, Any]], endpoint: str | None,
+                 origin: GrpcOrigin | None = None,
+                 ) -> AbstractContextManager[Callable[[StreamMessage], None]]: ...
+
+
+def _untraced(reply: StreamMessage) -> None:
+    pass
 
 
 log = logging.getLogger(__name__)
@@ -58,9 +74,11 @@ class WorkerServicer(
     """Serves `process_single_data`, `Call`, `endpoint_discovery` and `_status`."""
 
     def __init__(self, runtime: ExecutorRuntime, *, trace: TraceHook | None = None,
+                 stream_trace: StreamTraceHook | None = None,
                  listen: tuple[str | None, int | None] = (None, None)) -> None:
         self.runtime = runtime
         self.trace = trace
+        self.stream_trace = stream_trace
         self.listen = listen
         """(address, port) this server listens on (`wire.origin.listen_address`), for traces."""
         self._bad_input = RateLimitedLog(log)
@@ -126,14 +144,20 @@ class WorkerServicer(
         except (DecodeError, RecursionError) as exc:
             await self._reject(exc, context)
             raise  # (abort raises)
-        endpoint = _endpoint_from(context.invocation_metadata() or ())
-        replies = self.runtime.stream(request, endpoint,
-                                      deadline=deadline_after(context.time_remaining()))
-        try:
-            async for reply in replies:
-                await context.write(reply)
-        finally:
-            await replies.aclose()
+        metadata = context.invocation_metadata() or ()
+        endpoint = _endpoint_from(metadata)
+        span = (nullcontext(_untraced) if self.stream_trace is None else self.stream_trace(
+            tuple(metadata), endpoint, grpc_origin(STREAM_DOC_METHOD, context.peer(),
+                                                   self.listen)))
+        with span as seen:  # the handler runs inside it (its own spans are children)
+            replies = self.runtime.stream(request, endpoint,
+                                          deadline=deadline_after(context.time_remaining()))
+            try:
+                async for reply in replies:
+                    seen(reply)
+                    await context.write(reply)
+            finally:
+                await replies.aclose()
 
     async def endpoint_discovery(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
