@@ -82,8 +82,10 @@ class StreamRouter:
         BadRequestError naming what is wrong otherwise."""
         pattern = self.target(target) if target else None
         candidates = [n for n in self.graph.order if pattern is None or pattern.match(n)]
-        asked = await asyncio.gather(*(self.endpoint_kinds(n) for n in candidates))
-        kinds = dict(zip(candidates, asked, strict=True))
+        missing = [n for n in candidates if n not in self._kinds]
+        if missing:  # asked once per executor; after that, no task per stream
+            await asyncio.gather(*(self.endpoint_kinds(n) for n in missing))
+        kinds = {n: self._kinds[n] for n in candidates}
         serving = [n for n in candidates if endpoint in kinds[n] or DEFAULT_ENDPOINT in kinds[n]]
         if not serving:
             known = sorted({e for k in kinds.values() for e in k})

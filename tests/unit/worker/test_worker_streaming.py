@@ -60,7 +60,7 @@ def test_the_runtime_streams_each_yielded_doc_in_order_with_the_request_id():
     assert [r.document.text for r in replies] == ["one", "two", "three"]
     assert {r.header.request_id for r in replies} == {"r1"}
     assert not any(is_error(r) for r in replies)
-    assert runtime.streaming_endpoints() == ["/generate"]
+    assert runtime.streaming_endpoints() == ["/generate", "/generate-sync"]
 
 
 def test_an_error_mid_stream_comes_after_the_docs_already_yielded():
