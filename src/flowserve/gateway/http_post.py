@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ASGIApp", "PostFirst", "PostRoute"]
 
+
 async def _body(receive: Receive) -> bytes | None:
     """The whole request body; None when the client disconnected first."""
     chunks: list[bytes] = []
