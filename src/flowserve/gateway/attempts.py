@@ -5,7 +5,7 @@ when the reply came only after a retry (`wire.retried`)."""
 from __future__ import annotations
 
 from ..proto import jina_pb2
-from ..wire.retried import retried_status
+from ..wire.retried import mark_retried, retried_status
 
 __all__ = ["Attempts"]
 
@@ -31,3 +31,8 @@ class Attempts:
     def status(self) -> jina_pb2.StatusProto | None:
         """The route status saying the reply came after a retry; None if it did not."""
         return retried_status(self.count, self.reasons) if self.reasons else None
+
+    def mark(self, error: jina_pb2.StatusProto) -> None:
+        """Say in an error reply's route `error` status that it came after a retry, if so."""
+        if self.reasons:
+            mark_retried(error, self.count, self.reasons)

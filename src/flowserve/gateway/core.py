@@ -122,6 +122,7 @@ class _Walk:
             return reply
         status = jina_pb2.StatusProto()  # a copy: the reply's header is rewritten later
         status.CopyFrom(reply.status)
+        attempts.mark(status)  # the error came from a retry: the route says so too
         self.routes.append((name, now, self.core.clock(), status))
         raise _ExecutorFailed(reply)
 

@@ -5,10 +5,15 @@ is ``SUCCESS`` and whose description reads::
 
     retried: 2 attempts; executor 'encoder' at 10.0.0.7:8081 failed: UNAVAILABLE Socket closed
 
+When the executor's code failed on the retry, its route keeps the error status (``ERROR``, the
+exception) and its description ends with the same words after ``"; "``::
+
+    boom; retried: 2 attempts; executor 'encoder' at 10.0.0.7:8081 failed: UNAVAILABLE ...
+
 Only fields Jina's protocol already has are used, so Jina clients parse such responses as
-before (and show the route as succeeded). The gateway writes it, clients read it back with
-`retried_in`; HTTP responses also summarize it in the ``X-Flowserve-Retried`` header
-(`retried_header`).
+before (and show the route as succeeded, or failed with the executor's error). The gateway
+writes it, clients read it back with `retried_in`; HTTP responses also summarize it in the
+``X-Flowserve-Retried`` header (`retried_header`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any
 from ..proto import jina_pb2
 from .names import RETRIED_HEADER
 
-__all__ = ["PREFIX", "Retried", "retried_header", "retried_in", "retried_status"]
+__all__ = ["PREFIX", "Retried", "mark_retried", "retried_header", "retried_in",
+           "retried_status"]
 
 PREFIX = "retried: "
 _DESCRIPTION = re.compile(r"retried: (\d+) attempts(?:; (.*))?\Z", re.DOTALL)
@@ -38,22 +44,35 @@ class Retried:
     """Why the earlier attempts failed, as the gateway saw it."""
 
 
-def retried_status(attempts: int, reasons: Sequence[str]) -> jina_pb2.StatusProto:
-    """The route status of an executor that answered after `attempts` attempts."""
+def _words(attempts: int, reasons: Sequence[str]) -> str:
     description = f"{PREFIX}{attempts} attempts"
     if reasons:
         description += "; " + "; ".join(reasons)
-    return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS, description=description)
+    return description
+
+
+def retried_status(attempts: int, reasons: Sequence[str]) -> jina_pb2.StatusProto:
+    """The route status of an executor that answered after `attempts` attempts."""
+    return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS,
+                                description=_words(attempts, reasons))
+
+
+def mark_retried(status: jina_pb2.StatusProto, attempts: int, reasons: Sequence[str]) -> None:
+    """Say in an executor's error `status` (its route's) that the failing attempt was a retry:
+    the retried words after its description."""
+    status.description = f"{status.description}; {_words(attempts, reasons)}"
 
 
 def retried_in(routes: Iterable[Any]) -> tuple[Retried, ...]:
-    """The executors of a response's `routes` that answered only after a retry."""
+    """The executors of a response's `routes` that answered (or failed) only after a retry."""
     found = []
     for route in routes:
         status = route.status
-        if status.code != jina_pb2.StatusProto.SUCCESS:
-            continue
-        match = _DESCRIPTION.match(status.description)
+        text = status.description
+        if status.code != jina_pb2.StatusProto.SUCCESS:  # the words after the error's own
+            at = text.rfind("; " + PREFIX)
+            text = text[at + 2:] if at >= 0 else ""
+        match = _DESCRIPTION.match(text)
         if match is not None:
             found.append(Retried(route.executor, int(match[1]), match[2] or ""))
     return tuple(found)

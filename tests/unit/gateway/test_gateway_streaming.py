@@ -91,7 +91,8 @@ def test_executors_not_serving_the_endpoint_are_skipped():
 def test_unknown_and_non_streaming_endpoints_are_bad_requests_naming_them():
     core = make_core(["tok"], {"tok": Tokens()})
     with pytest.raises(BadRequestError, match=r"no executor of this Flow serves endpoint "
-                                              r"'/nope' \(endpoints: /generate, /generate-sync, /plain\)"):
+                                              r"'/nope' \(endpoints: /generate, "
+                                              r"/generate-sync, /plain\)"):
         asyncio.run(collect(core, request(endpoint="/nope")))
     with pytest.raises(BadRequestError, match="'/plain' of executor 'tok' is not a streaming"):
         asyncio.run(collect(core, request(endpoint="/plain")))

@@ -79,6 +79,40 @@ def test_a_reply_after_a_retry_marks_its_executor_route():
     assert not routes["after"].description and not routes["gateway"].description
 
 
+def test_an_executor_error_after_a_retry_keeps_the_error_and_says_it_was_a_retry():
+    """Before: the error alone; nothing said the failing attempt was the second one."""
+    from flowserve import Executor, requests
+
+    class Fails(Executor):
+        @requests
+        def fail(self, docs, **kwargs):
+            raise ValueError("boom")
+
+    named = {"runtime_args": {"name": "enc"}}
+    response = _process(_core(DiesOnce(Fails(**named), "r:1"),
+                              InProcessReplica(Fails(**named), "r:2")))
+    assert response.is_error  # the executor's own error, as before
+    assert response.status.exception.executor == "enc"
+    assert "retried" not in response.status.description  # the error message is untouched
+    (retried,) = response.retried
+    assert (retried.executor, retried.attempts) == ("enc", 2)
+    assert "executor 'enc' at r:1 failed: UNAVAILABLE Socket closed" in retried.reasons
+    enc = next(r.status for r in response.routes if r.executor == "enc")
+    assert enc.code == jina_pb2.StatusProto.ERROR and enc.exception.executor == "enc"
+    assert enc.description.startswith(response.status.description + "; retried: 2 attempts; ")
+    back = response_from_json(response_to_json(response))  # and over HTTP's JSON
+    assert back.retried == response.retried
+    assert retried_header(back.routes) == {RETRIED_HEADER: "enc=2"}
+
+
+def test_an_error_route_without_the_words_is_not_retried():
+    response = DataRequest.new(DocumentArray())
+    route = response.routes.add(executor="enc")
+    route.status.code = jina_pb2.StatusProto.ERROR
+    route.status.description = "ValueError: retried: 3 attempts happened in my own code"
+    assert response.retried == ()
+
+
 def test_a_reply_without_a_retry_says_nothing():
     response = _process(_core(InProcessReplica(NoOp(), "r:1"), InProcessReplica(NoOp(), "r:2")))
     assert response.retried == ()
