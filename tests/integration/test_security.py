@@ -237,3 +237,41 @@ def test_executor_tls_without_a_mesh(certs):
             with pytest.raises(grpc.RpcError) as info:
                 call(jina_pb2.DataRequestProto(), timeout=10)
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def _handshake(port: int, headers: str = "") -> str:
+    """The status line a WebSocket handshake to 127.0.0.1:`port` gets."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      f"Sec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.split(b"\r\n", 1)[0].decode()
+
+
+def test_a_websocket_gateway_with_tokens_starts_and_checks_the_handshake(executor, tmp_path):
+    """Before: protocol websocket with tokens_file/tokens_env refused to start."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"alice:{ALICE}\n")
+    grpc_port, ws_port = free_port(), free_port()
+    proc = Proc("gateway", "--graph", json.dumps({"suffixer": ["gateway"]}),
+                "--deployments", json.dumps({"suffixer": [f"127.0.0.1:{executor}"]}),
+                "--protocol", "grpc", "websocket", "--port", str(grpc_port), str(ws_port),
+                "--host", "127.0.0.1", "--tokens-file", str(tokens))
+    try:
+        with Client(host=f"grpc://127.0.0.1:{grpc_port}", token=ALICE) as client:
+            assert wait_until(lambda: client.is_flow_ready(timeout=1), 120), proc.output
+        assert _handshake(ws_port).startswith("HTTP/1.1 403"), proc.output
+        assert _handshake(ws_port, "Authorization: Bearer wrong-0123456789abcdef\r\n"
+                          ).startswith("HTTP/1.1 403")
+        assert _handshake(ws_port, f"Authorization: Bearer {ALICE}\r\n").startswith(
+            "HTTP/1.1 101")
+    finally:
+        assert proc.stop() == 0, proc.output

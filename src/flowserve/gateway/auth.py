@@ -3,8 +3,8 @@
 Tokens come from a file or an environment variable, never from the Flow YAML: one
 ``name:token`` per line (``#`` comments and blank lines ignored; in a variable, commas also
 separate entries). A request must carry ``authorization: Bearer <token>`` (gRPC metadata, or
-the HTTP ``Authorization`` header); without a known token it gets UNAUTHENTICATED / 401 and no
-detail. Health checks stay open for probes.
+the HTTP ``Authorization`` header, also on a WebSocket handshake); without a known token it gets
+UNAUTHENTICATED / 401 (a WebSocket: 403) and no detail. Health checks stay open for probes.
 
 The authenticated name is the client's identity: it is exposed as :data:`AUTHENTICATED_CLIENT`
 (a context variable, set while the request is handled) and replaces the self-asserted client
@@ -204,11 +204,15 @@ ASGIApp = Callable[[Scope, Callable[..., Any], Callable[..., Any]], Awaitable[No
 
 
 def http_token_middleware(app: ASGIApp, tokens: TokenTable) -> ASGIApp:
-    """`app` behind bearer-token authentication (``GET /``, the health check, stays open)."""
+    """`app` behind bearer-token authentication (``GET /``, the health check, stays open).
+    A WebSocket handshake needs the token too; without it the socket is closed before it is
+    accepted (the client sees HTTP 403)."""
 
     async def authenticated(scope: Scope, receive: Callable[..., Any],
                             send: Callable[..., Any]) -> None:
-        if scope["type"] != "http" or (scope["method"], scope["path"]) in OPEN_HTTP_ROUTES:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or (
+                kind == "http" and (scope["method"], scope["path"]) in OPEN_HTTP_ROUTES):
             await app(scope, receive, send)
             return
         headers: Sequence[tuple[bytes, bytes]] = scope.get("headers", [])
@@ -216,7 +220,11 @@ def http_token_middleware(app: ASGIApp, tokens: TokenTable) -> ASGIApp:
                               if k == b"authorization"), None)
         name = tokens.authenticate(authorization)
         if name is None:
-            await _unauthorized(send)
+            if kind == "websocket":
+                await receive()  # websocket.connect
+                await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+            else:
+                await _unauthorized(send)
             return
         AUTHENTICATED_CLIENT.set(name)
         kept = [(k, v) for k, v in headers if k not in (CLIENT_ID_HEADER, b"authorization")]
@@ -224,6 +232,10 @@ def http_token_middleware(app: ASGIApp, tokens: TokenTable) -> ASGIApp:
         await app(scope, receive, send)
 
     return authenticated
+
+
+_POLICY_VIOLATION = 1008
+"""WebSocket close code for a refused handshake (before accept: HTTP 403 to the client)."""
 
 
 async def _unauthorized(send: Callable[..., Any]) -> None:

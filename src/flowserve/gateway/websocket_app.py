@@ -32,10 +32,11 @@ from ..errors import BadRequestError, RequestError
 from ..proto import jina_pb2
 from ..wire.deadline import Deadline, deadline_after
 from ..wire.httpjson import load_body, request_from_post_body, response_to_json
-from ..wire.names import CLIENT_ID_HEADER
 from ..wire.origin import http_origin
 from ..wire.request import DataRequest
 from .core import GatewayCore, error_response
+from .http_request import http_client
+from .identity import TrustedProxies
 
 __all__ = ["BYTES", "END_OF_INPUTS", "JSON", "create_websocket_app"]
 
@@ -99,8 +100,12 @@ def _deadline(request: DataRequest, default: float | None) -> Deadline | None:
 
 
 def create_websocket_app(core: GatewayCore, *, prefetch: int = 0,
-                         default_timeout: float | None = None) -> FastAPI:
-    """WebSocket routes ``/`` (requests) and ``/dry_run``; HTTP ``GET /`` (health)."""
+                         default_timeout: float | None = None,
+                         trusted: TrustedProxies | None = None) -> FastAPI:
+    """WebSocket routes ``/`` (requests) and ``/dry_run``; HTTP ``GET /`` (health). A socket's
+    client is identified as an HTTP request's (`http_request.http_client`: a token's name, a
+    mesh identity, the id it sends, or its address)."""
+    proxies = trusted or TrustedProxies()
     app = FastAPI(title="flowserve gateway (websocket)", version=__version__,
                   docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -111,8 +116,7 @@ def create_websocket_app(core: GatewayCore, *, prefetch: int = 0,
     @app.websocket("/")
     async def stream(socket: WebSocket) -> None:
         framing = await _accept(socket)
-        client = socket.headers.get(CLIENT_ID_HEADER) or (
-            socket.client.host if socket.client else "unknown")
+        client = http_client(socket.headers, socket.scope, proxies)
         slots = asyncio.Semaphore(prefetch) if prefetch > 0 else None
         tasks: set[asyncio.Task[None]] = set()
         origin = http_origin(socket.scope, "/")  # one per socket

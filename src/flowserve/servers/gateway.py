@@ -8,7 +8,6 @@ import os
 from typing import TYPE_CHECKING, cast
 
 from ..config.ratelog import RateLimitedLog
-from ..errors import ConfigError
 from ..gateway.auth import GrpcTokenInterceptor
 from ..gateway.config import GatewayConfig
 from ..gateway.core import GatewayCore
@@ -137,14 +136,14 @@ async def serve_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
                 http_servers.append(http)
                 bound["http"] = http.port
             elif protocol == "websocket":
-                if tokens is not None:  # the token middleware guards HTTP requests only
-                    raise ConfigError("protocol websocket cannot be combined with "
-                                      "tokens_file/tokens_env yet: serve grpc or http")
+                from ..gateway.auth import http_token_middleware
                 from ..gateway.websocket_app import create_websocket_app
                 from ..transport.http_server import HttpServer
 
                 app = create_websocket_app(guarded, prefetch=opts.prefetch,
-                                           default_timeout=opts.timeout)
+                                           default_timeout=opts.timeout, trusted=trusted)
+                if tokens is not None:  # the handshake needs a token
+                    app = http_token_middleware(app, tokens)
                 ws = HttpServer.start(app, opts.host, port, grace=opts.grace,
                                       what="gateway (websocket)",
                                       **(tls.uvicorn_options() if tls else {}))

@@ -92,3 +92,54 @@ def test_with_tokens_the_identity_is_the_token_name_not_the_asserted_id():
                            "X-Flowserve-Client-Id": "mallory"})
     assert reply.status_code == 200, reply.text
     assert core.clients == [("alice", "alice")]
+
+
+def _websocket(app, headers: dict[str, str]) -> list[dict]:
+    """One WebSocket session through `app` (an ASGI app, no sockets): connect with `headers`,
+    send one JSON request, return what the app sent."""
+    import json
+
+    scope = {"type": "websocket", "path": "/", "raw_path": b"/", "root_path": "",
+             "scheme": "ws", "query_string": b"", "client": ("10.0.0.7", 5000),
+             "server": ("gw", 80), "subprotocols": [], "asgi": {"version": "3.0"},
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    sent: list[dict] = []
+
+    async def go() -> None:
+        inbox = [{"type": "websocket.connect"},
+                 {"type": "websocket.receive", "text": json.dumps({"data": [{"text": "x"}]})},
+                 {"type": "websocket.receive", "text": "{}"}]
+        closed = asyncio.Event()
+
+        async def receive() -> dict:
+            if not inbox:
+                await closed.wait()
+                return {"type": "websocket.disconnect", "code": 1000}
+            return inbox.pop(0)
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "websocket.close":
+                closed.set()
+
+        await app(scope, receive, send)
+
+    asyncio.run(go())
+    return sent
+
+
+def test_a_websocket_handshake_needs_a_token():
+    """Before: a gateway with tokens refused to start with protocol websocket at all."""
+    from flowserve.gateway.websocket_app import create_websocket_app
+
+    core = RecordingCore()
+    app = http_token_middleware(create_websocket_app(core),
+                                load_tokens(None, "T", {"T": f"alice:{ALICE}"}))
+    for headers in ({}, {"Authorization": f"Bearer {BOB}"}):
+        sent = _websocket(app, headers)
+        assert sent == [{"type": "websocket.close", "code": 1008}]  # before accept: HTTP 403
+    assert core.clients == []
+    sent = _websocket(app, {"Authorization": f"Bearer {ALICE}",
+                            "X-Flowserve-Client-Id": "mallory"})
+    assert sent[0]["type"] == "websocket.accept" and sent[-1]["type"] == "websocket.close"
+    assert core.clients == [("alice", "alice")]  # the token's name, not the asserted id

@@ -40,11 +40,14 @@ class Core:
 
 
 def converse(core: Core, path: str, subprotocols: list[str],
-             messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+             messages: list[dict[str, Any]], headers: dict[str, str] | None = None,
+             **options: Any) -> list[dict[str, Any]]:
     """Run one WebSocket session: connect, send `messages`, return what the app sent."""
-    app = create_websocket_app(core, prefetch=2)
+    app = create_websocket_app(core, prefetch=2, **options)
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "root_path": "",
-             "scheme": "ws", "query_string": b"", "headers": [], "client": ("10.0.0.7", 5000),
+             "scheme": "ws", "query_string": b"", "headers": raw_headers,
+             "client": ("10.0.0.7", 5000),
              "server": ("gw", 80), "subprotocols": subprotocols, "asgi": {"version": "3.0"}}
     sent: list[dict[str, Any]] = []
 
@@ -126,6 +129,27 @@ def test_bad_json_messages_close_with_1003_naming_why():
         sent = converse(Core(), "/", [], [{"type": "websocket.receive", "text": text}])
         assert sent[-1]["type"] == "websocket.close" and sent[-1]["code"] == 1003, sent
         assert reason in sent[-1]["reason"]
+
+
+def test_a_socket_is_identified_as_an_http_request_is():
+    """Before: only the asserted id or the address; a mesh identity and trusted proxies were
+    ignored (fair queuing behind Linkerd saw every socket as the proxy's address)."""
+    from flowserve.gateway.identity import TrustedProxies
+
+    one = [{"type": "websocket.receive", "bytes": request_bytes("a")},
+           {"type": "websocket.receive", "bytes": END_OF_INPUTS}]
+    cases = [({}, {}, "10.0.0.7"),
+             ({"X-Flowserve-Client-Id": "frontend"}, {}, "frontend"),
+             ({"l5d-client-id": "web.ns.serviceaccount.identity.linkerd.cluster.local",
+               "X-Flowserve-Client-Id": "frontend"}, {},
+              "web.ns.serviceaccount.identity.linkerd.cluster.local"),
+             ({"X-Forwarded-For": "192.0.2.9"}, {}, "10.0.0.7"),
+             ({"X-Forwarded-For": "192.0.2.9"},
+              {"trusted": TrustedProxies.parse(["10.0.0.0/8"])}, "192.0.2.9")]
+    for headers, options, expected in cases:
+        core = Core()
+        converse(core, "/", ["bytes"], one, headers=headers, **options)
+        assert core.clients == [expected], (headers, core.clients)
 
 
 def test_dry_run_answers_one_status():
