@@ -199,3 +199,30 @@ def test_an_executor_lost_mid_stream_is_an_error_after_the_docs_sent(protocol):
                 got.append(doc.text)
                 os.kill(executor.pid, signal.SIGKILL)  # dies while the handler holds
         assert got == ["a"]
+
+
+def test_a_plain_generator_stuck_past_timeout_handler_fails_the_stream_and_restarts():
+    """A step of a plain generator that blocks past `timeout_handler` ends the stream with
+    HandlerTimeoutError after the docs sent, and the replica restarts (its thread cannot be
+    stopped), as for a sync handler. Before: the stream, and the executor's slot, hung."""
+    from flowserve.errors import HandlerTimeoutError
+
+    f = Flow(protocol=PROTOCOLS).add(name="tok", uses=Tokens, timeout_handler=2)
+    with running(f):
+        for protocol in PROTOCOLS:
+            with client(f, protocol) as c:
+                seen: list[str] = []
+                with pytest.raises(HandlerTimeoutError, match="did not yield within 2 s"):
+                    for doc in c.stream_doc(on="/generate-sync", parameters={"pause": 60.0},
+                                            inputs=Document(text="a b")):
+                        seen.append(doc.text)
+                assert seen == ["a"]
+
+                def answers() -> bool:
+                    try:
+                        return [d.text for d in c.post("/plain", Document(text="p"),
+                                                       timeout=10)] == ["p!"]
+                    except Exception:  # noqa: BLE001 - restarting: not yet
+                        return False
+
+                assert wait_until(answers, 120), "the replica did not come back"

@@ -21,7 +21,7 @@ from ..gateway.retry_budget import RetryBudget
 from ..observe.tracing import tracing_settings
 from ..observe.wiring import GatewayObservability
 from ..transport.executor_channel import GrpcReplicaClient
-from ..transport.grpc_common import Health, message_options, new_server
+from ..transport.grpc_common import Health, executor_channel_options, new_server
 from ..wire.origin import listen_address
 from .lifecycle import install_stop_signals, notify_ready
 
@@ -40,7 +40,7 @@ def build_core(config: GatewayConfig,
     obs = observability
     observer = obs.observer if obs is not None else None
 
-    channel_options = message_options(config.security.limits.max_message_bytes)
+    channel_options = executor_channel_options(config.security.limits.max_message_bytes)
     credentials = config.security.executor_credentials()
 
     def client(address: str, name: str) -> GrpcReplicaClient:

@@ -18,7 +18,7 @@ from ..errors import (
 from ..proto import jina_pb2, jina_pb2_grpc
 from ..wire.names import ENDPOINT_METADATA
 from ..wire.status import error_for_grpc_code
-from .grpc_common import CHANNEL_OPTIONS
+from .grpc_common import CHANNEL_OPTIONS, RECONNECT_OPTIONS
 
 __all__ = ["GrpcReplicaClient"]
 
@@ -33,7 +33,7 @@ class GrpcReplicaClient:
 
     def __init__(self, address: str, *, executor: str,
                  interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
-                 options: Sequence[tuple[str, int]] = CHANNEL_OPTIONS,
+                 options: Sequence[tuple[str, int]] = (*CHANNEL_OPTIONS, *RECONNECT_OPTIONS),
                  credentials: grpc.ChannelCredentials | None = None) -> None:
         self.address = address
         self.options = list(options)

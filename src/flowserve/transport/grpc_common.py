@@ -11,8 +11,8 @@ from grpc_reflection.v1alpha import reflection
 
 from ..config.ratelog import RateLimitedLog, RateLimitFilter
 
-__all__ = ["CHANNEL_OPTIONS", "DEFAULT_MAX_MESSAGE_BYTES", "Health", "message_options",
-           "new_server"]
+__all__ = ["CHANNEL_OPTIONS", "DEFAULT_MAX_MESSAGE_BYTES", "RECONNECT_OPTIONS", "Health",
+           "executor_channel_options", "message_options", "new_server"]
 
 DEFAULT_MAX_MESSAGE_BYTES = 32 << 20
 """Documents with embeddings easily exceed gRPC's 4 MiB default; unlimited would let one client
@@ -26,6 +26,21 @@ def message_options(max_bytes: int) -> list[tuple[str, int]]:
 
 
 CHANNEL_OPTIONS: list[tuple[str, int]] = message_options(DEFAULT_MAX_MESSAGE_BYTES)
+
+RECONNECT_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+"""The gateway's channels to executor replicas try to reconnect at least once a second. gRPC's
+default backoff grows to 120 s, so a replica back after a long restart (a model load, a wedged
+handler's thread) went unnoticed for up to that long: its health checks failed at once on the
+backed-off channel (measured: 12-14 s after a 60 s outage)."""
+
+
+def executor_channel_options(max_bytes: int) -> list[tuple[str, int]]:
+    """Options of the gateway's channel to one executor replica."""
+    return [*message_options(max_bytes), *RECONNECT_OPTIONS]
 
 
 class Health:

@@ -142,8 +142,9 @@ class ExecutorRuntime:
             return _one(error_reply(request.header.request_id, message, name=name,
                                     executor=self.name))
         return stream_handler(handler, request, executor=self.name, slots=self._slots,
-                              threads=self._threads, deadline=deadline,
-                              observer=self.observer, errors=self.errors)
+                              on_thread=self._on_thread, deadline=deadline,
+                              observer=self.observer, errors=self.errors,
+                              step_timeout=self.handler_timeout, on_wedged=self.on_wedged)
 
     def streaming_endpoints(self) -> list[str]:
         """The endpoints whose handlers are generators (async or not)."""
@@ -310,6 +311,11 @@ class ExecutorRuntime:
             return await asyncio.get_running_loop().run_in_executor(self._threads, call)
         finally:
             policy.record(time.perf_counter() - started, size, inline=inline)
+
+    def _on_thread(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        """`fn` on a handler thread, counted in `running` while it runs (a streaming
+        generator's step, or its close)."""
+        return asyncio.get_running_loop().run_in_executor(self._threads, self._counted, fn, {})
 
     def _counted(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
         with self._running_lock:  # on the thread that runs it: a timed-out call stays counted

@@ -2,7 +2,9 @@
 
 The handler is an async generator, or a plain generator whose every step runs on the
 executor's handler threads (as a sync handler does), so that blocking code between its yields
-does not stall the process's event loop.
+does not stall the process's event loop. A plain generator's step that runs past the executor's
+`timeout_handler` ends the stream with a `HandlerTimeoutError` and wedges the replica, which
+restarts, as a sync handler past it does (its thread cannot be stopped).
 
 A stream holds one of the runtime's `concurrency` slots from its first document to its end, as
 it holds its fair-queue slot at the gateway. Whoever reads the stream may stop early (the
@@ -18,13 +20,13 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncGenerator, Generator
-from concurrent.futures import Executor
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Protocol
 
 from ..config.ratelog import RateLimitedLog
 from ..documents.array import DocumentArray
 from ..documents.document import Document
+from ..errors import HandlerTimeoutError
 from ..executor import Handler, executor_parameters
 from ..wire.deadline import Deadline
 from ..wire.stream import StreamMessage, doc_reply, error_reply, parameters_of, set_status_exception
@@ -67,24 +69,38 @@ def not_streaming(executor: str, endpoint: str, handler: Handler | None,
 _DONE = object()
 
 
-async def _on_threads(generator: Generator[Any, Any, Any],
-                      threads: Executor) -> AsyncGenerator[Any, None]:
-    """A plain generator's items, each step run on `threads`; closing this closes the
-    generator on a thread too (its ``finally`` may block), once a step still running there
-    has ended (a running generator cannot be closed)."""
-    loop = asyncio.get_running_loop()
+class _StepTimeout(Exception):
+    """A plain generator's step ran past `timeout_handler`."""
+
+
+OnThread = Callable[[Callable[[], Any]], "asyncio.Future[Any]"]
+"""Runs a function on a handler thread (counted as a running handler call)."""
+
+
+async def _on_threads(generator: Generator[Any, Any, Any], on_thread: OnThread,
+                      step_timeout: float | None) -> AsyncGenerator[Any, None]:
+    """A plain generator's items, each step run by `on_thread` within `step_timeout` s
+    (`_StepTimeout` after it); closing this closes the generator on a thread too (its
+    ``finally`` may block), once a step still running there has ended (a running generator
+    cannot be closed), unless that step is stuck past the timeout."""
     step: asyncio.Future[Any] | None = None
+    stuck = False
     try:
         while True:
-            step = loop.run_in_executor(threads, next, generator, _DONE)
-            item = await step
+            step = on_thread(lambda: next(generator, _DONE))
+            done, _ = await asyncio.wait({step}, timeout=step_timeout)
+            if not done:
+                stuck = True
+                raise _StepTimeout
+            item = step.result()
             if item is _DONE:
                 return
             yield item
     finally:
-        if step is not None and not step.done():
-            await asyncio.wait({step})  # cancelled mid-step: the step runs on regardless
-        await loop.run_in_executor(threads, generator.close)
+        if not stuck:  # a stuck step holds its thread for good: the replica restarts
+            if step is not None and not step.done():
+                await asyncio.wait({step})  # cancelled mid-step: the step runs on regardless
+            await on_thread(generator.close)
 
 
 def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str, Any]:
@@ -96,15 +112,18 @@ def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str
 
 
 async def stream_handler(handler: Handler, request: StreamMessage, *, executor: str,
-                         slots: asyncio.Semaphore, threads: Executor,
+                         slots: asyncio.Semaphore, on_thread: OnThread,
                          deadline: Deadline | None = None,
                          observer: StreamObserver | None = None,
                          errors: RateLimitedLog | None = None,
+                         step_timeout: float | None = None,
+                         on_wedged: Callable[[], None] | None = None,
                          ) -> AsyncGenerator[StreamMessage, None]:
     """The replies of one stream: a reply per document the handler yields, then, if it
     failed, one error reply. `deadline` drops the stream, unstarted, if it passes while the
-    stream waits for a slot. A plain generator's steps run on `threads` (the handler
-    threads)."""
+    stream waits for a slot. A plain generator's steps run by `on_thread` (on the handler
+    threads), each within `step_timeout` (`timeout_handler`): past it, the stream ends with
+    a `HandlerTimeoutError` and `on_wedged` is called."""
     request_id = request.header.request_id
     endpoint = handler.endpoint
     async with slots:
@@ -120,7 +139,8 @@ async def stream_handler(handler: Handler, request: StreamMessage, *, executor: 
         generator: AsyncGenerator[Any, None] | None = None
         try:
             made = handler.fn(**_kwargs(handler, request, executor))
-            generator = _on_threads(made, threads) if inspect.isgenerator(made) else made
+            generator = (_on_threads(made, on_thread, step_timeout)
+                         if inspect.isgenerator(made) else made)
             first = True
             async for item in generator:
                 if not isinstance(item, Document):
@@ -135,6 +155,12 @@ async def stream_handler(handler: Handler, request: StreamMessage, *, executor: 
             outcome = "success"
         except Exception as exc:  # executor code failed: report it after the docs sent
             outcome = "executor_error"
+            if isinstance(exc, _StepTimeout):
+                exc = HandlerTimeoutError(
+                    f"executor {executor!r} endpoint {endpoint!r}: the generator did not yield "
+                    f"within {step_timeout:g} s (timeout_handler); the replica restarts")
+                if on_wedged is not None:
+                    on_wedged()
             if errors is not None:
                 errors.log(endpoint, "executor %s endpoint %s failed mid-stream: %s: %s",
                            executor, endpoint, type(exc).__name__, exc, exc_info=exc)

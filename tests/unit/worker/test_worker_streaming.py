@@ -300,3 +300,24 @@ def test_a_plain_generator_error_comes_after_the_docs_it_yielded():
     assert is_error(replies[-1])
     assert replies[-1].header.status.exception.name == "ValueError"
     assert "boom in a plain generator" in replies[-1].header.status.description
+
+
+def test_a_plain_generator_step_past_timeout_handler_ends_the_stream_and_wedges():
+    """As a sync handler past `timeout_handler`: the stream ends with HandlerTimeoutError after
+    the docs sent, and the replica is told it is wedged (it restarts). Before: the stuck step
+    held its concurrency slot, and its stream, for good."""
+    executor = SyncGen(runtime_args={"name": "sg"})
+    wedged: list[bool] = []
+    runtime = ExecutorRuntime(executor, handler_timeout=0.5,
+                              on_wedged=lambda: wedged.append(True))
+    try:
+        replies = asyncio.run(collect(runtime, stream_request("a wait b", "/words")))
+    finally:
+        executor.release.set()  # let the stuck thread end
+        runtime.close()
+    assert replies[0].document.text == "A"
+    last = replies[-1]
+    assert is_error(last) and last.header.status.exception.name == "HandlerTimeoutError"
+    assert ("executor 'sg' endpoint '/words': the generator did not yield within 0.5 s "
+            "(timeout_handler)") in last.header.status.description
+    assert wedged == [True]
