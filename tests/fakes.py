@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from flowserve import Executor
 from flowserve.errors import UnavailableError
 from flowserve.proto import jina_pb2
@@ -75,3 +78,38 @@ class DownReplica:
 
     async def close(self):
         pass
+
+
+def websocket_session(app: Any, messages: list[dict[str, Any]], *, path: str = "/",
+                      subprotocols: list[str] | None = None,
+                      headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One WebSocket session through the ASGI `app` (no sockets): connect (from 10.0.0.7),
+    send `messages`, then wait until the app closes; what the app sent."""
+    scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "root_path": "",
+             "scheme": "ws", "query_string": b"", "client": ("10.0.0.7", 5000),
+             "server": ("gw", 80), "subprotocols": subprotocols or [],
+             "asgi": {"version": "3.0"},
+             "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+    sent: list[dict[str, Any]] = []
+
+    async def go() -> None:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for message in [{"type": "websocket.connect"}, *messages]:
+            inbox.put_nowait(message)
+        closed = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if inbox.empty():  # the client has said everything: wait until the app closes
+                await closed.wait()
+                return {"type": "websocket.disconnect", "code": 1000}
+            return await inbox.get()
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "websocket.close":
+                closed.set()
+
+        await app(scope, receive, send)
+
+    asyncio.run(go())
+    return sent

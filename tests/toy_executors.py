@@ -209,10 +209,13 @@ class Tokens(Executor):
             outcome = "closed"
             raise
         finally:
-            if self.marker_dir:
-                with open(os.path.join(self.marker_dir, doc.tags.get("marker", "stream")),
-                          "a") as f:
-                    f.write(outcome + "\n")
+            self._mark(doc, outcome)
+
+    def _mark(self, doc, outcome: str) -> None:
+        """How a stream ended, appended to its marker file."""
+        if self.marker_dir:
+            with open(os.path.join(self.marker_dir, doc.tags.get("marker", "stream")), "a") as f:
+                f.write(outcome + "\n")
 
     @requests(on="/generate-sync")
     def generate_sync(self, doc, parameters, **kwargs):
@@ -228,10 +231,7 @@ class Tokens(Executor):
             outcome = "closed"
             raise
         finally:
-            if self.marker_dir:
-                with open(os.path.join(self.marker_dir, doc.tags.get("marker", "stream")),
-                          "a") as f:
-                    f.write(outcome + "\n")
+            self._mark(doc, outcome)
 
     @requests(on="/plain")
     async def plain(self, docs, **kwargs):

@@ -6,13 +6,12 @@ for 7-17 s (measured), its health checks failing at once on the backed-off chann
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2_grpc
+from tcp_server import TcpServerThread
 
 from flowserve.transport.executor_channel import GrpcReplicaClient
 
@@ -21,31 +20,8 @@ pytestmark = pytest.mark.integration
 OUTAGE = 10.0  # seconds of failed health checks, as the gateway's monitor makes them
 
 
-class Refuser:
-    """A TCP listener that closes every connection at once (a port whose replica is gone),
-    counting the connection attempts."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.attempts = 0
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            conn, _ = self.listener.accept()
-            conn.close()
-            if self.stopping:
-                return
-            self.attempts += 1
-
-    def close(self) -> None:
-        self.stopping = True
-        socket.create_connection(("127.0.0.1", self.port)).close()  # wakes accept()
-        self.thread.join(30)
-        self.listener.close()
+class Refuser(TcpServerThread):
+    """A port whose replica is gone: every connection is closed at once (and counted)."""
 
 
 def test_a_replica_back_after_an_outage_is_seen_within_seconds():
@@ -77,5 +53,5 @@ def test_a_replica_back_after_an_outage_is_seen_within_seconds():
     seen_after = asyncio.run(go())
     # gRPC's default backoff (1 s, x1.6 per failure) tries ~5 times in 10 s; at most 1 s apart
     # it is ~10 times, so a replica back is seen within about a second whenever it returns
-    assert refuser.attempts >= 7, f"{refuser.attempts} reconnection attempts in {OUTAGE} s"
+    assert refuser.connections >= 7, f"{refuser.connections} reconnection attempts in {OUTAGE} s"
     assert seen_after < 4.0, f"seen back only after {seen_after:.1f} s"

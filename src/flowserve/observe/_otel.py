@@ -310,67 +310,70 @@ def _method_name(method: Any) -> str:
     return method.decode() if isinstance(method, bytes) else str(method)
 
 
-class CallSpanInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Around `process_single_data` calls only: a client span carried to the executor as a
-    W3C ``traceparent`` in the call's metadata (health checks stay untraced)."""
+class _ReplicaCallSpans:
+    """What the interceptors around the gateway's calls to one replica share: the call's
+    client span attributes, and its metadata with the span's ``traceparent`` added."""
 
     def __init__(self, tracer: trace.Tracer, *, executor: str, address: str) -> None:
         self.tracer = tracer
         self.executor = executor
         self.address = address
+
+    def _attributes(self, method: str, pairs: list[tuple[str, Any]]) -> Attributes:
+        endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
+        return {"flowserve.executor": self.executor, "flowserve.replica": self.address,
+                "flowserve.endpoint": endpoint, **rpc_attributes(method),
+                **server_attributes(self.address)}
+
+    @staticmethod
+    def _with_traceparent(details: Any, pairs: list[tuple[str, Any]],
+                          context: otel_context.Context | None = None) -> Any:
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier, context=context)
+        return details._replace(metadata=grpc.aio.Metadata(*pairs, *carrier.items()))
+
+
+def _pairs(details: Any) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in (details.metadata or ())]
+
+
+class CallSpanInterceptor(_ReplicaCallSpans, grpc.aio.UnaryUnaryClientInterceptor):
+    """Around `process_single_data` calls only: a client span carried to the executor as a
+    W3C ``traceparent`` in the call's metadata (health checks stay untraced)."""
 
     async def intercept_unary_unary(self, continuation: Callable[..., Any],
                                     client_call_details: Any, request: Any) -> Any:
         if _method_name(client_call_details.method) != PROCESS_METHOD:
             return await continuation(client_call_details, request)
-        pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
-        endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
+        pairs = _pairs(client_call_details)
         with self.tracer.start_as_current_span(
                 PROCESS_METHOD.lstrip("/"), kind=SpanKind.CLIENT,
-                attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,
-                            "flowserve.endpoint": endpoint, **rpc_attributes(PROCESS_METHOD),
-                            **server_attributes(self.address)}) as span:
-            carrier: dict[str, str] = {}
-            _PROPAGATOR.inject(carrier)
-            details = client_call_details._replace(
-                metadata=grpc.aio.Metadata(*pairs, *carrier.items()))
+                attributes=self._attributes(PROCESS_METHOD, pairs)) as span:
+            details = self._with_traceparent(client_call_details, pairs)
             call = await continuation(details, request)
             try:
                 await call
             except grpc.aio.AioRpcError as exc:
-                rpc_status(span, exc.code())
-                span.set_attribute(ERROR_TYPE, exc.code().name)
-                span.set_status(Status(StatusCode.ERROR, exc.code().name))
+                _call_status(span, exc.code())
                 raise
-            rpc_status(span, grpc.StatusCode.OK)
+            _call_status(span, grpc.StatusCode.OK)
             return call
 
 
-class StreamSpanInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+class StreamSpanInterceptor(_ReplicaCallSpans, grpc.aio.UnaryStreamClientInterceptor):
     """Around `stream_doc` calls: a client span for the whole stream, carried to the executor
     as a W3C ``traceparent``; it ends when the call does (all documents read, an error, or
     cancelled because the client left)."""
-
-    def __init__(self, tracer: trace.Tracer, *, executor: str, address: str) -> None:
-        self.tracer = tracer
-        self.executor = executor
-        self.address = address
 
     async def intercept_unary_stream(self, continuation: Callable[..., Any],
                                      client_call_details: Any, request: Any) -> Any:
         if _method_name(client_call_details.method) != STREAM_DOC_METHOD:
             return await continuation(client_call_details, request)
-        pairs = [(str(k), v) for k, v in (client_call_details.metadata or ())]
-        endpoint = next((str(v) for k, v in pairs if k == ENDPOINT_METADATA), DEFAULT_ENDPOINT)
-        span = self.tracer.start_span(
-            STREAM_DOC_METHOD.lstrip("/"), kind=SpanKind.CLIENT,
-            attributes={"flowserve.executor": self.executor, "flowserve.replica": self.address,
-                        "flowserve.endpoint": endpoint, **rpc_attributes(STREAM_DOC_METHOD),
-                        **server_attributes(self.address)})
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
-        details = client_call_details._replace(
-            metadata=grpc.aio.Metadata(*pairs, *carrier.items()))
+        pairs = _pairs(client_call_details)
+        span = self.tracer.start_span(STREAM_DOC_METHOD.lstrip("/"), kind=SpanKind.CLIENT,
+                                      attributes=self._attributes(STREAM_DOC_METHOD, pairs))
+        details = self._with_traceparent(client_call_details, pairs,
+                                         trace.set_span_in_context(span))
         try:
             call = await continuation(details, request)
         except BaseException:
@@ -392,11 +395,17 @@ async def _end_stream_span(span: trace.Span, call: Any) -> None:
         code = await call.code()
     except BaseException:  # noqa: BLE001 - whatever happened, the span ends
         code = grpc.StatusCode.UNKNOWN
+    _call_status(span, code)
+    span.end()
+
+
+def _call_status(span: trace.Span, code: grpc.StatusCode) -> None:
+    """A call's status on its client span: the RPC status attributes; a failure's code as
+    ``error.type`` and the span's status."""
     rpc_status(span, code)
     if code != grpc.StatusCode.OK:
         span.set_attribute(ERROR_TYPE, code.name)
         span.set_status(Status(StatusCode.ERROR, code.name))
-    span.end()
 
 
 def worker_stream_span(tracer: trace.Tracer, executor: str) -> Callable[..., Any]:

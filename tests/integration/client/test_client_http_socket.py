@@ -5,11 +5,15 @@ request goes over the Client's synchronous keep-alive connection (`HttpTransport
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from client_fakes import FakeHttpGateway, HttpServerThread, make_docs
+from tcp_server import TcpServerThread
 
 from flowserve import Client
 from flowserve.errors import (
@@ -113,56 +117,32 @@ def test_a_request_json_cannot_carry_fails_alone_naming_why(served):
     assert len(app.headers) == 3  # the bad request never went out
 
 
-class OneShotServer:
-    """A raw HTTP/1.1 server on 127.0.0.1 that reads each request, answers it (or not) and
-    closes the connection without saying so beforehand - as a proxy or a server dropping an
-    idle keep-alive connection does."""
+class OneShotServer(TcpServerThread):
+    """A raw HTTP/1.1 server that reads each request, answers it (or not) and closes the
+    connection without saying so beforehand - as a proxy or a server dropping an idle
+    keep-alive connection does."""
 
     def __init__(self, answer: bool = True) -> None:
-        import socket
-        import threading
-
         self.answer = answer
-        self.stopping = False
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
         self.closed = threading.Semaphore(0)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        import json
-
-        while True:
-            conn, _ = self.listener.accept()
-            if self.stopping:
-                conn.close()
-                return
-            self.connections += 1
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
-                while len(body) < length:
-                    body += conn.recv(65536)
-                if self.answer:
-                    docs = json.loads(body)["data"]
-                    reply = json.dumps({"header": {"requestId": "r"}, "data": docs}).encode()
-                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\n\r\n%s" % (len(reply), reply))
-            self.closed.release()
-
-    def close(self) -> None:
-        import socket
-
-        self.stopping = True
-        socket.create_connection(("127.0.0.1", self.port)).close()  # wakes accept()
-        self.thread.join(30)
-        self.listener.close()
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(body) < length:
+                body += conn.recv(65536)
+            if self.answer:
+                docs = json.loads(body)["data"]
+                reply = json.dumps({"header": {"requestId": "r"}, "data": docs}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                             b"content-length: %d\r\n\r\n%s" % (len(reply), reply))
+        self.closed.release()
 
 
 def test_a_connection_the_server_dropped_is_not_reused():
@@ -190,8 +170,6 @@ def test_a_server_closing_without_an_answer_is_unavailable_naming_it():
 
 
 def test_nobody_listening_is_unavailable_naming_the_address():
-    import socket
-
     from flowserve.errors import UnavailableError
 
     with socket.create_server(("127.0.0.1", 0)) as taken:

@@ -7,6 +7,7 @@ import asyncio
 
 import httpx
 import pytest
+from fakes import websocket_session
 
 from flowserve.errors import ConfigError
 from flowserve.gateway.auth import AUTHENTICATED_CLIENT, http_token_middleware, load_tokens
@@ -95,37 +96,12 @@ def test_with_tokens_the_identity_is_the_token_name_not_the_asserted_id():
 
 
 def _websocket(app, headers: dict[str, str]) -> list[dict]:
-    """One WebSocket session through `app` (an ASGI app, no sockets): connect with `headers`,
-    send one JSON request, return what the app sent."""
+    """One WebSocket session through `app` with `headers`, sending one JSON request."""
     import json
 
-    scope = {"type": "websocket", "path": "/", "raw_path": b"/", "root_path": "",
-             "scheme": "ws", "query_string": b"", "client": ("10.0.0.7", 5000),
-             "server": ("gw", 80), "subprotocols": [], "asgi": {"version": "3.0"},
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
-    sent: list[dict] = []
-
-    async def go() -> None:
-        inbox = [{"type": "websocket.connect"},
-                 {"type": "websocket.receive", "text": json.dumps({"data": [{"text": "x"}]})},
-                 {"type": "websocket.receive", "text": "{}"}]
-        closed = asyncio.Event()
-
-        async def receive() -> dict:
-            if not inbox:
-                await closed.wait()
-                return {"type": "websocket.disconnect", "code": 1000}
-            return inbox.pop(0)
-
-        async def send(message: dict) -> None:
-            sent.append(message)
-            if message["type"] == "websocket.close":
-                closed.set()
-
-        await app(scope, receive, send)
-
-    asyncio.run(go())
-    return sent
+    return websocket_session(app, [
+        {"type": "websocket.receive", "text": json.dumps({"data": [{"text": "x"}]})},
+        {"type": "websocket.receive", "text": "{}"}], headers=headers)
 
 
 def test_a_websocket_handshake_needs_a_token():

@@ -3,9 +3,10 @@ framing, the JSON framing, in-band gateway errors, undecodable messages and /dry
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
+
+from fakes import websocket_session
 
 from flowserve.documents.array import DocumentArray
 from flowserve.documents.document import Document
@@ -43,35 +44,8 @@ def converse(core: Core, path: str, subprotocols: list[str],
              messages: list[dict[str, Any]], headers: dict[str, str] | None = None,
              **options: Any) -> list[dict[str, Any]]:
     """Run one WebSocket session: connect, send `messages`, return what the app sent."""
-    app = create_websocket_app(core, prefetch=2, **options)
-    raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "root_path": "",
-             "scheme": "ws", "query_string": b"", "headers": raw_headers,
-             "client": ("10.0.0.7", 5000),
-             "server": ("gw", 80), "subprotocols": subprotocols, "asgi": {"version": "3.0"}}
-    sent: list[dict[str, Any]] = []
-
-    async def go() -> None:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        for message in [{"type": "websocket.connect"}, *messages]:
-            inbox.put_nowait(message)
-        closed = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            if inbox.empty():  # the client has said everything: wait until the app closes
-                await closed.wait()
-                return {"type": "websocket.disconnect", "code": 1000}
-            return await inbox.get()
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-            if message["type"] == "websocket.close":
-                closed.set()
-
-        await app(scope, receive, send)
-
-    asyncio.run(go())
-    return sent
+    return websocket_session(create_websocket_app(core, prefetch=2, **options), messages,
+                             path=path, subprotocols=subprotocols, headers=headers)
 
 
 def request_bytes(text: str, endpoint: str = "/", request_id: str = "r") -> bytes:
