@@ -102,13 +102,17 @@ def streaming_flow():
         yield flow
 
 
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_jina_client_streams_from_a_streaming_endpoint(jina_python, streaming_flow, protocol):
+@pytest.mark.parametrize(("protocol", "endpoint"), [
+    ("grpc", "/generate"), ("http", "/generate"),
+    ("grpc", "/generate-sync"),  # a plain generator handler, as Jina allows
+])
+def test_jina_client_streams_from_a_streaming_endpoint(jina_python, streaming_flow, protocol,
+                                                       endpoint):
     port = streaming_flow.addresses.gateway_ports[protocol]
     env = {**os.environ, "JINA_OPTOUT_TELEMETRY": "1", "PYTHONPATH": ""}
     run = subprocess.run([str(jina_python), str(ROOT / "tests" / "data" /
                                                 "jina_stream_driver.py"),
-                          protocol, "127.0.0.1", str(port)],
+                          protocol, "127.0.0.1", str(port), endpoint],
                          capture_output=True, text=True, timeout=180, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
