@@ -17,8 +17,10 @@ reply after the documents already yielded (`wire.stream`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Protocol
@@ -66,9 +68,6 @@ def not_streaming(executor: str, endpoint: str, handler: Handler | None,
     return None
 
 
-_DONE = object()
-
-
 class _StepTimeout(Exception):
     """A plain generator's step ran past `timeout_handler`."""
 
@@ -76,31 +75,75 @@ class _StepTimeout(Exception):
 OnThread = Callable[[Callable[[], Any]], "asyncio.Future[Any]"]
 """Runs a function on a handler thread (counted as a running handler call)."""
 
+AHEAD = 8
+"""Documents a plain generator may yield ahead of the stream's reader."""
+
+
+class _Driver:
+    """Runs a plain generator on one handler thread for the whole stream, up to `AHEAD`
+    documents ahead of the reader: one wake-up of the event loop per document, not a thread
+    hand-off per step (measured in-process: ~200 us per document stepped one at a time from
+    the loop). The generator is closed on that thread when it ends or the reader stops."""
+
+    def __init__(self, generator: Generator[Any, Any, Any],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.generator = generator
+        self.loop = loop
+        self.out: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.room = threading.Semaphore(AHEAD)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """The handler thread's part: step, hand over, until done, failed or stopped."""
+        try:
+            while self.room.acquire() and not self.stopped.is_set():
+                try:
+                    item = next(self.generator)
+                except StopIteration:
+                    self._hand("done", None)
+                    return
+                except BaseException as exc:  # noqa: BLE001 - the reader raises it
+                    self._hand("error", exc)
+                    return
+                self._hand("item", item)
+        finally:
+            self.generator.close()  # here, on its own thread: its `finally` may block
+
+    def _hand(self, kind: str, value: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody reads any more
+            self.loop.call_soon_threadsafe(self.out.put_nowait, (kind, value))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.room.release()  # wakes the thread if it waits for room
+
 
 async def _on_threads(generator: Generator[Any, Any, Any], on_thread: OnThread,
                       step_timeout: float | None) -> AsyncGenerator[Any, None]:
-    """A plain generator's items, each step run by `on_thread` within `step_timeout` s
-    (`_StepTimeout` after it); closing this closes the generator on a thread too (its
-    ``finally`` may block), once a step still running there has ended (a running generator
-    cannot be closed), unless that step is stuck past the timeout."""
-    step: asyncio.Future[Any] | None = None
+    """A plain generator's items, driven on a handler thread (`_Driver`); each wait for the
+    next item is bounded by `step_timeout` s (`_StepTimeout` after it). Closing this stops
+    the driver: the generator is closed after the step it is in, unless that step is stuck
+    past the timeout (its thread is lost: the replica restarts)."""
+    driver = _Driver(generator, asyncio.get_running_loop())
+    running = on_thread(driver.run)
     stuck = False
     try:
         while True:
-            step = on_thread(lambda: next(generator, _DONE))
-            done, _ = await asyncio.wait({step}, timeout=step_timeout)
-            if not done:
+            try:
+                kind, value = await asyncio.wait_for(driver.out.get(), step_timeout)
+            except TimeoutError:
                 stuck = True
-                raise _StepTimeout
-            item = step.result()
-            if item is _DONE:
+                raise _StepTimeout from None
+            if kind == "done":
                 return
-            yield item
+            if kind == "error":
+                raise value
+            driver.room.release()
+            yield value
     finally:
-        if not stuck:  # a stuck step holds its thread for good: the replica restarts
-            if step is not None and not step.done():
-                await asyncio.wait({step})  # cancelled mid-step: the step runs on regardless
-            await on_thread(generator.close)
+        driver.stop()
+        if not stuck:
+            await asyncio.wait({running})  # the step in progress ends, the generator closes
 
 
 def _kwargs(handler: Handler, request: StreamMessage, executor: str) -> dict[str, Any]:
