@@ -77,6 +77,12 @@ def _read(p: subprocess.Popen[str], prefix: str, timeout: float = 120) -> str:
     pytest.fail(f"no {prefix!r} line from the script (exit code {p.poll()})")
 
 
+def _cmdline(pid: int) -> str:
+    """What `ps` shows as the process's command line."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode().strip()
+
+
 def _all_pids(pids: dict) -> list[int]:
     return [p for p in [pids["template"], *pids["children"]] if p]
 
@@ -106,6 +112,16 @@ def test_the_first_request_after_the_flow_is_ready_succeeds(tmp_path, method):
         pids = _all_pids(info)
         assert (info["template"] is not None) == (method == "auto")  # a script may fork
         assert len(info["children"]) == 5
+        # each process says what it is in ps (before: every forked one showed the script's
+        # own command line, `python flow_script.py ...`)
+        titles = [_cmdline(pid) for pid in info["children"]]
+        assert sorted(t.split(" --name ")[1].split()[0] for t in titles
+                      if "flowserve executor" in t or "-m flowserve executor" in t
+                      or " executor " in t) == ["e0", "e1", "e2", "e3"], titles
+        assert sum(" gateway " in f"{t} " for t in titles) == 1, titles
+        assert not any("flow_script.py" in t for t in titles), titles
+        if info["template"] is not None:
+            assert _cmdline(info["template"]).startswith("flowserve template")
         p.stdin.close()
         assert _read(p, "closed") == ""
         assert p.wait(60) == 0

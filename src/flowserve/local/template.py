@@ -155,6 +155,7 @@ class Template:
             code = 0
             try:
                 ours.close()
+                _retitle(f"flowserve template (forks the processes of Flow pid {parent})")
                 _become_template(parent, keep=theirs.fileno())
                 for module in preload:
                     _import(module)
@@ -335,6 +336,16 @@ def _serve(sock: socket.socket) -> None:
                     {"exit": key.data, "code": os.waitstatus_to_exitcode(status)}).encode()])
 
 
+def _retitle(title: str) -> None:
+    """What `ps` and `top` show for this forked process (a fork keeps its parent's command
+    line: every executor showed as the Flow's `flowserve flow ...`)."""
+    try:
+        import setproctitle
+    except ImportError:  # an install without it: the parent's command line stays
+        return
+    setproctitle.setproctitle(title)
+
+
 def _run_child(request: dict[str, Any], fds: list[int]) -> None:
     """In a freshly forked child: stdio on the pipe, the given environment, then `flowserve`."""
     code = 1
@@ -354,6 +365,7 @@ def _run_child(request: dict[str, Any], fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = ["flowserve", *request["argv"]]
+        _retitle(" ".join(sys.argv))
         numpy_random = sys.modules.get("numpy.random")
         if numpy_random is not None:  # `random` reseeds itself after a fork; numpy does not
             numpy_random.seed()
