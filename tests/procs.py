@@ -23,10 +23,11 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie is dead for our purposes
+    # a zombie is dead for our purposes; the state follows the name in parentheses, which
+    # may hold spaces (a process title: "flowserve template ...")
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError):  # it was reaped meanwhile
         return False
 
