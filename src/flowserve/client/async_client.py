@@ -21,6 +21,7 @@ from ..documents.array import DocumentArray
 from ..documents.document import Document
 from ..documents.ids import new_id
 from ..errors import OverloadedError
+from ..wire.deadline import MAX_TIMEOUT
 from ..wire.request import DataRequest
 from ..wire.stream import new_stream_request
 from ._address import Address, parse_address
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_PREFETCH", "AsyncClient", "Metadata"]
 
-_MAX_TIMEOUT = (2**32 - 1) / 1000  # seconds: the longest header.timeout (uint32 ms)
 DEFAULT_PREFETCH = 100  # requests in flight per post (0: unlimited); the gateway admits at most
 # max_queue_per_client (100) of a client anyway, and a larger window only holds inputs in memory
 
@@ -165,7 +165,7 @@ class AsyncClient:
             raise TypeError(f"on must be an endpoint string such as '/index', got {on!r}")
         if timeout is not None and not timeout > 0:  # also nan
             raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
-        if timeout is not None and timeout >= _MAX_TIMEOUT:  # inf included: no deadline
+        if timeout is not None and timeout >= MAX_TIMEOUT:  # inf included: no deadline
             timeout = None  # the wire's header.timeout holds uint32 ms (49.7 days) at most
         limit = DEFAULT_PREFETCH if prefetch is None else prefetch
         inflight = InFlight(limit, ordered=results_in_order)
@@ -281,7 +281,7 @@ class AsyncClient:
                             f"{type(inputs).__name__}")
         if timeout is not None and not timeout > 0:  # also nan
             raise ValueError(f"invalid timeout {timeout!r}: must be > 0 seconds")
-        if timeout is not None and timeout >= _MAX_TIMEOUT:
+        if timeout is not None and timeout >= MAX_TIMEOUT:
             timeout = None
         request = new_stream_request(
             inputs, endpoint=on, parameters=parameters, target_executor=target_executor,

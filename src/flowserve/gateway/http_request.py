@@ -11,16 +11,13 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from ..errors import BadRequestError, OverloadedError, RequestError
+from ..wire.deadline import MAX_TIMEOUT
 from ..wire.names import CLIENT_ID_HEADER, RETRY_AFTER, TIMEOUT_HEADER
 from ..wire.status import http_status_for
 from .auth import AUTHENTICATED_CLIENT
 from .identity import TrustedProxies, client_identity
 
-__all__ = ["MAX_TIMEOUT", "http_client", "http_error", "request_timeout"]
-
-MAX_TIMEOUT = (2**32 - 1) / 1000
-"""The longest deadline the wire carries (`header.timeout`, uint32 ms: 49.7 days); a header
-asking for that or more means no deadline."""
+__all__ = ["http_client", "http_error", "request_timeout"]
 
 _CLIENT_ID_KEY = CLIENT_ID_HEADER.lower()
 

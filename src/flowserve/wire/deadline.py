@@ -8,7 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Deadline", "deadline_after"]
+__all__ = ["MAX_TIMEOUT", "Deadline", "deadline_after"]
+
+MAX_TIMEOUT = (2**32 - 1) / 1000
+"""The longest timeout the wire carries, in seconds (`header.timeout` is uint32 ms: 49.7 days);
+asking for that or more means no deadline."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,8 @@ def retried_in(routes: Iterable[Any]) -> tuple[Retried, ...]:
     for route in routes:
         status = route.status
         text = status.description
+        if not text:  # most routes: nothing to read
+            continue
         if status.code != jina_pb2.StatusProto.SUCCESS:  # the words after the error's own
             at = text.rfind("; " + PREFIX)
             text = text[at + 2:] if at >= 0 else ""
